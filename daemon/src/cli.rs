@@ -1,0 +1,75 @@
+//! The command line: clap derive structs for every subcommand. Each
+//! subcommand's options live next to its code; this module only lists them.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// funkd — learn low-rank models of huge sparse rating matrices (Simon
+/// Funk's stochastic "SVD"), fast, deterministic and crash-safe.
+///
+/// A typical session:
+///
+///   funkd gen --scale 0.01 -o small.funk        # synthetic Netflix-shaped data
+///   funkd train --data small.funk --checkpoint-dir run/
+///   funkd eval --data small.funk --model run/
+///   funkd recommend --data small.funk --model run/ --user 42
+///
+/// Every command that reports numbers takes --json and then prints exactly
+/// one JSON object on stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "funkd", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate, train and evaluate a small synthetic set: the first thing to run.
+    Demo(commands::demo::DemoArgs),
+    /// Generate synthetic Netflix-shaped (or dense) data with a known noise floor.
+    Gen(crate::gen::GenArgs),
+    /// Import Netflix Prize, MovieLens, CSV/TSV or LIBMF text into a rating file.
+    Import(crate::import::ImportArgs),
+    /// Show what is in a rating file or checkpoint (counts, grid, balance, checksums).
+    Inspect(crate::inspect::InspectArgs),
+    /// Train (or resume) a model from a rating file into a checkpoint directory.
+    Train(crate::train::TrainArgs),
+    /// RMSE and MAE of a model on the test split.
+    Eval(commands::eval::EvalArgs),
+    /// Predict ratings for (user, item) pairs given by their original ids.
+    Predict(commands::predict::PredictArgs),
+    /// The top-N items for a user.
+    Recommend(commands::recommend::RecommendArgs),
+    /// Recover singular values (and vectors) of the rating matrix from the factors.
+    Svd(commands::svd::SvdArgs),
+    /// Write factors and biases as .npy, CSV or LIBMF model text.
+    Export(commands::export::ExportArgs),
+    /// Compare the analytic gradient with a central-difference quotient.
+    Gradcheck(commands::gradcheck::GradcheckArgs),
+    /// k-fold cross-validation over all ratings.
+    Cv(commands::cv::CvArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Demo(a) => commands::demo::run(a),
+            Command::Gen(a) => crate::gen::run(a),
+            Command::Import(a) => crate::import::run(a),
+            Command::Inspect(a) => crate::inspect::run(a),
+            Command::Train(a) => crate::train::run(a),
+            Command::Eval(a) => commands::eval::run(a),
+            Command::Predict(a) => commands::predict::run(a),
+            Command::Recommend(a) => commands::recommend::run(a),
+            Command::Svd(a) => commands::svd::run(a),
+            Command::Export(a) => commands::export::run(a),
+            Command::Gradcheck(a) => commands::gradcheck::run(a),
+            Command::Cv(a) => commands::cv::run(a),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! # funkd
+//!
+//! The std side of funk: everything with a file or a thread in it. It
+//! memory-maps a binary rating file, streams strata of non-conflicting
+//! blocks to worker threads that run [`funk_kernel::train_block`],
+//! checkpoints atomically, resumes bit-exactly, and runs as a service.
+//!
+//! The binary `funkd` is a thin shell over [`cli`]; every command lives in
+//! its own module so that other programs (and the tests) can call it.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod atomic;
+pub mod checkpoint;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod gen;
+pub mod import;
+pub mod inspect;
+pub mod model;
+pub mod rank;
+pub mod ratingfile;
+pub mod service;
+pub mod train;

@@ -1,0 +1,62 @@
+//! A trained model as the commands that use one see it: plain f32 arrays
+//! in internal-id order, independent of the compile-time row length.
+//!
+//! Training keeps its rows as aligned [`funk_kernel::FactorRow`]s; a
+//! checkpoint stores them row-major with `k` values per row (the padded
+//! length), of which the first `rank` are the model's factors and the rest
+//! are zero.
+
+use funk_kernel::ModelKind;
+
+/// A trained model: μ, biases and factor rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// Plain (p·q) or biased (μ + b_u + b_i + p·q).
+    pub kind: ModelKind,
+    /// The rank the user asked for.
+    pub rank: usize,
+    /// Values stored per row: `rank` padded up to a multiple of 16.
+    pub k: usize,
+    /// Global mean μ (0 for the plain model).
+    pub mu: f32,
+    /// `users × k` user factors, row-major, by internal user id.
+    pub user_factors: Vec<f32>,
+    /// `items × k` item factors, row-major, by internal item id.
+    pub item_factors: Vec<f32>,
+    /// One bias per user (all zero for the plain model).
+    pub user_bias: Vec<f32>,
+    /// One bias per item (all zero for the plain model).
+    pub item_bias: Vec<f32>,
+}
+
+impl Model {
+    /// Number of users.
+    pub fn users(&self) -> usize {
+        self.user_bias.len()
+    }
+    /// Number of items.
+    pub fn items(&self) -> usize {
+        self.item_bias.len()
+    }
+    /// The `rank` factors of internal user `u`.
+    pub fn user_row(&self, u: usize) -> &[f32] {
+        &self.user_factors[u * self.k..u * self.k + self.rank]
+    }
+    /// The `rank` factors of internal item `i`.
+    pub fn item_row(&self, i: usize) -> &[f32] {
+        &self.item_factors[i * self.k..i * self.k + self.rank]
+    }
+    /// The model's prediction for internal ids (unclamped).
+    pub fn predict(&self, u: usize, i: usize) -> f32 {
+        let dot: f32 = self
+            .user_row(u)
+            .iter()
+            .zip(self.item_row(i))
+            .map(|(p, q)| p * q)
+            .sum();
+        match self.kind {
+            ModelKind::Plain => dot,
+            ModelKind::Biased => self.mu + self.user_bias[u] + self.item_bias[i] + dot,
+        }
+    }
+}

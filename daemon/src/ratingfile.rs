@@ -1,0 +1,1 @@
+//! The binary rating file (not built yet).

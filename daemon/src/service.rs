@@ -1,0 +1,1 @@
+//! The long-lived service: signals, status file, metrics (not built yet).
