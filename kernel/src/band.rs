@@ -30,3 +30,13 @@ impl<const K: usize> Band<'_, K> {
         self.factors.is_empty()
     }
 }
+
+impl<'a, const K: usize> Band<'a, K> {
+    /// The band as a read-only view (factors and biases).
+    pub fn as_view(&self) -> crate::BandView<'_, K> {
+        crate::BandView {
+            factors: self.factors,
+            biases: self.biases,
+        }
+    }
+}

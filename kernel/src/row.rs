@@ -23,7 +23,7 @@ pub struct FactorRow<const K: usize>(pub [f32; K]);
 impl<const K: usize> FactorRow<K> {
     /// Compile-time proof that `K` is a supported row length.
     pub const VALID: () = assert!(
-        K >= 16 && K % 16 == 0 && K <= 1024,
+        K >= 16 && K.is_multiple_of(16) && K <= 1024,
         "FactorRow<K> needs K to be a multiple of 16 between 16 and 1024"
     );
 

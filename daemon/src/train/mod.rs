@@ -1,10 +1,167 @@
-//! Not built yet.
+//! `funkd train`: trains (or resumes) a model from a memory-mapped rating
+//! file into a checkpoint directory.
+//!
+//! - [`args`]: the command-line options; [`config`]: validated settings and
+//!   how they meet a checkpoint on resume.
+//! - [`schedule`]: strata of non-conflicting blocks, from (seed, epoch).
+//! - [`state`]: the parameters as owned per-band buffers; initialisation.
+//! - [`workers`]: the worker pool's jobs; [`run`]: the training loop.
+//! - [`report`]: summary, per-epoch records, progress display.
 
-/// Options (not built yet).
-#[derive(Debug, clap::Args)]
-pub struct TrainArgs {}
+pub mod args;
+pub mod config;
+pub mod report;
+pub mod run;
+pub mod schedule;
+pub mod state;
+pub mod workers;
 
-/// Runs the command.
-pub fn run(_args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!("this command is not built yet")
+use std::path::Path;
+
+use anyhow::Context;
+
+pub use args::TrainArgs;
+pub use config::{TrainConfig, Verbosity};
+pub use report::{Ending, EpochRecord, TrainSummary};
+
+use crate::checkpoint::CheckpointDir;
+use crate::rank::{padded_k, MAX_RANK};
+use crate::ratingfile::RatingFile;
+use crate::service::SignalListener;
+
+/// Trains a model on `data` into `checkpoint_dir`, or resumes the run
+/// whose checkpoints are there. This is the library entry that `train`,
+/// `demo` and `cv` use.
+///
+/// On resume, the checkpoint's settings win; flags that disagree are
+/// refused, as are checkpoints of another data file or rank. A corrupt
+/// newest checkpoint is moved aside (`.corrupt`) and the previous good one
+/// used, with a warning. If `config.handle_signals`, SIGINT/SIGTERM stop
+/// the run cleanly (the summary then says `stopped`).
+pub fn train(
+    data: &RatingFile,
+    config: &TrainConfig,
+    checkpoint_dir: &Path,
+) -> anyhow::Result<TrainSummary> {
+    config.validate()?;
+    let dir = CheckpointDir::new(checkpoint_dir);
+    dir.create()?;
+    let quiet = config.verbosity == Verbosity::Quiet;
+    let removed = dir.remove_temporaries()?;
+    if removed > 0 && !quiet {
+        eprintln!(
+            "funkd: removed {removed} unfinished temporary file(s) from {}",
+            checkpoint_dir.display()
+        );
+    }
+    let found = dir.newest_good_if_any().with_context(|| {
+        format!(
+            "cannot resume from {}: every checkpoint in it is unreadable; move them aside to start afresh",
+            checkpoint_dir.display()
+        )
+    })?;
+    let (settings, start) = match found {
+        Some(found) => {
+            for (path, why) in &found.skipped {
+                let aside = dir.quarantine(path)?;
+                eprintln!(
+                    "funkd: warning: {why}; falling back to {} (the bad file was moved to {})",
+                    found.path.display(),
+                    aside.display()
+                );
+            }
+            let settings = config
+                .resumed_settings(&found.checkpoint.settings, data)
+                .with_context(|| format!("cannot resume from {}", found.path.display()))?;
+            if !quiet {
+                eprintln!(
+                    "funkd: resuming {} at epoch {} stratum {} of {}",
+                    found.path.display(),
+                    found.checkpoint.progress.epoch,
+                    found.checkpoint.progress.stratum,
+                    settings.epochs
+                );
+            }
+            (
+                settings,
+                run::Start::Resume(Box::new(found.checkpoint), found.path),
+            )
+        }
+        None => {
+            if !quiet {
+                eprintln!("funkd: starting a new run in {}", checkpoint_dir.display());
+            }
+            (config.fresh_settings(data), run::Start::Fresh)
+        }
+    };
+    let resumed = matches!(start, run::Start::Resume(..));
+    let rank = settings.rank as usize;
+    if !(1..=MAX_RANK).contains(&rank) || settings.k as usize != padded_k(rank) {
+        anyhow::bail!(
+            "the checkpoint's rank {rank} (rows of {}) is not supported by this build",
+            settings.k
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "funkd: {} users × {} items, {} train / {} test ratings, grid {}×{}, mean {:.4}",
+            data.users(),
+            data.items(),
+            data.train_count(),
+            data.test_count(),
+            data.grid(),
+            data.grid(),
+            data.mean()
+        );
+        eprint!("{}", config::describe(&settings, config, resumed));
+    }
+    let listener = if config.handle_signals {
+        Some(SignalListener::start()?)
+    } else {
+        None
+    };
+    let never = crossbeam_channel::never();
+    let requests = listener.as_ref().map_or(&never, |l| l.requests());
+    crate::with_k!(rank, K => run::run::<K>(data, config, settings, start, &dir, requests))
+}
+
+/// Runs `funkd train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let data = RatingFile::open(&args.data)
+        .with_context(|| format!("cannot open the rating file {}", args.data.display()))?;
+    let config = TrainConfig::from_args(&args, &data)?;
+    let summary = train(&data, &config, &args.checkpoint_dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &TrainSummary) {
+    let how = match s.ending {
+        Ending::Finished => "finished",
+        Ending::EarlyStopped => "stopped early (test RMSE no longer improving)",
+        Ending::Stopped => "stopped by a signal (run the same command to resume)",
+    };
+    println!("training {how}: {} of {} epochs", s.epochs, s.epochs_target);
+    println!("train rmse      {:.4}", s.train_rmse);
+    match s.test_rmse {
+        Some(t) => println!("test rmse       {t:.4}"),
+        None => println!("test rmse       - (no test split)"),
+    }
+    if let Some(floor) = s.noise_floor {
+        println!("noise floor     {floor:.4}");
+    }
+    println!(
+        "updates/s       {:.1} M ({} threads, {})",
+        s.updates_per_sec / 1e6,
+        s.threads,
+        s.isa
+    );
+    println!("model hash      {}", s.model_hash);
+    if let Some(path) = &s.checkpoint {
+        println!("checkpoint      {}", path.display());
+    }
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# funkd vs LIBMF on the same ratings, side by side in one run.
+#
+#   benches/side-by-side.sh                       # 10% Netflix-shaped set, K 32/128, 1/2 threads
+#   benches/side-by-side.sh --scale 1 --reps 1    # full scale (100 M ratings)
+#   benches/side-by-side.sh --data my.funk --factors 32 --threads 2 --curves
+#
+# LIBMF (vendored by the `libmf` crate) is compiled with -march=native so
+# that its AVX path is used, as LIBMF's own Makefile does with USEAVX.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CXXFLAGS="${CXXFLAGS:--march=native -O3}"
+exec cargo bench --bench side_by_side -- "$@"

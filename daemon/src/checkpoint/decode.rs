@@ -1,0 +1,246 @@
+//! Reading a checkpoint: the checksum first, then every field, every
+//! length checked against the settings before anything is allocated.
+
+use std::path::{Path, PathBuf};
+
+use funk_kernel::{LearningRate, ModelKind};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::format::{
+    Checkpoint, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC, VERSION,
+};
+use super::CheckpointError;
+
+impl Checkpoint {
+    /// Reads a checkpoint from its bytes, checking the checksum first and
+    /// every length against the settings. `path` only names the file in errors.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let mut r = Reader {
+            bytes,
+            pos: 0,
+            path,
+        };
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint {
+                path: path.to_path_buf(),
+            });
+        }
+        r.pos = MAGIC.len();
+        let version = r.u32("version")?;
+        if version != VERSION {
+            return Err(CheckpointError::Version {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+        let body_len = bytes
+            .len()
+            .checked_sub(8)
+            .ok_or_else(|| r.truncated("checksum"))?;
+        let mut stored = [0u8; 8];
+        stored.copy_from_slice(&bytes[body_len..]);
+        let stored = u64::from_le_bytes(stored);
+        let computed = xxh3_64(&bytes[..body_len]);
+        if stored != computed {
+            return Err(CheckpointError::Checksum {
+                path: path.to_path_buf(),
+                stored,
+                computed,
+            });
+        }
+        r.bytes = &bytes[..body_len];
+
+        let kind = match r.u8("model kind")? {
+            0 => ModelKind::Plain,
+            1 => ModelKind::Biased,
+            other => return Err(r.invalid(format!("unknown model kind {other}"))),
+        };
+        let method = match r.u8("method")? {
+            0 => Method::Sgd,
+            1 => Method::Gd,
+            other => return Err(r.invalid(format!("unknown method {other}"))),
+        };
+        let schedule_tag = r.u8("schedule")?;
+        let decay = r.f32("decay")?;
+        let schedule = match schedule_tag {
+            0 => LearningRate::Constant,
+            1 => LearningRate::Decay { decay },
+            2 => LearningRate::Adaptive,
+            other => return Err(r.invalid(format!("unknown schedule {other}"))),
+        };
+        let rank = r.u32("rank")?;
+        let k = r.u32("k")?;
+        let users = r.u64("users")?;
+        let items = r.u64("items")?;
+        let grid = r.u32("grid")?;
+        let base_learning_rate = r.f32("base learning rate")?;
+        let learning_rate = r.f32("learning rate")?;
+        let reg = r.f32("reg")?;
+        let reg_bias = r.f32("reg bias")?;
+        let seed = r.u64("seed")?;
+        let data_identity = r.u64("data identity")?;
+        let isa_bytes = r.take(ISA_NAME_BYTES, "isa name")?;
+        let isa_len = isa_bytes
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(ISA_NAME_BYTES);
+        let isa = String::from_utf8_lossy(&isa_bytes[..isa_len]).into_owned();
+        let epochs = r.u32("epochs")?;
+        let early_stop = r.u32("early stop")?;
+        let settings = Settings {
+            kind,
+            method,
+            schedule,
+            rank,
+            k,
+            users,
+            items,
+            grid,
+            base_learning_rate,
+            learning_rate,
+            reg,
+            reg_bias,
+            seed,
+            data_identity,
+            isa,
+            epochs,
+            early_stop,
+        };
+        if rank == 0 || k < rank || k % 16 != 0 {
+            return Err(r.invalid(format!("rank {rank} does not fit rows of {k}")));
+        }
+
+        let progress = Progress {
+            epoch: r.u32("epoch")?,
+            stratum: r.u32("stratum")?,
+            backoffs: r.u32("back-offs")?,
+            partial_sse: r.f64("partial sse")?,
+            partial_count: r.u64("partial count")?,
+            updates: r.u64("updates")?,
+            train_rmse: r.f64s("train rmse history")?,
+            test_rmse: r.f64s("test rmse history")?,
+        };
+        let params = r.params(&settings, "parameters")?;
+        let epoch_start = match r.u8("restore flag")? {
+            0 => None,
+            1 => Some(r.params(&settings, "epoch-start parameters")?),
+            other => return Err(r.invalid(format!("unknown restore flag {other}"))),
+        };
+        if r.pos != r.bytes.len() {
+            return Err(r.invalid(format!(
+                "{} unexpected bytes after the parameters",
+                r.bytes.len() - r.pos
+            )));
+        }
+        Ok(Checkpoint {
+            settings,
+            progress,
+            params,
+            epoch_start,
+        })
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl<'a> Reader<'a> {
+    fn truncated(&self, what: &'static str) -> CheckpointError {
+        CheckpointError::Truncated {
+            path: self.path.to_path_buf(),
+            what,
+            offset: self.pos as u64,
+        }
+    }
+    fn invalid(&self, what: String) -> CheckpointError {
+        CheckpointError::Invalid {
+            path: PathBuf::from(self.path),
+            offset: self.pos as u64,
+            what,
+        }
+    }
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CheckpointError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| self.truncated(what))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], CheckpointError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+    fn u8(&mut self, what: &'static str) -> Result<u8, CheckpointError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32, CheckpointError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+    fn u64(&mut self, what: &'static str) -> Result<u64, CheckpointError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+    fn f32(&mut self, what: &'static str) -> Result<f32, CheckpointError> {
+        Ok(f32::from_le_bytes(self.array(what)?))
+    }
+    fn f64(&mut self, what: &'static str) -> Result<f64, CheckpointError> {
+        Ok(f64::from_le_bytes(self.array(what)?))
+    }
+    fn len(&mut self, elem: usize, what: &'static str) -> Result<usize, CheckpointError> {
+        let n = self.u64(what)?;
+        let remaining = (self.bytes.len() - self.pos) as u64;
+        if n.checked_mul(elem as u64).is_none_or(|b| b > remaining) {
+            return Err(self.truncated(what));
+        }
+        Ok(n as usize)
+    }
+    fn f64s(&mut self, what: &'static str) -> Result<Vec<f64>, CheckpointError> {
+        let n = self.len(8, what)?;
+        (0..n).map(|_| self.f64(what)).collect()
+    }
+    fn f32s(
+        &mut self,
+        expected: &[usize],
+        what: &'static str,
+    ) -> Result<Vec<f32>, CheckpointError> {
+        let n = self.len(4, what)?;
+        if !expected.contains(&n) {
+            return Err(self.invalid(format!("{what}: {n} values, expected {expected:?}")));
+        }
+        let raw = self.take(n * 4, what)?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+    fn params(&mut self, s: &Settings, what: &'static str) -> Result<Parameters, CheckpointError> {
+        let too_big = || {
+            self.invalid(format!(
+                "{what}: {} users × {} items × k {} overflows",
+                s.users, s.items, s.k
+            ))
+        };
+        let users = usize::try_from(s.users).map_err(|_| too_big())?;
+        let items = usize::try_from(s.items).map_err(|_| too_big())?;
+        let k = s.k as usize;
+        let uf = users.checked_mul(k).ok_or_else(too_big)?;
+        let itf = items.checked_mul(k).ok_or_else(too_big)?;
+        let adaptive = matches!(s.schedule, LearningRate::Adaptive);
+        let (u_acc, i_acc) = if adaptive { (users, items) } else { (0, 0) };
+        Ok(Parameters {
+            mu: self.f32("mu")?,
+            user_bias: self.f32s(&[users], "user biases")?,
+            item_bias: self.f32s(&[items], "item biases")?,
+            user_grad_sq: self.f32s(&[u_acc], "user accumulators")?,
+            item_grad_sq: self.f32s(&[i_acc], "item accumulators")?,
+            user_factors: self.f32s(&[uf], "user factors")?,
+            item_factors: self.f32s(&[itf], "item factors")?,
+        })
+    }
+}

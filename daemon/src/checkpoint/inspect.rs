@@ -1,0 +1,142 @@
+//! `funkd inspect` on a checkpoint: what run it belongs to, where it stands,
+//! and whether it is intact.
+
+use std::path::Path;
+
+use anyhow::Context;
+use funk_kernel::{LearningRate, ModelKind};
+
+use super::{model_hash, store, Checkpoint};
+
+/// Prints what a checkpoint holds. Reading it always checks the checksum
+/// and every length; `verify` also checks that every parameter is finite.
+/// With `json`, prints exactly one JSON object on stdout.
+pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<()> {
+    let checkpoint =
+        store::read(path).with_context(|| format!("cannot inspect {}", path.display()))?;
+    let finite = verify.then(|| all_finite(&checkpoint));
+    let report = report(&checkpoint, path, finite);
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_human(&report);
+    }
+    if finite == Some(false) {
+        anyhow::bail!(
+            "{}: the checkpoint holds non-finite parameters",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn all_finite(c: &Checkpoint) -> bool {
+    let p = &c.params;
+    p.mu.is_finite()
+        && [
+            &p.user_bias,
+            &p.item_bias,
+            &p.user_grad_sq,
+            &p.item_grad_sq,
+            &p.user_factors,
+            &p.item_factors,
+        ]
+        .iter()
+        .all(|v| v.iter().all(|x| x.is_finite()))
+}
+
+fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Value {
+    let s = &c.settings;
+    let p = &c.progress;
+    let params = &c.params;
+    let (schedule, decay) = match s.schedule {
+        LearningRate::Constant => ("constant", None),
+        LearningRate::Decay { decay } => ("decay", Some(decay)),
+        LearningRate::Adaptive => ("adaptive", None),
+    };
+    let finite_or_null = |v: &Vec<f64>| -> Vec<Option<f64>> {
+        v.iter().map(|x| x.is_finite().then_some(*x)).collect()
+    };
+    serde_json::json!({
+        "kind": "checkpoint",
+        "path": path.display().to_string(),
+        "version": super::VERSION,
+        "checksum_ok": true,
+        "finite": finite,
+        "model": match s.kind { ModelKind::Plain => "plain", ModelKind::Biased => "biased" },
+        "method": s.method.name(),
+        "schedule": schedule,
+        "decay": decay,
+        "rank": s.rank,
+        "k": s.k,
+        "users": s.users,
+        "items": s.items,
+        "grid": s.grid,
+        "learning_rate": s.learning_rate,
+        "base_learning_rate": s.base_learning_rate,
+        "reg": s.reg,
+        "reg_bias": s.reg_bias,
+        "seed": s.seed,
+        "data_identity": format!("{:016x}", s.data_identity),
+        "isa": s.isa,
+        "epochs": s.epochs,
+        "early_stop": s.early_stop,
+        "epoch": p.epoch,
+        "stratum": p.stratum,
+        "backoffs": p.backoffs,
+        "updates": p.updates,
+        "train_rmse": finite_or_null(&p.train_rmse),
+        "test_rmse": finite_or_null(&p.test_rmse),
+        "mid_epoch_restore_point": c.epoch_start.is_some(),
+        "mu": params.mu,
+        "model_hash": model_hash(params.mu, &params.user_bias, &params.item_bias, &params.user_factors, &params.item_factors),
+    })
+}
+
+fn print_human(r: &serde_json::Value) {
+    let field = |k: &str| -> String {
+        match &r[k] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "-".to_string(),
+            other => other.to_string(),
+        }
+    };
+    println!("checkpoint      {}", field("path"));
+    println!("format          version {}, checksum ok", field("version"));
+    if !r["finite"].is_null() {
+        println!("all finite      {}", field("finite"));
+    }
+    println!(
+        "model           {} rank {} (rows of {}), {} users × {} items, μ {}",
+        field("model"),
+        field("rank"),
+        field("k"),
+        field("users"),
+        field("items"),
+        field("mu")
+    );
+    println!(
+        "training        {} {} lr {} (started at {}), reg {}, reg-bias {}, isa {}",
+        field("method"),
+        field("schedule"),
+        field("learning_rate"),
+        field("base_learning_rate"),
+        field("reg"),
+        field("reg_bias"),
+        field("isa")
+    );
+    println!(
+        "position        epoch {} of {}, stratum {} of {}, {} updates, {} back-offs",
+        field("epoch"),
+        field("epochs"),
+        field("stratum"),
+        field("grid"),
+        field("updates"),
+        field("backoffs")
+    );
+    println!("seed            {}", field("seed"));
+    println!("data identity   {}", field("data_identity"));
+    println!("train rmse      {}", field("train_rmse"));
+    println!("test rmse       {}", field("test_rmse"));
+    println!("model hash      {}", field("model_hash"));
+}

@@ -1,0 +1,200 @@
+//! Checkpoints: everything that determines the rest of a training run,
+//! written atomically into a checkpoint directory, the last N kept.
+//!
+//! - [`format`]: the file layout and its types; `encode`/`decode` write
+//!   and read it (checksummed).
+//! - [`store`]: the directory: names, rotation, newest-good-with-fallback.
+//! - [`inspect`]: `funkd inspect` on a checkpoint.
+//!
+//! Commands that only need the model call [`load_model`].
+
+mod decode;
+mod encode;
+pub mod format;
+pub mod inspect;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::model::Model;
+
+pub use format::{Checkpoint, Method, Parameters, Progress, Settings, MAGIC, VERSION};
+pub use inspect::inspect_command;
+pub use store::{CheckpointDir, Position};
+
+/// Why a checkpoint could not be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file does not start with the checkpoint magic.
+    #[error("{}: not a funk checkpoint (no FUNKCKPT magic)", path.display())]
+    NotACheckpoint {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by another format version.
+    #[error("{}: checkpoint format version {found}, this build reads version {VERSION}", path.display())]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// The content does not match its checksum: the file is corrupt.
+    #[error("{}: corrupt checkpoint (checksum {stored:016x} stored, {computed:016x} computed)", path.display())]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The checksum stored at the end of the file.
+        stored: u64,
+        /// The checksum of the content.
+        computed: u64,
+    },
+    /// The file ends before a field.
+    #[error("{}: truncated checkpoint: {what} at byte {offset} runs past the end", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The field being read.
+        what: &'static str,
+        /// Where it starts.
+        offset: u64,
+    },
+    /// A field has an impossible value.
+    #[error("{}: invalid checkpoint at byte {offset}: {what}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A directory holds no readable checkpoint.
+    #[error("{}: no usable checkpoint in this directory{}", dir.display(), describe_skipped(skipped))]
+    NoCheckpoint {
+        /// The directory.
+        dir: PathBuf,
+        /// Checkpoints found but unreadable, newest first, with why.
+        skipped: Vec<(PathBuf, String)>,
+    },
+}
+
+fn describe_skipped(skipped: &[(PathBuf, String)]) -> String {
+    if skipped.is_empty() {
+        String::new()
+    } else {
+        let reasons: Vec<&str> = skipped.iter().map(|(_, why)| why.as_str()).collect();
+        format!(" ({} unreadable: {})", skipped.len(), reasons.join("; "))
+    }
+}
+
+/// A model read from a checkpoint, with what identifies where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedModel {
+    /// The model (flat arrays in internal-id order).
+    pub model: Model,
+    /// `RatingFile::identity()` of the data file it was trained on.
+    pub data_identity: u64,
+    /// Epochs completed when the checkpoint was written.
+    pub epoch: u32,
+    /// The checkpoint file read.
+    pub path: PathBuf,
+    /// Everything the run was started with.
+    pub settings: Settings,
+    /// Where the run stood.
+    pub progress: Progress,
+}
+
+/// Reads the model of a checkpoint. `path` is a checkpoint file, or a
+/// checkpoint directory (then the newest readable checkpoint is used,
+/// and any newer unreadable one is reported on stderr).
+pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
+    let (checkpoint, file) = if path.is_dir() {
+        let dir = CheckpointDir::new(path);
+        let found = dir.newest_good()?;
+        for (skipped, why) in &found.skipped {
+            eprintln!(
+                "funkd: warning: skipping unreadable checkpoint {}: {why}",
+                skipped.display()
+            );
+        }
+        (found.checkpoint, found.path)
+    } else {
+        let checkpoint = store::read(path)
+            .with_context(|| format!("cannot load a model from {}", path.display()))?;
+        (checkpoint, path.to_path_buf())
+    };
+    Ok(LoadedModel {
+        model: to_model(&checkpoint),
+        data_identity: checkpoint.settings.data_identity,
+        epoch: checkpoint.progress.epoch,
+        path: file,
+        settings: checkpoint.settings,
+        progress: checkpoint.progress,
+    })
+}
+
+/// The model of a checkpoint, as commands see it.
+pub fn to_model(checkpoint: &Checkpoint) -> Model {
+    let p = &checkpoint.params;
+    let s = &checkpoint.settings;
+    Model {
+        kind: s.kind,
+        rank: s.rank as usize,
+        k: s.k as usize,
+        mu: p.mu,
+        user_factors: p.user_factors.clone(),
+        item_factors: p.item_factors.clone(),
+        user_bias: p.user_bias.clone(),
+        item_bias: p.item_bias.clone(),
+    }
+}
+
+/// A hash of a model's parameters (μ, biases, factors; not the optimiser
+/// state), as 16 hex digits: two runs ended with the same model exactly
+/// when their hashes agree. xxh3-64 over the little-endian bytes.
+pub fn model_hash(
+    mu: f32,
+    user_bias: &[f32],
+    item_bias: &[f32],
+    user_factors: &[f32],
+    item_factors: &[f32],
+) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    h.update(&mu.to_le_bytes());
+    for part in [user_bias, item_bias, user_factors, item_factors] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        for chunk in part.chunks(4096) {
+            let mut buf = [0u8; 4096 * 4];
+            for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
+                dst.copy_from_slice(&v.to_le_bytes());
+            }
+            h.update(&buf[..chunk.len() * 4]);
+        }
+    }
+    format!("{:016x}", h.digest())
+}
+
+/// [`model_hash`] of a [`Model`].
+pub fn hash_of_model(model: &Model) -> String {
+    model_hash(
+        model.mu,
+        &model.user_bias,
+        &model.item_bias,
+        &model.user_factors,
+        &model.item_factors,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,330 @@
+//! `funkd gen`: synthetic rating data with a known answer.
+//!
+//! Sparse (the default, Netflix-shaped): ratings from a low-rank model
+//! with biases, `r = μ + b_u + b_i + p_u·q_i + noise`, rounded and clamped
+//! to 1..5; user activity and item popularity are log-normal (skewed like
+//! the real data); no (user, item) pair twice; about 1.4% of the ratings
+//! held out as the test split. Dense (`--dense ROWSxCOLS`): every entry of
+//! `P Qᵀ + noise`, real-valued, unrounded, unclamped, no rating range (for
+//! SVD checks); no test split unless `--test-fraction` asks for one.
+//!
+//! The file records the noise floor (RMSE of the true model's prediction,
+//! clamped to the rating range, on the test split — on all ratings when
+//! there is no test split) and the RMSE of predicting the train mean.
+//!
+//! Users are generated in chunks, each with its own seeded random stream,
+//! on all cores; the chunks are joined in order, so the same seed gives
+//! the same bytes whatever the thread count.
+
+mod model;
+mod sample;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::ratingfile::{self, Meta, RatingSet, WriteOptions};
+use crate::usage_bail;
+
+/// Everything that decides a generated data set. `Default` is the Netflix
+/// shape at full scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenConfig {
+    /// Users at scale 1 (sparse mode).
+    pub users: usize,
+    /// Items at scale 1 (sparse mode).
+    pub items: usize,
+    /// Ratings (train + test) at scale 1 (sparse mode).
+    pub ratings: u64,
+    /// Multiplies users, items and ratings (ratings are then capped at a
+    /// density of 30% so the set stays sparse).
+    pub scale: f64,
+    /// Rank of the true model.
+    pub rank: usize,
+    /// Standard deviation of the Gaussian noise added to each rating.
+    pub noise: f64,
+    /// Fraction of ratings held out as the test split.
+    pub test_fraction: f64,
+    /// Seed of everything random.
+    pub seed: u64,
+    /// `Some((rows, cols))`: a fully observed real-valued matrix instead.
+    pub dense: Option<(usize, usize)>,
+    /// Grid P of the file (`None`: the default for the size).
+    pub grid: Option<usize>,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            users: 480_189,
+            items: 17_770,
+            ratings: 100_480_507,
+            scale: 1.0,
+            rank: 10,
+            noise: 0.75,
+            test_fraction: 0.014,
+            seed: 1,
+            dense: None,
+            grid: None,
+            progress: false,
+        }
+    }
+}
+
+/// The largest number of entries `--dense` accepts.
+pub const MAX_DENSE_ENTRIES: u64 = 1 << 31;
+/// Density cap of scaled sparse sets.
+pub const MAX_DENSITY: f64 = 0.3;
+
+/// The shape a configuration produces: (users, items, ratings).
+impl GenConfig {
+    /// Users, items and ratings after scaling (sparse) or the dense shape.
+    pub fn shape(&self) -> (usize, usize, u64) {
+        if let Some((rows, cols)) = self.dense {
+            return (rows, cols, rows as u64 * cols as u64);
+        }
+        let users = ((self.users as f64 * self.scale).round() as usize).max(1);
+        let items = ((self.items as f64 * self.scale).round() as usize).max(1);
+        let cap = (MAX_DENSITY * users as f64 * items as f64).floor() as u64;
+        let ratings = ((self.ratings as f64 * self.scale).round() as u64)
+            .min(cap)
+            .max(users as u64)
+            .min(users as u64 * items as u64);
+        (users, items, ratings)
+    }
+
+    /// Checks the configuration; a bad value is a usage error.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(self.scale > 0.0 && self.scale <= 1.0e3) {
+            usage_bail!("--scale must be in (0, 1000], got {}", self.scale);
+        }
+        if self.rank == 0 || self.rank > 1024 {
+            usage_bail!("--rank must be in 1..=1024, got {}", self.rank);
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            usage_bail!("--noise must be a finite number ≥ 0, got {}", self.noise);
+        }
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            usage_bail!(
+                "--test-fraction must be in [0, 1), got {}",
+                self.test_fraction
+            );
+        }
+        if let Some((rows, cols)) = self.dense {
+            if rows == 0 || cols == 0 || rows as u64 * cols as u64 > MAX_DENSE_ENTRIES {
+                usage_bail!("--dense {rows}x{cols}: both sides must be ≥ 1 and the matrix at most 2^31 entries");
+            }
+        } else if self.users == 0 || self.items == 0 || self.ratings == 0 {
+            usage_bail!("users, items and ratings must be ≥ 1");
+        }
+        let (users, items, _) = self.shape();
+        if users > u32::MAX as usize / 2 || items > u32::MAX as usize / 2 {
+            usage_bail!(
+                "--scale {} makes more users or items than a rating file holds",
+                self.scale
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What `generate` made.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GenSummary {
+    /// The file written.
+    pub path: PathBuf,
+    /// Users.
+    pub users: usize,
+    /// Items.
+    pub items: usize,
+    /// Train ratings.
+    pub train: u64,
+    /// Test ratings.
+    pub test: u64,
+    /// P.
+    pub grid: usize,
+    /// Mean train rating.
+    pub mean: f64,
+    /// RMSE of the true model (test split, or all ratings without one).
+    pub noise_floor: f64,
+    /// RMSE of predicting the train mean on the test split.
+    pub mean_rmse: Option<f64>,
+    /// File size.
+    pub bytes: u64,
+    /// Content identity of the file, hex.
+    pub identity: String,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Generates the data set `config` describes and writes it to `out`
+/// (atomically). Same config ⇒ same bytes.
+pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
+    config.validate()?;
+    let start = Instant::now();
+    let generated = sample::sample(config);
+    let set = RatingSet {
+        user_ids: generated.user_ids,
+        item_ids: generated.item_ids,
+        train: generated.train,
+        test: generated.test,
+        meta: Meta {
+            rating_range: generated.rating_range,
+            noise_floor: Some(generated.noise_floor),
+            mean_rmse: None,
+            source: describe(config),
+        },
+    };
+    let mean_rmse = set.mean_predictor_rmse();
+    let set = RatingSet {
+        meta: Meta {
+            mean_rmse,
+            ..set.meta.clone()
+        },
+        ..set
+    };
+    let progress = crate::progress::Progress::new(
+        "write",
+        None,
+        crate::progress::Unit::Items,
+        !config.progress,
+    );
+    let summary = ratingfile::write(
+        out,
+        &set,
+        &WriteOptions {
+            grid: config.grid,
+            seed: config.seed,
+        },
+    )
+    .with_context(|| format!("cannot write the generated data to {}", out.display()))?;
+    progress.finish();
+    Ok(GenSummary {
+        path: out.to_path_buf(),
+        users: summary.users,
+        items: summary.items,
+        train: summary.train,
+        test: summary.test,
+        grid: summary.grid,
+        mean: summary.mean,
+        noise_floor: generated.noise_floor,
+        mean_rmse,
+        bytes: summary.bytes,
+        identity: format!("{:016x}", summary.identity),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn describe(c: &GenConfig) -> String {
+    match c.dense {
+        Some((r, k)) => format!(
+            "funkd gen --dense {r}x{k} --rank {} --noise {} --test-fraction {} --seed {}",
+            c.rank, c.noise, c.test_fraction, c.seed
+        ),
+        None => format!(
+            "funkd gen --scale {} --rank {} --noise {} --test-fraction {} --seed {}",
+            c.scale, c.rank, c.noise, c.test_fraction, c.seed
+        ),
+    }
+}
+
+/// Options of `funkd gen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenArgs {
+    /// Output rating file.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+    /// Shrink (or grow) users, items and ratings of the Netflix shape by F.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Rank of the true model.
+    #[arg(long, default_value_t = 10)]
+    pub rank: usize,
+    /// Standard deviation of the noise [default: 0.75 sparse, 0.1 dense].
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Seed (same seed ⇒ same bytes).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Fraction held out as the test split [default: 0.014 sparse, 0 dense].
+    #[arg(long, value_name = "F")]
+    pub test_fraction: Option<f64>,
+    /// A fully observed real-valued ROWSxCOLS matrix (for SVD checks).
+    #[arg(long, value_name = "ROWSxCOLS", value_parser = parse_dims)]
+    pub dense: Option<(usize, usize)>,
+    /// Grid P (P × P blocks) [default: 32 for large sets, smaller for small].
+    #[arg(long)]
+    pub grid: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn parse_dims(s: &str) -> Result<(usize, usize), String> {
+    let (r, c) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected ROWSxCOLS, e.g. 200x100, got {s:?}"))?;
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|e| format!("{t:?} in {s:?}: {e}"))
+    };
+    Ok((parse(r)?, parse(c)?))
+}
+
+/// Runs `funkd gen`.
+pub fn run(args: GenArgs) -> anyhow::Result<()> {
+    let dense = args.dense.is_some();
+    let config = GenConfig {
+        scale: args.scale,
+        rank: args.rank,
+        noise: args.noise.unwrap_or(if dense { 0.1 } else { 0.75 }),
+        test_fraction: args
+            .test_fraction
+            .unwrap_or(if dense { 0.0 } else { 0.014 }),
+        seed: args.seed,
+        dense: args.dense,
+        grid: args.grid,
+        progress: !args.quiet,
+        ..GenConfig::default()
+    };
+    config.validate()?;
+    if let Some(p) = args.grid {
+        let (u, i, _) = config.shape();
+        if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
+            usage_bail!("--grid {p}: must be in 1..={} and at most the number of users ({u}) and items ({i})", ratingfile::MAX_GRID);
+        }
+    }
+    let summary = generate(&config, &args.out)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
+            summary.path.display(),
+            summary.users,
+            summary.items,
+            summary.train,
+            summary.test,
+            summary.grid,
+            summary.bytes as f64 / 1e6,
+            summary.seconds
+        );
+        println!(
+            "mean {:.4}; noise floor (true-model RMSE) {:.4}; mean-predictor RMSE {}",
+            summary.mean,
+            summary.noise_floor,
+            summary
+                .mean_rmse
+                .map_or("n/a".into(), |r| format!("{r:.4}"))
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Collecting parsed ratings into a [`RatingSet`]: id interning, the
+//! duplicate policy, the rating range and the train/test split.
+
+use std::collections::HashMap;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::ratingfile::{Meta, RatingSet, Triple};
+
+/// What to do when a (user, item) pair appears more than once in a split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DuplicatePolicy {
+    /// The last occurrence (in file order) wins.
+    KeepLast,
+    /// The first occurrence wins.
+    KeepFirst,
+    /// The mean of all occurrences.
+    Mean,
+    /// Refuse the input.
+    Error,
+}
+
+/// Which split a rating goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Training data.
+    Train,
+    /// Held-out test data.
+    Test,
+}
+
+/// Interns ids and collects ratings in input order.
+#[derive(Debug, Default)]
+pub struct Builder {
+    users: HashMap<Box<str>, u32>,
+    items: HashMap<Box<str>, u32>,
+    user_ids: Vec<String>,
+    item_ids: Vec<String>,
+    train: Vec<Triple>,
+    test: Vec<Triple>,
+    range: Option<(f32, f32)>,
+}
+
+/// Counts of what `finish` dropped or merged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DuplicateCounts {
+    /// Extra occurrences of pairs in the train input.
+    pub train: u64,
+    /// Extra occurrences of pairs in the test input.
+    pub test: u64,
+}
+
+impl Builder {
+    /// A builder that refuses values outside `range` (if given).
+    pub fn new(range: Option<(f32, f32)>) -> Builder {
+        Builder {
+            range,
+            ..Builder::default()
+        }
+    }
+
+    /// The internal number of user `id`, interning it if new.
+    pub fn user(&mut self, id: &str) -> u32 {
+        intern(&mut self.users, &mut self.user_ids, id)
+    }
+
+    /// The internal number of item `id`, interning it if new.
+    pub fn item(&mut self, id: &str) -> u32 {
+        intern(&mut self.items, &mut self.item_ids, id)
+    }
+
+    /// The number of user `id` if it was seen.
+    pub fn known_user(&self, id: &str) -> Option<u32> {
+        self.users.get(id).copied()
+    }
+
+    /// The number of item `id` if it was seen.
+    pub fn known_item(&self, id: &str) -> Option<u32> {
+        self.items.get(id).copied()
+    }
+
+    /// Adds one rating; refuses values outside the rating range.
+    pub fn add(&mut self, split: Split, user: &str, item: &str, value: f32) -> Result<(), String> {
+        if let Some((lo, hi)) = self.range {
+            if !(lo..=hi).contains(&value) {
+                return Err(format!("rating {value} is outside the rating range {lo}..{hi} (use --rating-range to change it)"));
+            }
+        }
+        let t = Triple {
+            user: self.user(user),
+            item: self.item(item),
+            value,
+        };
+        match split {
+            Split::Train => self.train.push(t),
+            Split::Test => self.test.push(t),
+        }
+        Ok(())
+    }
+
+    /// Ratings collected so far in `split`.
+    pub fn len(&self, split: Split) -> usize {
+        match split {
+            Split::Train => self.train.len(),
+            Split::Test => self.test.len(),
+        }
+    }
+
+    /// Whether no rating was collected.
+    pub fn is_empty(&self) -> bool {
+        self.train.is_empty() && self.test.is_empty()
+    }
+
+    /// Moves the train ratings whose (user, item) is in `pairs` to test
+    /// (for the Netflix probe set). Returns how many moved.
+    pub fn hold_out(&mut self, pairs: &std::collections::HashSet<(u32, u32)>) -> u64 {
+        let (test, train): (Vec<Triple>, Vec<Triple>) = std::mem::take(&mut self.train)
+            .into_iter()
+            .partition(|t| pairs.contains(&(t.user, t.item)));
+        self.train = train;
+        let moved = test.len() as u64;
+        self.test.extend(test);
+        moved
+    }
+
+    /// Applies the duplicate policy, then (if `test_fraction` > 0) moves a
+    /// seeded random fraction of train to test, and returns the set.
+    pub fn finish(
+        self,
+        policy: DuplicatePolicy,
+        test_fraction: f64,
+        seed: u64,
+        source: String,
+    ) -> Result<(RatingSet, DuplicateCounts), String> {
+        let Builder {
+            user_ids,
+            item_ids,
+            train,
+            test,
+            range,
+            ..
+        } = self;
+        let (mut train, dup_train) = dedup(train, policy, &user_ids, &item_ids, "train")?;
+        let (mut test, dup_test) = dedup(test, policy, &user_ids, &item_ids, "test")?;
+        if test_fraction > 0.0 {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_7E57);
+            let (held, kept): (Vec<Triple>, Vec<Triple>) = train
+                .into_iter()
+                .partition(|_| rng.random::<f64>() < test_fraction);
+            train = kept;
+            test.extend(held);
+        }
+        let set = RatingSet {
+            user_ids,
+            item_ids,
+            train,
+            test,
+            meta: Meta {
+                rating_range: range,
+                noise_floor: None,
+                mean_rmse: None,
+                source,
+            },
+        };
+        let mean_rmse = set.mean_predictor_rmse();
+        let set = RatingSet {
+            meta: Meta {
+                mean_rmse,
+                ..set.meta.clone()
+            },
+            ..set
+        };
+        Ok((
+            set,
+            DuplicateCounts {
+                train: dup_train,
+                test: dup_test,
+            },
+        ))
+    }
+}
+
+fn intern(map: &mut HashMap<Box<str>, u32>, names: &mut Vec<String>, id: &str) -> u32 {
+    if let Some(&n) = map.get(id) {
+        return n;
+    }
+    let n = names.len() as u32;
+    map.insert(id.into(), n);
+    names.push(id.to_string());
+    n
+}
+
+/// Sorts by (user, item) (stable: input order among equals) and merges
+/// repeated pairs by `policy`. Returns the ratings and the number dropped.
+fn dedup(
+    mut ratings: Vec<Triple>,
+    policy: DuplicatePolicy,
+    users: &[String],
+    items: &[String],
+    which: &str,
+) -> Result<(Vec<Triple>, u64), String> {
+    ratings.sort_by_key(|t| (t.user, t.item));
+    let mut out: Vec<Triple> = Vec::with_capacity(ratings.len());
+    let mut dropped = 0u64;
+    let mut run = 0u32; // occurrences of the current pair so far
+    let mut sum = 0f64;
+    for t in ratings {
+        match out.last_mut() {
+            Some(last) if (last.user, last.item) == (t.user, t.item) => {
+                dropped += 1;
+                run += 1;
+                match policy {
+                    DuplicatePolicy::KeepFirst => {}
+                    DuplicatePolicy::KeepLast => last.value = t.value,
+                    DuplicatePolicy::Mean => {
+                        sum += f64::from(t.value);
+                        last.value = (sum / f64::from(run)) as f32;
+                    }
+                    DuplicatePolicy::Error => {
+                        return Err(format!(
+                            "user {:?} rated item {:?} more than once in the {which} input (see --duplicates)",
+                            users[t.user as usize], items[t.item as usize]
+                        ))
+                    }
+                }
+            }
+            _ => {
+                run = 1;
+                sum = f64::from(t.value);
+                out.push(t);
+            }
+        }
+    }
+    Ok((out, dropped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(policy: DuplicatePolicy) -> Result<(RatingSet, DuplicateCounts), String> {
+        let mut b = Builder::new(None);
+        b.add(Split::Train, "u", "i", 1.0).unwrap();
+        b.add(Split::Train, "v", "i", 2.0).unwrap();
+        b.add(Split::Train, "u", "i", 3.0).unwrap();
+        b.add(Split::Train, "u", "i", 5.0).unwrap();
+        b.finish(policy, 0.0, 0, String::new())
+    }
+
+    #[test]
+    fn duplicate_policies_keep_merge_or_refuse() {
+        let value = |p| build(p).unwrap().0.train[0].value;
+        assert_eq!(value(DuplicatePolicy::KeepFirst), 1.0);
+        assert_eq!(value(DuplicatePolicy::KeepLast), 5.0);
+        assert_eq!(value(DuplicatePolicy::Mean), 3.0);
+        assert_eq!(build(DuplicatePolicy::KeepLast).unwrap().1.train, 2);
+        assert!(build(DuplicatePolicy::Error).unwrap_err().contains("\"u\""));
+    }
+
+    #[test]
+    fn values_outside_the_range_are_refused() {
+        let mut b = Builder::new(Some((1.0, 5.0)));
+        assert!(b.add(Split::Train, "u", "i", 5.5).is_err());
+        assert!(b.add(Split::Train, "u", "i", 5.0).is_ok());
+    }
+}

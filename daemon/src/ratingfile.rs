@@ -1,1 +1,0 @@
-//! The binary rating file (not built yet).

@@ -1,0 +1,90 @@
+//! What can be wrong with a rating file, or with a data set being written.
+
+use std::path::PathBuf;
+
+/// An error reading, validating or writing a rating file. Every variant
+/// names the file and says what was wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The file could not be opened, read or mapped.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The file does not start with the rating-file magic.
+    #[error("{path}: not a funk rating file (starts with {found:?}, expected \"FUNKRATE\")")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes, lossily decoded.
+        found: String,
+    },
+    /// The file was written by a newer funkd.
+    #[error("{path}: rating-file format version {found} is newer than this funkd supports (version {supported})")]
+    FutureVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The file is damaged or inconsistent (truncated, bit-flipped, counts
+    /// that disagree with the length...).
+    #[error("{path}: corrupt rating file: {what}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What was found wrong, and where.
+        what: String,
+    },
+    /// A section's contents do not match its stored checksum.
+    #[error(
+        "{path}: checksum mismatch in {section} (stored {stored:016x}, computed {computed:016x})"
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// Which section (e.g. "block (3, 7) train records").
+        section: String,
+        /// The checksum in the file.
+        stored: u64,
+        /// The checksum of the bytes.
+        computed: u64,
+    },
+    /// The data set handed to [`super::write`] cannot be written.
+    #[error("cannot write {path}: {what}")]
+    InvalidSet {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// What is wrong with the data set.
+        what: String,
+    },
+    /// Writing the file failed (nothing was left at the path).
+    #[error("cannot write {path}: {message}")]
+    Write {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// The error chain.
+        message: String,
+    },
+}
+
+impl FormatError {
+    pub(crate) fn corrupt(path: &std::path::Path, what: impl Into<String>) -> Self {
+        FormatError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    pub(crate) fn invalid(path: &std::path::Path, what: impl Into<String>) -> Self {
+        FormatError::InvalidSet {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The id maps: external ids as a string table in internal-id order, and
+//! an index of internal ids sorted by external id for lookups.
+
+use std::cmp::Ordering;
+
+/// A string table as written: `offsets[i]..offsets[i + 1]` are the bytes
+/// of id `i`; `sorted` lists the ids in external-id order.
+pub(crate) struct IdTables {
+    pub offsets: Vec<u64>,
+    pub bytes: Vec<u8>,
+    pub sorted: Vec<u32>,
+}
+
+/// Builds the tables for `names` (in internal order). Fails with the first
+/// repeated name.
+pub(crate) fn encode_ids(names: &[&str]) -> Result<IdTables, String> {
+    let mut offsets = Vec::with_capacity(names.len() + 1);
+    let mut bytes = Vec::with_capacity(names.iter().map(|n| n.len()).sum());
+    offsets.push(0u64);
+    for name in names {
+        bytes.extend_from_slice(name.as_bytes());
+        offsets.push(bytes.len() as u64);
+    }
+    let mut sorted: Vec<u32> = (0..names.len() as u32).collect();
+    sorted.sort_unstable_by(|&a, &b| names[a as usize].cmp(names[b as usize]));
+    if let Some(w) = sorted
+        .windows(2)
+        .find(|w| names[w[0] as usize] == names[w[1] as usize])
+    {
+        return Err(names[w[0] as usize].to_string());
+    }
+    Ok(IdTables {
+        offsets,
+        bytes,
+        sorted,
+    })
+}
+
+/// A view of one string table inside the mapped file. Its bounds were
+/// checked when the file was opened: offsets start at 0, never decrease,
+/// end at the byte length, and every id is valid UTF-8.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdTable<'a> {
+    pub offsets: &'a [u64],
+    pub bytes: &'a [u8],
+}
+
+impl<'a> IdTable<'a> {
+    /// The id with internal number `i` (empty if out of range).
+    pub fn get(&self, i: usize) -> &'a str {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => self
+                .bytes
+                .get(a as usize..b as usize)
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// Checks the table's invariants; says what is wrong otherwise.
+    pub fn validate(&self, what: &str) -> Result<(), String> {
+        if self.offsets.first() != Some(&0) {
+            return Err(format!("{what} offsets do not start at 0"));
+        }
+        let mut prev = 0u64;
+        for (i, w) in self.offsets.windows(2).enumerate() {
+            if w[1] < w[0] || w[1] > self.bytes.len() as u64 {
+                return Err(format!(
+                    "{what} offset #{} ({}) is out of order or beyond the {} id bytes",
+                    i + 1,
+                    w[1],
+                    self.bytes.len()
+                ));
+            }
+            if std::str::from_utf8(&self.bytes[w[0] as usize..w[1] as usize]).is_err() {
+                return Err(format!("{what} #{i} is not valid UTF-8"));
+            }
+            prev = w[1];
+        }
+        if prev != self.bytes.len() as u64 {
+            return Err(format!(
+                "{what} offsets end at {prev}, but there are {} id bytes",
+                self.bytes.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+}
+
+/// Looks up internal ids by external id (binary search over the sorted
+/// index stored in the file; nothing is built).
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn main() -> Result<(), funkd::ratingfile::FormatError> {
+/// let file = funkd::ratingfile::RatingFile::open("data.funk".as_ref())?;
+/// let users = file.user_index();
+/// if let Some(internal) = users.get("1488844") {
+///     assert_eq!(file.user_id(internal), "1488844");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct IdIndex<'a> {
+    pub(crate) table: IdTable<'a>,
+    pub(crate) sorted: &'a [u32],
+}
+
+impl IdIndex<'_> {
+    /// The internal id of external id `external`, if there is one.
+    pub fn get(&self, external: &str) -> Option<usize> {
+        let mut lo = 0usize;
+        let mut hi = self.sorted.len();
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let internal = self.sorted[mid] as usize;
+            match self.table.get(internal).cmp(external) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Some(internal),
+            }
+        }
+        None
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every external id, in internal-id order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.table.get(i))
+    }
+
+    /// The smallest and largest external id in string order.
+    pub fn first_last(&self) -> Option<(&str, &str)> {
+        let first = *self.sorted.first()? as usize;
+        let last = *self.sorted.last()? as usize;
+        Some((self.table.get(first), self.table.get(last)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_every_id_and_nothing_else() {
+        let names = ["b", "10", "a", "2", "zz"];
+        let t = encode_ids(&names).unwrap();
+        let table = IdTable {
+            offsets: &t.offsets,
+            bytes: &t.bytes,
+        };
+        table.validate("test id").unwrap();
+        let index = IdIndex {
+            table,
+            sorted: &t.sorted,
+        };
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(index.get(n), Some(i));
+        }
+        assert_eq!(index.get("c"), None);
+        assert_eq!(index.get(""), None);
+        assert_eq!(index.first_last(), Some(("10", "zz")));
+    }
+
+    #[test]
+    fn repeated_names_are_refused() {
+        assert_eq!(encode_ids(&["x", "y", "x"]).err(), Some("x".to_string()));
+    }
+}

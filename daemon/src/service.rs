@@ -1,1 +1,0 @@
-//! The long-lived service: signals, status file, metrics (not built yet).

@@ -1,0 +1,135 @@
+//! The options of `funkd train`, as clap parses them. Every value is
+//! optional here: [`super::TrainConfig::from_args`] fills in defaults, and a
+//! resumed run takes its settings from the checkpoint (flags that disagree
+//! with it are refused rather than silently ignored).
+
+use std::path::PathBuf;
+
+/// Options of `funkd train`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_long_help = "Resuming: starting `train` on a checkpoint directory that holds a checkpoint \
+continues that run (same data file, same rank; flags that disagree with the checkpoint are \
+refused; --epochs may extend it). A resumed run ends with exactly the same model bytes as one \
+that never stopped.\n\nSignals: SIGINT/SIGTERM finish the blocks in flight, checkpoint and exit 0 \
+(a second one exits at once, non-zero); SIGHUP checkpoints and goes on; SIGUSR1 prints a status \
+line. DIR/status.json is replaced atomically; DIR/metrics.jsonl gets one JSON line per epoch."
+)]
+pub struct TrainArgs {
+    /// The rating file to train on (made by `funkd gen` or `funkd import`).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+
+    /// Directory for checkpoints, metrics.jsonl and status.json; created if
+    /// missing, resumed from if it holds a checkpoint.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: PathBuf,
+
+    /// Rank of the model: factors per user and item, 1..=256 [default: 32].
+    #[arg(long, visible_alias = "rank", value_name = "K")]
+    pub factors: Option<usize>,
+
+    /// Epochs (passes over the train ratings) to train in all [default: 20].
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u32>,
+
+    /// Worker threads, 1..=P (more than the grid's P cannot be used)
+    /// [default: the CPUs available, at most P]. The model does not depend on it.
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
+
+    /// Seed of the initialisation and the block schedule [default: 1].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// sgd: one update per rating (the default); gd: full-batch gradient descent.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub method: Option<MethodArg>,
+
+    /// Fit the plain model p·q (no global mean, no biases) instead of Funk's
+    /// biased model μ + b_u + b_i + p·q.
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Base learning rate η [default: 0.01 for sgd, 0.0005 for gd].
+    #[arg(long, visible_alias = "lr", value_name = "ETA")]
+    pub learning_rate: Option<f32>,
+
+    /// constant: η every epoch; decay: η/(1 + decay·epoch); adaptive:
+    /// per-row AdaGrad steps as LIBMF does [default: decay].
+    #[arg(long, value_enum, value_name = "SCHEDULE")]
+    pub schedule: Option<ScheduleArg>,
+
+    /// Decay per epoch of the decay schedule (implies --schedule decay) [default: 0.05].
+    #[arg(long, value_name = "D")]
+    pub decay: Option<f32>,
+
+    /// λ: regularisation of the factor rows, per rating [default: 0.05].
+    #[arg(long, value_name = "LAMBDA")]
+    pub reg: Option<f32>,
+
+    /// λ_b: regularisation of the biases, per rating [default: 0.01].
+    #[arg(long, value_name = "LAMBDA")]
+    pub reg_bias: Option<f32>,
+
+    /// Also checkpoint whenever this many seconds passed since the last one
+    /// (checked after every stratum) [default: off].
+    #[arg(long, value_name = "SECS")]
+    pub checkpoint_every_secs: Option<f64>,
+
+    /// Checkpoint after every N epochs (0: only at the end and on signals) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every_epochs: Option<u32>,
+
+    /// Keep the newest N checkpoints [default: 3].
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+
+    /// Stop when the test RMSE has not improved for PATIENCE epochs [default: off].
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stop: Option<u32>,
+
+    /// Times the learning rate may be halved after divergence before giving up [default: 4].
+    #[arg(long, value_name = "N")]
+    pub max_backoffs: Option<u32>,
+
+    /// Instruction set of the kernel (scalar, avx2, avx512, neon) [default: the best this CPU has].
+    #[arg(long, value_name = "NAME")]
+    pub isa: Option<String>,
+
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress output on stderr (errors and warnings still go there).
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Testing aid: sleep this long after every stratum.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub stratum_delay_ms: u64,
+
+    /// Testing aid: pause this long in the middle of writing each checkpoint.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub checkpoint_pause_ms: u64,
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Stochastic gradient descent.
+    Sgd,
+    /// Full-batch gradient descent.
+    Gd,
+}
+
+/// `--schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleArg {
+    /// η every epoch.
+    Constant,
+    /// η / (1 + decay · epoch).
+    Decay,
+    /// Per-row AdaGrad.
+    Adaptive,
+}

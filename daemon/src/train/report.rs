@@ -1,0 +1,181 @@
+//! What a run reports: the final summary, the per-epoch record (a line of
+//! `metrics.jsonl` and a line on stderr), and the progress display.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::config::Verbosity;
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ending {
+    /// Every epoch trained.
+    Finished,
+    /// Early stopping: the test RMSE stopped improving.
+    EarlyStopped,
+    /// A signal asked to stop; the checkpoint resumes the run.
+    Stopped,
+}
+
+/// The result of [`super::train`]; `funkd train --json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainSummary {
+    /// Epochs completed (over the whole run, resumed ones included).
+    pub epochs: u32,
+    /// Epochs asked for.
+    pub epochs_target: u32,
+    /// Train RMSE of the last epoch (errors before each update), NaN → null if none completed.
+    pub train_rmse: f64,
+    /// Test RMSE after the last epoch (clamped to the rating range), if there is a test split.
+    pub test_rmse: Option<f64>,
+    /// Test MAE after the last epoch.
+    pub test_mae: Option<f64>,
+    /// The best test RMSE over all epochs, and its epoch (1-based).
+    pub best_test_rmse: Option<(f64, u32)>,
+    /// The data set's known noise floor (RMSE of the true model), if known.
+    pub noise_floor: Option<f64>,
+    /// Rating updates per second while training, in this process.
+    pub updates_per_sec: f64,
+    /// Rating updates in this process.
+    pub updates: u64,
+    /// Wall-clock seconds of this process's `train` call.
+    pub seconds: f64,
+    /// xxh3 of the model's parameters (hex): equal hashes, equal models.
+    pub model_hash: String,
+    /// Why the run ended.
+    pub ending: Ending,
+    /// The last checkpoint written (or resumed from).
+    pub checkpoint: Option<PathBuf>,
+    /// Where this process started: `null` for a fresh run, else `[epoch, stratum]`.
+    pub resumed_from: Option<(u32, u32)>,
+    /// The learning rate at the end (lower than the base after back-offs).
+    pub learning_rate: f32,
+    /// How often divergence lowered the learning rate.
+    pub backoffs: u32,
+    /// Rank.
+    pub rank: u32,
+    /// Worker threads.
+    pub threads: usize,
+    /// The kernel's instruction set.
+    pub isa: String,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochRecord {
+    /// The epoch just completed (1-based).
+    pub epoch: u32,
+    /// Epochs in all.
+    pub epochs: u32,
+    /// Train RMSE (errors before each update).
+    pub train_rmse: f64,
+    /// Test RMSE (clamped predictions).
+    pub test_rmse: Option<f64>,
+    /// Test MAE.
+    pub test_mae: Option<f64>,
+    /// Learning rate of the epoch.
+    pub learning_rate: f32,
+    /// Updates per second in the epoch's strata.
+    pub updates_per_sec: f64,
+    /// Seconds the epoch took, evaluation included.
+    pub seconds: f64,
+    /// Estimated seconds to the end of the run.
+    pub eta_seconds: f64,
+    /// Unix time.
+    pub unix_time: f64,
+}
+
+/// Progress on stderr: a bar over the strata on a terminal, a line per epoch.
+#[derive(Debug)]
+pub struct Reporter {
+    verbosity: Verbosity,
+    bar: ProgressBar,
+}
+
+impl Reporter {
+    /// A reporter; the bar only draws on a terminal and when not quiet.
+    pub fn new(verbosity: Verbosity, strata: u64) -> Self {
+        let target = if verbosity == Verbosity::Normal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(strata), target);
+        if let Ok(style) =
+            ProgressStyle::with_template("  epoch {prefix} [{bar:30}] {pos}/{len} strata {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Self { verbosity, bar }
+    }
+
+    /// A message on stderr (not when quiet).
+    pub fn note(&self, msg: &str) {
+        if self.verbosity == Verbosity::Normal {
+            self.bar.suspend(|| eprintln!("{msg}"));
+        }
+    }
+
+    /// A line on stderr (always).
+    pub fn line(&self, msg: &str) {
+        self.bar.suspend(|| eprintln!("{msg}"));
+    }
+
+    /// A warning on stderr (always).
+    pub fn warn(&self, msg: &str) {
+        self.bar.suspend(|| eprintln!("funkd: warning: {msg}"));
+    }
+
+    /// A new epoch starts.
+    pub fn start_epoch(&self, epoch: u32, epochs: u32, done_strata: u64) {
+        self.bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+        self.bar.set_position(done_strata);
+        self.bar.set_message("");
+    }
+
+    /// A stratum finished.
+    pub fn stratum_done(&self, rate: f64) {
+        self.bar.inc(1);
+        self.bar
+            .set_message(format!("{:.1} M updates/s", rate / 1e6));
+    }
+
+    /// An epoch finished.
+    pub fn epoch_done(&self, r: &EpochRecord) {
+        let test = match (r.test_rmse, r.test_mae) {
+            (Some(rmse), Some(mae)) => format!("test rmse {rmse:.4} mae {mae:.4}"),
+            _ => "no test split".to_string(),
+        };
+        self.note(&format!(
+            "epoch {:>3}/{}  train rmse {:.4}  {test}  lr {:.4e}  {:.1} M updates/s  {:.1} s  ETA {}",
+            r.epoch,
+            r.epochs,
+            r.train_rmse,
+            r.learning_rate,
+            r.updates_per_sec / 1e6,
+            r.seconds,
+            eta(r.eta_seconds)
+        ));
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn eta(secs: f64) -> String {
+    let d = Duration::from_secs_f64(secs.max(0.0));
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

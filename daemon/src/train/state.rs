@@ -1,0 +1,330 @@
+//! The parameters during training: one owned buffer per band, so that a
+//! block job can move its user band and item band to a worker and get them
+//! back — no locks, no shared mutable state.
+
+use std::ops::Range;
+
+use funk_kernel::{
+    Band, BandGrad, BandView, FactorRow, LearningRate, ADAPTIVE_INITIAL_ACCUMULATOR,
+};
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::checkpoint::Parameters;
+
+/// The rows of one band: factors, biases and (adaptive schedule only)
+/// AdaGrad accumulators.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BandState<const K: usize> {
+    /// Factor rows (the padded dimensions stay zero).
+    pub factors: Vec<FactorRow<K>>,
+    /// One bias per row (zero and untouched for the plain model).
+    pub biases: Vec<f32>,
+    /// One accumulator per row for the adaptive schedule, else empty.
+    pub grad_sq: Vec<f32>,
+}
+
+impl<const K: usize> BandState<K> {
+    /// The band lent to the kernel.
+    pub fn as_band(&mut self) -> Band<'_, K> {
+        Band {
+            factors: &mut self.factors,
+            biases: &mut self.biases,
+            grad_sq: &mut self.grad_sq,
+        }
+    }
+
+    /// The band read-only.
+    pub fn view(&self) -> BandView<'_, K> {
+        BandView {
+            factors: &self.factors,
+            biases: &self.biases,
+        }
+    }
+
+    /// A zero gradient of this band's shape.
+    pub fn zero_gradient(&self) -> Gradient<K> {
+        Gradient {
+            factors: vec![FactorRow::zeroed(); self.factors.len()],
+            biases: vec![0.0; self.biases.len()],
+        }
+    }
+
+    /// Whether every value of the band is finite.
+    pub fn all_finite(&self) -> bool {
+        self.biases.iter().all(|x| x.is_finite())
+            && self.grad_sq.iter().all(|x| x.is_finite())
+            && self
+                .factors
+                .iter()
+                .all(|row| row.0.iter().all(|x| x.is_finite()))
+    }
+}
+
+/// ∂J/∂θ for one band (full-batch gradient descent).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Gradient<const K: usize> {
+    /// One gradient row per factor row.
+    pub factors: Vec<FactorRow<K>>,
+    /// One entry per bias.
+    pub biases: Vec<f32>,
+}
+
+impl<const K: usize> Gradient<K> {
+    /// The gradient lent to the kernel to accumulate into.
+    pub fn as_grad(&mut self) -> BandGrad<'_, K> {
+        BandGrad {
+            factors: &mut self.factors,
+            biases: &mut self.biases,
+        }
+    }
+    /// The gradient read-only.
+    pub fn view(&self) -> BandView<'_, K> {
+        BandView {
+            factors: &self.factors,
+            biases: &self.biases,
+        }
+    }
+}
+
+/// All parameters of a model being trained.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelState<const K: usize> {
+    /// Global mean μ (0 for the plain model).
+    pub mu: f32,
+    /// User bands, in band order.
+    pub users: Vec<BandState<K>>,
+    /// Item bands, in band order.
+    pub items: Vec<BandState<K>>,
+}
+
+/// SplitMix64's finaliser over two words: a well-mixed seed for a stream.
+pub fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The standard deviation of the initial factors: chosen so that the
+/// initial p·q has a standard deviation of 0.1 whatever the rank
+/// (Var p·q = rank·σ⁴), which is Surprise's and funk-svd's N(0, 0.1) at
+/// their default rank of 100.
+pub fn init_sigma(rank: usize) -> f32 {
+    (0.01 / rank.max(1) as f64).powf(0.25) as f32
+}
+
+const USER_STREAM: u64 = 0x0055_5345_5200_0001;
+const ITEM_STREAM: u64 = 0x0049_5445_4d00_0002;
+
+fn init_band<const K: usize>(
+    rows: Range<usize>,
+    stream: u64,
+    seed: u64,
+    rank: usize,
+    adaptive: bool,
+) -> BandState<K> {
+    let sigma = init_sigma(rank);
+    // `sigma` is finite and positive for any rank ≥ 1.
+    let normal = Normal::new(0.0f32, sigma).unwrap_or_else(|_| unreachable!("σ = {sigma}"));
+    let n = rows.len();
+    let factors = rows
+        .map(|id| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ stream, id as u64));
+            let mut row = FactorRow::<K>::zeroed();
+            for v in row.0.iter_mut().take(rank) {
+                *v = normal.sample(&mut rng);
+            }
+            row
+        })
+        .collect();
+    BandState {
+        factors,
+        biases: vec![0.0; n],
+        grad_sq: if adaptive {
+            vec![ADAPTIVE_INITIAL_ACCUMULATOR; n]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+impl<const K: usize> ModelState<K> {
+    /// Fresh parameters: factors ~ N(0, σ) seeded per row by (seed, internal
+    /// id), so initialisation depends neither on threads nor on the grid;
+    /// biases 0; AdaGrad accumulators at the kernel's starting value.
+    pub fn init(
+        user_bands: &[Range<usize>],
+        item_bands: &[Range<usize>],
+        rank: usize,
+        seed: u64,
+        mu: f32,
+        schedule: LearningRate,
+    ) -> Self {
+        let adaptive = matches!(schedule, LearningRate::Adaptive);
+        Self {
+            mu,
+            users: user_bands
+                .iter()
+                .map(|r| init_band(r.clone(), USER_STREAM, seed, rank, adaptive))
+                .collect(),
+            items: item_bands
+                .iter()
+                .map(|r| init_band(r.clone(), ITEM_STREAM, seed, rank, adaptive))
+                .collect(),
+        }
+    }
+
+    /// Whether every parameter is finite.
+    pub fn all_finite(&self) -> bool {
+        self.mu.is_finite()
+            && self.users.iter().all(BandState::all_finite)
+            && self.items.iter().all(BandState::all_finite)
+    }
+
+    /// The parameters as flat arrays in internal-id order (bands are
+    /// contiguous ranges in order, so concatenating them is that order).
+    pub fn to_parameters(&self) -> Parameters {
+        fn flat<const K: usize>(
+            bands: &[BandState<K>],
+            f: impl Fn(&BandState<K>) -> &[f32],
+        ) -> Vec<f32> {
+            bands.iter().flat_map(|b| f(b).iter().copied()).collect()
+        }
+        Parameters {
+            mu: self.mu,
+            user_bias: flat(&self.users, |b| &b.biases),
+            item_bias: flat(&self.items, |b| &b.biases),
+            user_grad_sq: flat(&self.users, |b| &b.grad_sq),
+            item_grad_sq: flat(&self.items, |b| &b.grad_sq),
+            user_factors: flat(&self.users, |b| bytemuck::cast_slice(&b.factors)),
+            item_factors: flat(&self.items, |b| bytemuck::cast_slice(&b.factors)),
+        }
+    }
+
+    /// Rebuilds banded state from flat parameters (lengths were checked
+    /// when the checkpoint was decoded against the same counts).
+    pub fn from_parameters(
+        p: &Parameters,
+        user_bands: &[Range<usize>],
+        item_bands: &[Range<usize>],
+    ) -> Self {
+        fn bands<const K: usize>(
+            ranges: &[Range<usize>],
+            factors: &[f32],
+            biases: &[f32],
+            grad_sq: &[f32],
+        ) -> Vec<BandState<K>> {
+            ranges
+                .iter()
+                .map(|r| BandState {
+                    factors: factors[r.start * K..r.end * K]
+                        .chunks_exact(K)
+                        .map(|c| {
+                            let mut row = FactorRow::<K>::zeroed();
+                            row.0.copy_from_slice(c);
+                            row
+                        })
+                        .collect(),
+                    biases: biases[r.clone()].to_vec(),
+                    grad_sq: if grad_sq.is_empty() {
+                        Vec::new()
+                    } else {
+                        grad_sq[r.clone()].to_vec()
+                    },
+                })
+                .collect()
+        }
+        Self {
+            mu: p.mu,
+            users: bands(user_bands, &p.user_factors, &p.user_bias, &p.user_grad_sq),
+            items: bands(item_bands, &p.item_factors, &p.item_bias, &p.item_grad_sq),
+        }
+    }
+
+    /// [`crate::checkpoint::model_hash`] of these parameters.
+    pub fn model_hash(&self) -> String {
+        let p = self.to_parameters();
+        crate::checkpoint::model_hash(
+            p.mu,
+            &p.user_bias,
+            &p.item_bias,
+            &p.user_factors,
+            &p.item_factors,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bands(n: usize, p: usize) -> Vec<Range<usize>> {
+        (0..p).map(|b| b * n / p..(b + 1) * n / p).collect()
+    }
+
+    #[test]
+    fn initialisation_does_not_depend_on_the_grid() {
+        let a = ModelState::<16>::init(
+            &bands(50, 1),
+            &bands(30, 1),
+            10,
+            9,
+            3.5,
+            LearningRate::Constant,
+        );
+        let b = ModelState::<16>::init(
+            &bands(50, 4),
+            &bands(30, 3),
+            10,
+            9,
+            3.5,
+            LearningRate::Constant,
+        );
+        assert_eq!(a.to_parameters(), b.to_parameters());
+        let c = ModelState::<16>::init(
+            &bands(50, 4),
+            &bands(30, 3),
+            10,
+            10,
+            3.5,
+            LearningRate::Constant,
+        );
+        assert_ne!(a.to_parameters(), c.to_parameters());
+    }
+
+    #[test]
+    fn padded_dimensions_start_at_zero_and_the_rest_do_not() {
+        let s = ModelState::<32>::init(
+            &bands(20, 2),
+            &bands(20, 2),
+            20,
+            1,
+            0.0,
+            LearningRate::Adaptive,
+        );
+        for row in s.users.iter().flat_map(|b| &b.factors) {
+            assert!(row.0[20..].iter().all(|v| *v == 0.0));
+            assert!(row.0[..20].iter().any(|v| *v != 0.0));
+        }
+        assert_eq!(s.users[0].grad_sq.len(), s.users[0].factors.len());
+    }
+
+    #[test]
+    fn flat_parameters_round_trip() {
+        let s = ModelState::<16>::init(
+            &bands(33, 3),
+            &bands(17, 3),
+            5,
+            2,
+            1.0,
+            LearningRate::Adaptive,
+        );
+        let p = s.to_parameters();
+        assert_eq!(p.user_factors.len(), 33 * 16);
+        let back = ModelState::<16>::from_parameters(&p, &bands(33, 3), &bands(17, 3));
+        assert_eq!(back, s);
+    }
+}

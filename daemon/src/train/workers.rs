@@ -1,0 +1,225 @@
+//! The worker pool: threads that receive a block job together with the
+//! ownership of its bands, run the kernel on it, and send everything back.
+//! The main loop is the only place that decides what happens next; workers
+//! hold no state between jobs.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use funk_kernel::{
+    accumulate_gradient, evaluate_block, train_block, BlockStats, HyperParams, Isa, KernelError,
+    LossStats, ModelKind,
+};
+
+use super::schedule::BlockId;
+use super::state::{BandState, Gradient, ModelState};
+use crate::ratingfile::RatingFile;
+
+/// Work for one worker.
+#[derive(Debug)]
+pub enum Job<const K: usize> {
+    /// One SGD pass over a block's train ratings.
+    Train {
+        /// Which block.
+        block: BlockId,
+        /// The epoch (drives the learning-rate schedule).
+        epoch: u32,
+        /// The hyper-parameters now.
+        params: HyperParams,
+        /// Global mean.
+        mu: f32,
+        /// The user band, moved in.
+        users: BandState<K>,
+        /// The item band, moved in.
+        items: BandState<K>,
+    },
+    /// Adds a block's part of the full gradient ∂J/∂θ (method gd).
+    Gradient {
+        /// Which block.
+        block: BlockId,
+        /// The hyper-parameters now.
+        params: HyperParams,
+        /// Global mean.
+        mu: f32,
+        /// The user band, moved in.
+        users: BandState<K>,
+        /// The item band, moved in.
+        items: BandState<K>,
+        /// The user band's gradient, moved in.
+        grad_users: Gradient<K>,
+        /// The item band's gradient, moved in.
+        grad_items: Gradient<K>,
+    },
+    /// Prediction errors over the ratings of one user band.
+    Evaluate {
+        /// The user band.
+        user_band: usize,
+        /// Which ratings.
+        split: Split,
+        /// The whole model, shared read-only for the evaluation.
+        model: Arc<ModelState<K>>,
+        /// Plain or biased.
+        kind: ModelKind,
+        /// Clamp predictions to the rating range.
+        clamp: Option<(f32, f32)>,
+    },
+}
+
+/// Which ratings an evaluation covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The train split.
+    Train,
+    /// The test split.
+    Test,
+}
+
+/// What a worker sends back.
+#[derive(Debug)]
+pub enum Outcome<const K: usize> {
+    /// A trained block, with its bands.
+    Trained {
+        /// Which block.
+        block: BlockId,
+        /// The user band, moved back.
+        users: BandState<K>,
+        /// The item band, moved back.
+        items: BandState<K>,
+        /// What the kernel saw.
+        stats: Result<BlockStats, KernelError>,
+    },
+    /// A block's gradient added, with its bands and gradients.
+    Accumulated {
+        /// Which block.
+        block: BlockId,
+        /// The user band, moved back.
+        users: BandState<K>,
+        /// The item band, moved back.
+        items: BandState<K>,
+        /// The user band's gradient, moved back.
+        grad_users: Gradient<K>,
+        /// The item band's gradient, moved back.
+        grad_items: Gradient<K>,
+        /// The block's errors before the step.
+        stats: Result<LossStats, KernelError>,
+    },
+    /// The test errors of one user band (merged over its item bands in order).
+    Evaluated {
+        /// The user band.
+        user_band: usize,
+        /// Sums of errors.
+        stats: Result<LossStats, KernelError>,
+    },
+}
+
+/// Runs jobs until the job channel closes.
+pub fn work<const K: usize>(
+    data: &RatingFile,
+    isa: Isa,
+    jobs: Receiver<Job<K>>,
+    results: Sender<Outcome<K>>,
+) {
+    for job in jobs {
+        let outcome = run_job(data, isa, job);
+        if results.send(outcome).is_err() {
+            return;
+        }
+    }
+}
+
+fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<K> {
+    match job {
+        Job::Train {
+            block,
+            epoch,
+            params,
+            mu,
+            mut users,
+            mut items,
+        } => {
+            let ratings = data.train_block(block.user_band, block.item_band);
+            let stats = train_block(
+                isa,
+                &params,
+                epoch,
+                mu,
+                users.as_band(),
+                items.as_band(),
+                ratings,
+            );
+            Outcome::Trained {
+                block,
+                users,
+                items,
+                stats,
+            }
+        }
+        Job::Gradient {
+            block,
+            params,
+            mu,
+            users,
+            items,
+            mut grad_users,
+            mut grad_items,
+        } => {
+            let ratings = data.train_block(block.user_band, block.item_band);
+            let stats = accumulate_gradient(
+                &params,
+                mu,
+                users.view(),
+                items.view(),
+                ratings,
+                grad_users.as_grad(),
+                grad_items.as_grad(),
+            );
+            Outcome::Accumulated {
+                block,
+                users,
+                items,
+                grad_users,
+                grad_items,
+                stats,
+            }
+        }
+        Job::Evaluate {
+            user_band,
+            split,
+            model,
+            kind,
+            clamp,
+        } => {
+            let users = &model.users[user_band];
+            let mut total = LossStats::default();
+            let mut result = Ok(());
+            for (item_band, items) in model.items.iter().enumerate() {
+                let ratings = match split {
+                    Split::Train => data.train_block(user_band, item_band),
+                    Split::Test => data.test_block(user_band, item_band),
+                };
+                match evaluate_block(
+                    isa,
+                    kind,
+                    model.mu,
+                    users.view(),
+                    items.view(),
+                    ratings,
+                    clamp,
+                ) {
+                    Ok(stats) => total.merge(stats),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            // Let go of the shared model before answering, so that the
+            // main loop can take it back as soon as every answer is in.
+            drop(model);
+            Outcome::Evaluated {
+                user_band,
+                stats: result.map(|()| total),
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `funkd export`.

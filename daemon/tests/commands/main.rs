@@ -1,0 +1,14 @@
+//! End-to-end tests of the model commands (eval, predict, recommend,
+//! export, svd, gradcheck, cv): each spawns the real `funkd` binary on
+//! small data generated here, and checks what it prints against the model
+//! read back through the library.
+
+mod fixture;
+
+mod cv;
+mod eval;
+mod export;
+mod gradcheck;
+mod predict;
+mod recommend;
+mod svd;

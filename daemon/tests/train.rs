@@ -1,0 +1,350 @@
+//! Process-level tests of `funkd train`: determinism across thread counts,
+//! bit-exact resume after SIGTERM and after kill -9 (also in the middle of
+//! writing a checkpoint), refusal of foreign and corrupt checkpoints, and
+//! divergence handling. Each spawns the real binary on small generated data.
+
+mod train_support;
+
+use std::time::Duration;
+
+use train_support::*;
+
+const EPOCHS: &str = "4";
+
+#[test]
+fn one_two_and_three_threads_give_the_same_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let mut hashes = Vec::new();
+    let mut finals = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let dir = tmp.path().join(format!("t{threads}"));
+        let s = train_ok(&data, &dir, &["--epochs", EPOCHS, "--threads", threads]);
+        assert_eq!(s["threads"].as_u64().unwrap().to_string(), threads);
+        hashes.push(s["model_hash"].as_str().unwrap().to_string());
+        finals.push(final_checkpoint(&dir, 4));
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    assert_eq!(hashes[0], hashes[2]);
+    assert!(
+        finals[0] == finals[1] && finals[0] == finals[2],
+        "checkpoint bytes differ"
+    );
+}
+
+#[test]
+fn the_json_summary_has_the_promised_fields_and_sane_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let s = train_ok(&data, &tmp.path().join("c"), &["--epochs", "3"]);
+    assert_eq!(s["epochs"], 3);
+    assert_eq!(s["ending"], "finished");
+    let train = s["train_rmse"].as_f64().unwrap();
+    let test = s["test_rmse"].as_f64().unwrap();
+    assert!(train > 0.3 && train < 1.2, "train rmse {train}");
+    assert!(test > 0.3 && test < 1.2, "test rmse {test}");
+    assert!(s["updates_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(s["model_hash"].as_str().unwrap().len(), 16);
+    let metrics = std::fs::read_to_string(tmp.path().join("c/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "one metrics line per epoch");
+    let st = status(&tmp.path().join("c")).unwrap();
+    assert_eq!(st["state"], "finished");
+    assert_eq!(st["epoch"], 3);
+}
+
+#[test]
+fn sigterm_then_resume_ends_with_the_same_bytes_as_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let straight = tmp.path().join("straight");
+    let reference = train_ok(&data, &straight, &["--epochs", EPOCHS]);
+
+    let dir = tmp.path().join("stopped");
+    let mut child = spawn_train(
+        &data,
+        &dir,
+        &["--epochs", EPOCHS, "--stratum-delay-ms", "60"],
+    );
+    wait_until("the first epoch", Duration::from_secs(60), || {
+        status(&dir).is_some_and(|s| s["epoch"].as_u64() >= Some(1))
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    signal(&child, "TERM");
+    let status_code = wait_exit(&mut child, Duration::from_secs(30));
+    assert!(
+        status_code.success(),
+        "SIGTERM should exit 0, got {status_code}"
+    );
+    let out = child.wait_with_output().unwrap();
+    let stopped = summary(&out);
+    assert_eq!(stopped["ending"], "stopped");
+    assert!(
+        stopped["epochs"].as_u64().unwrap() < 4,
+        "stopped too late to test anything"
+    );
+
+    let resumed = train_ok(&data, &dir, &[]);
+    assert_eq!(resumed["ending"], "finished");
+    assert!(resumed["resumed_from"].is_array());
+    assert_eq!(resumed["model_hash"], reference["model_hash"]);
+    assert!(
+        final_checkpoint(&dir, 4) == final_checkpoint(&straight, 4),
+        "final checkpoints differ"
+    );
+}
+
+#[test]
+fn kill_9_mid_run_then_restart_resumes_from_an_intact_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let reference = train_ok(&data, &tmp.path().join("straight"), &["--epochs", EPOCHS]);
+
+    let dir = tmp.path().join("killed");
+    let mut child = spawn_train(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            EPOCHS,
+            "--stratum-delay-ms",
+            "60",
+            "--checkpoint-every-secs",
+            "0.05",
+        ],
+    );
+    wait_until(
+        "a mid-epoch checkpoint in epoch 2",
+        Duration::from_secs(60),
+        || {
+            checkpoints(&dir).iter().any(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("ckpt-000001-") && !name.ends_with("-00000.funkckpt")
+            })
+        },
+    );
+    signal(&child, "KILL");
+    let code = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(!code.success());
+    assert!(!checkpoints(&dir).is_empty());
+
+    let resumed = train_ok(&data, &dir, &[]);
+    assert!(resumed["resumed_from"].is_array());
+    assert_eq!(
+        resumed["model_hash"], reference["model_hash"],
+        "resume after kill -9 must be exact"
+    );
+}
+
+#[test]
+fn kill_9_while_a_checkpoint_is_written_keeps_the_previous_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let reference = train_ok(&data, &tmp.path().join("straight"), &["--epochs", EPOCHS]);
+
+    let dir = tmp.path().join("killed");
+    let mut child = spawn_train(
+        &data,
+        &dir,
+        &["--epochs", EPOCHS, "--checkpoint-pause-ms", "400"],
+    );
+    // Wait until one checkpoint is complete and the next one is half written.
+    wait_until(
+        "a checkpoint being written",
+        Duration::from_secs(60),
+        || !checkpoints(&dir).is_empty() && !files_starting_with(&dir, ".funk-tmp-").is_empty(),
+    );
+    signal(&child, "KILL");
+    wait_exit(&mut child, Duration::from_secs(10));
+    assert!(
+        !files_starting_with(&dir, ".funk-tmp-").is_empty(),
+        "the half-written file should be left"
+    );
+    for ckpt in checkpoints(&dir) {
+        let loaded = funkd::checkpoint::load_model(&ckpt);
+        assert!(loaded.is_ok(), "{}: {:?}", ckpt.display(), loaded.err());
+    }
+
+    let resumed = train_ok(&data, &dir, &[]);
+    assert!(
+        files_starting_with(&dir, ".funk-tmp-").is_empty(),
+        "leftover temporary file not removed"
+    );
+    assert_eq!(resumed["model_hash"], reference["model_hash"]);
+}
+
+#[test]
+fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let reference = train_ok(&data, &tmp.path().join("straight"), &["--epochs", EPOCHS]);
+
+    let dir = tmp.path().join("c");
+    train_ok(&data, &dir, &["--epochs", "3"]);
+    let newest = checkpoints(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&newest, bytes).unwrap();
+
+    let out = train(&data, &dir, &["--epochs", EPOCHS]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("corrupt") && err.contains("falling back"),
+        "{err}"
+    );
+    assert!(!files_starting_with(&dir, "ckpt-000003-00000.funkckpt.corrupt").is_empty());
+    assert_eq!(summary(&out)["model_hash"], reference["model_hash"]);
+}
+
+#[test]
+fn a_directory_of_only_corrupt_checkpoints_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ckpt-000001-00000.funkckpt"), b"FUNKCKPT garbage").unwrap();
+    let out = train(&data, &dir, &["--epochs", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unreadable"), "{}", stderr(&out));
+}
+
+#[test]
+fn checkpoints_of_another_data_file_or_rank_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let other = small_data(tmp.path(), 8);
+    let dir = tmp.path().join("c");
+    train_ok(&data, &dir, &["--epochs", "1"]);
+
+    let out = train(&other, &dir, &["--epochs", "2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another data file"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = train(&data, &dir, &["--epochs", "2", "--factors", "16"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another rank"), "{}", stderr(&out));
+    // Refusals leave the run intact: it still resumes.
+    let s = train_ok(&data, &dir, &["--epochs", "2"]);
+    assert_eq!(s["epochs"], 2);
+}
+
+#[test]
+fn a_learning_rate_that_blows_up_is_halved_until_training_is_stable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    let out = train(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "3",
+            "--learning-rate",
+            "0.6",
+            "--max-backoffs",
+            "8",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("diverged"), "{err}");
+    let s = summary(&out);
+    assert!(s["backoffs"].as_u64().unwrap() >= 1);
+    assert!(s["learning_rate"].as_f64().unwrap() < 0.6);
+    assert!(s["test_rmse"].as_f64().unwrap().is_finite());
+    for ckpt in checkpoints(&dir) {
+        let m = funkd::checkpoint::load_model(&ckpt).unwrap().model;
+        assert!(m
+            .user_factors
+            .iter()
+            .chain(&m.item_factors)
+            .all(|x| x.is_finite()));
+    }
+}
+
+#[test]
+fn a_learning_rate_that_never_settles_stops_with_a_clear_error_and_no_nan_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    let out = train(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "3",
+            "--learning-rate",
+            "50",
+            "--max-backoffs",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("diverged") && err.contains("--learning-rate"),
+        "{err}"
+    );
+    assert!(
+        checkpoints(&dir).is_empty(),
+        "a diverged run must not leave a checkpoint"
+    );
+    assert_eq!(status(&dir).unwrap()["state"], "failed");
+}
+
+#[test]
+fn gradient_descent_lowers_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    let s = train_ok(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "4",
+            "--method",
+            "gd",
+            "--learning-rate",
+            "0.0001",
+        ],
+    );
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let rmse: Vec<f64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["train_rmse"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rmse.len(), 4);
+    assert!(
+        rmse.windows(2).all(|w| w[1] < w[0]),
+        "GD must descend: {rmse:?}"
+    );
+    assert_eq!(s["epochs"], 4);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    for bad in [
+        &["--factors", "0"][..],
+        &["--factors", "300"],
+        &["--learning-rate", "-1"],
+        &["--threads", "0"],
+        &["--isa", "pdp11"],
+        &["--schedule", "constant", "--decay", "0.1"],
+    ] {
+        let out = train(&data, &dir, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}

@@ -1,0 +1,167 @@
+//! The AVX-512F backend: 16 lanes of f32 (one register per cache line),
+//! aligned loads, up to four independent accumulators per dot product.
+
+use core::arch::x86_64::*;
+
+use crate::arch::{RowOps, Step};
+use crate::loss::{EvalJob, LossStats};
+use crate::sgd::SgdJob;
+use crate::FactorRow;
+
+/// f32 lanes per register.
+const LANES: usize = 16;
+/// Independent accumulators in a reduction (hides the FMA latency).
+const ACCUMULATORS: usize = 4;
+
+/// The AVX-512F row operations.
+pub(crate) struct Avx512Ops;
+
+/// (a0 + a1) + (a2 + a3) over the `used` accumulators in use (1 to 4).
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[inline(always)]
+unsafe fn combine(acc: [__m512; ACCUMULATORS], used: usize) -> __m512 {
+    // SAFETY: register-only AVX-512F adds; the feature is the caller's promise.
+    unsafe {
+        if used >= 4 {
+            _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
+        } else if used == 3 {
+            _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2])
+        } else if used == 2 {
+            _mm512_add_ps(acc[0], acc[1])
+        } else {
+            acc[0]
+        }
+    }
+}
+
+impl RowOps for Avx512Ops {
+    #[inline(always)]
+    unsafe fn dot<const K: usize>(p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
+        let (pp, qp) = (p.0.as_ptr(), q.0.as_ptr());
+        // SAFETY: AVX-512F is the caller's promise. Each load reads 16 f32 at
+        // offset c·16 < K of a 64-byte-aligned row of K (a multiple of 16)
+        // f32, so it is in bounds and 64-byte aligned.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); ACCUMULATORS];
+            for c in 0..K / LANES {
+                let a = _mm512_load_ps(pp.add(c * LANES));
+                let b = _mm512_load_ps(qp.add(c * LANES));
+                acc[c % ACCUMULATORS] = _mm512_fmadd_ps(a, b, acc[c % ACCUMULATORS]);
+            }
+            _mm512_reduce_add_ps(combine(acc, K / LANES))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn update<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
+        let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+        // SAFETY: as in `dot`; `p` and `q` are distinct rows (two `&mut`).
+        unsafe {
+            let err = _mm512_set1_ps(step.err);
+            let lambda = _mm512_set1_ps(step.lambda);
+            let eta_p = _mm512_set1_ps(step.eta_p);
+            let eta_q = _mm512_set1_ps(step.eta_q);
+            for c in 0..K / LANES {
+                let pv = _mm512_load_ps(pp.add(c * LANES));
+                let qv = _mm512_load_ps(qp.add(c * LANES));
+                let gp = _mm512_fmsub_ps(err, qv, _mm512_mul_ps(lambda, pv));
+                let gq = _mm512_fmsub_ps(err, pv, _mm512_mul_ps(lambda, qv));
+                _mm512_store_ps(pp.add(c * LANES), _mm512_fmadd_ps(eta_p, gp, pv));
+                _mm512_store_ps(qp.add(c * LANES), _mm512_fmadd_ps(eta_q, gq, qv));
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn update_adaptive<const K: usize>(
+        p: &mut FactorRow<K>,
+        q: &mut FactorRow<K>,
+        step: Step,
+    ) -> (f32, f32) {
+        let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+        // SAFETY: as in `update`.
+        unsafe {
+            let err = _mm512_set1_ps(step.err);
+            let lambda = _mm512_set1_ps(step.lambda);
+            let eta_p = _mm512_set1_ps(step.eta_p);
+            let eta_q = _mm512_set1_ps(step.eta_q);
+            let mut gp_sq = [_mm512_setzero_ps(); 2];
+            let mut gq_sq = [_mm512_setzero_ps(); 2];
+            for c in 0..K / LANES {
+                let pv = _mm512_load_ps(pp.add(c * LANES));
+                let qv = _mm512_load_ps(qp.add(c * LANES));
+                let gp = _mm512_fmsub_ps(err, qv, _mm512_mul_ps(lambda, pv));
+                let gq = _mm512_fmsub_ps(err, pv, _mm512_mul_ps(lambda, qv));
+                gp_sq[c % 2] = _mm512_fmadd_ps(gp, gp, gp_sq[c % 2]);
+                gq_sq[c % 2] = _mm512_fmadd_ps(gq, gq, gq_sq[c % 2]);
+                _mm512_store_ps(pp.add(c * LANES), _mm512_fmadd_ps(eta_p, gp, pv));
+                _mm512_store_ps(qp.add(c * LANES), _mm512_fmadd_ps(eta_q, gq, qv));
+            }
+            (
+                _mm512_reduce_add_ps(_mm512_add_ps(gp_sq[0], gp_sq[1])),
+                _mm512_reduce_add_ps(_mm512_add_ps(gq_sq[0], gq_sq[1])),
+            )
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {
+        let base = row.0.as_ptr().cast::<i8>();
+        for line in 0..K / 16 {
+            // SAFETY: a prefetch never faults; the address is inside the row
+            // (one 64-byte line per 16 f32).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(line * 64)) };
+        }
+    }
+}
+
+/// p·q.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn dot<const K: usize>(p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
+    // SAFETY: this function's features are the caller's promise.
+    unsafe { Avx512Ops::dot(p, q) }
+}
+
+/// The SGD step on two rows.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn update_rows<const K: usize>(
+    p: &mut FactorRow<K>,
+    q: &mut FactorRow<K>,
+    step: Step,
+) {
+    // SAFETY: this function's features are the caller's promise.
+    unsafe { Avx512Ops::update(p, q, step) }
+}
+
+/// One SGD pass over a validated block.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn train<const K: usize>(job: SgdJob<'_, '_, K>) -> f64 {
+    // SAFETY: this function's features are the caller's promise.
+    unsafe { crate::sgd::run::<Avx512Ops, K>(job) }
+}
+
+/// Prediction errors of a validated block.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn evaluate<const K: usize>(job: EvalJob<'_, '_, K>) -> LossStats {
+    // SAFETY: this function's features are the caller's promise.
+    unsafe { crate::loss::run::<Avx512Ops, K>(job) }
+}

@@ -1,0 +1,164 @@
+//! The SGD inner loop, written once and compiled per ISA.
+//!
+//! [`SgdJob::new`] validates a block (every index, every side slice) once;
+//! holding an `SgdJob` is the proof that the unchecked indexing in [`run`]
+//! is in bounds. Each backend's `#[target_feature]` `train` calls [`run`]
+//! with its own [`RowOps`], so dot product and update inline into one loop
+//! compiled for that ISA, and the model/schedule flags become const
+//! generics: no branch on them per rating.
+
+use crate::arch::{RowOps, Step};
+use crate::validate::{check_ratings, check_side};
+use crate::{Band, HyperParams, KernelError, LearningRate, ModelKind, Rating};
+
+/// Ratings ahead whose item row is prefetched (item rows are visited in
+/// no particular order; user rows come sorted and stay hot).
+const PREFETCH_AHEAD: usize = 4;
+
+/// A block checked for training. Fields are private so that only
+/// [`SgdJob::new`] can make one.
+pub(crate) struct SgdJob<'a, 'r, const K: usize> {
+    users: Band<'a, K>,
+    items: Band<'a, K>,
+    ratings: &'r [Rating],
+    mu: f32,
+    eta: f32,
+    lambda: f32,
+    lambda_b: f32,
+    biased: bool,
+    adaptive: bool,
+}
+
+impl<'a, 'r, const K: usize> SgdJob<'a, 'r, K> {
+    /// Validates the bands against the model and schedule and every rating
+    /// against the bands.
+    pub(crate) fn new(
+        params: &HyperParams,
+        epoch: u32,
+        mu: f32,
+        users: Band<'a, K>,
+        items: Band<'a, K>,
+        ratings: &'r [Rating],
+    ) -> Result<Self, KernelError> {
+        let biased = params.model() == ModelKind::Biased;
+        let adaptive = params.schedule() == LearningRate::Adaptive;
+        for band in [&users, &items] {
+            check_side(band.biases.len(), band.factors.len(), biased)?;
+            check_side(band.grad_sq.len(), band.factors.len(), adaptive)?;
+        }
+        check_ratings(ratings, users.factors.len(), items.factors.len())?;
+        Ok(Self {
+            users,
+            items,
+            ratings,
+            mu,
+            eta: params.step_size(epoch),
+            lambda: params.reg_factors(),
+            lambda_b: params.reg_bias(),
+            biased,
+            adaptive,
+        })
+    }
+}
+
+/// One SGD pass over the block; returns Σ e² of the errors before each
+/// update.
+///
+/// # Safety
+///
+/// The CPU must have the features `O` needs.
+#[inline(always)]
+pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: SgdJob<'_, '_, K>) -> f64 {
+    // SAFETY: the CPU features are forwarded from the caller.
+    unsafe {
+        match (job.biased, job.adaptive) {
+            (false, false) => pass::<O, K, false, false>(job),
+            (false, true) => pass::<O, K, false, true>(job),
+            (true, false) => pass::<O, K, true, false>(job),
+            (true, true) => pass::<O, K, true, true>(job),
+        }
+    }
+}
+
+/// The loop itself, for one model and schedule.
+///
+/// # Safety
+///
+/// The CPU must have the features `O` needs; `job.biased == BIASED` and
+/// `job.adaptive == ADAPTIVE`.
+#[inline(always)]
+unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+    job: SgdJob<'_, '_, K>,
+) -> f64 {
+    let SgdJob {
+        users,
+        items,
+        ratings,
+        mu,
+        eta,
+        lambda,
+        lambda_b,
+        ..
+    } = job;
+    let Band {
+        factors: user_rows,
+        biases: user_biases,
+        grad_sq: user_acc,
+    } = users;
+    let Band {
+        factors: item_rows,
+        biases: item_biases,
+        grad_sq: item_acc,
+    } = items;
+    let inv_k = 1.0 / K as f32;
+    let mut sse = 0.0f64;
+    for (n, r) in ratings.iter().enumerate() {
+        let (u, i) = (r.user as usize, r.item as usize);
+        if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
+            // SAFETY: `SgdJob::new` checked every item index; the CPU
+            // features are the caller's promise.
+            unsafe { O::prefetch(item_rows.get_unchecked(ahead.item as usize)) };
+        }
+        // SAFETY: `SgdJob::new` checked u < user rows and i < item rows, and
+        // (when BIASED / ADAPTIVE) one bias / accumulator per row; the CPU
+        // features are the caller's promise.
+        unsafe {
+            let p = user_rows.get_unchecked_mut(u);
+            let q = item_rows.get_unchecked_mut(i);
+            let mut prediction = O::dot(p, q);
+            if BIASED {
+                prediction += mu + *user_biases.get_unchecked(u) + *item_biases.get_unchecked(i);
+            }
+            let err = r.value - prediction;
+            sse += f64::from(err) * f64::from(err);
+            let (eta_p, eta_q) = if ADAPTIVE {
+                (
+                    eta / libm::sqrtf(*user_acc.get_unchecked(u)),
+                    eta / libm::sqrtf(*item_acc.get_unchecked(i)),
+                )
+            } else {
+                (eta, eta)
+            };
+            if BIASED {
+                let bu = user_biases.get_unchecked_mut(u);
+                *bu += eta_p * (err - lambda_b * *bu);
+                let bi = item_biases.get_unchecked_mut(i);
+                *bi += eta_q * (err - lambda_b * *bi);
+            }
+            let step = Step {
+                err,
+                eta_p,
+                eta_q,
+                lambda,
+            };
+            if ADAPTIVE {
+                let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
+                *user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
+                *item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
+            } else {
+                O::update(p, q, step);
+            }
+        }
+    }
+    sse
+}

@@ -1,0 +1,40 @@
+//! The once-per-block checks that make the unchecked inner loops sound.
+
+use crate::{KernelError, Rating};
+
+/// Checks that every rating indexes inside a user band of `users` rows and
+/// an item band of `items` rows.
+pub(crate) fn check_ratings(
+    ratings: &[Rating],
+    users: usize,
+    items: usize,
+) -> Result<(), KernelError> {
+    for (i, r) in ratings.iter().enumerate() {
+        if r.user as usize >= users {
+            return Err(KernelError::UserOutOfRange {
+                rating: i,
+                user: r.user,
+                band: users,
+            });
+        }
+        if r.item as usize >= items {
+            return Err(KernelError::ItemOutOfRange {
+                rating: i,
+                item: r.item,
+                band: items,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a per-row side slice (biases, accumulators) is either
+/// required and one per row, or optional and empty or one per row.
+pub(crate) fn check_side(len: usize, rows: usize, required: bool) -> Result<(), KernelError> {
+    let ok = len == rows || (!required && len == 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(KernelError::BandShape)
+    }
+}
