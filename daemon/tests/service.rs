@@ -104,7 +104,7 @@ fn a_second_stop_signal_exits_at_once_with_a_non_zero_status() {
     wait_until(
         "the stop checkpoint to start",
         Duration::from_secs(30),
-        || !files_starting_with(&dir, ".funk-tmp-").is_empty(),
+        || big_temporary_exists(&dir, 4096),
     );
     let second = Instant::now();
     signal(&child, "TERM");

@@ -151,13 +151,13 @@ fn kill_9_while_a_checkpoint_is_written_keeps_the_previous_one() {
     wait_until(
         "a checkpoint being written",
         Duration::from_secs(60),
-        || !checkpoints(&dir).is_empty() && !files_starting_with(&dir, ".funk-tmp-").is_empty(),
+        || !checkpoints(&dir).is_empty() && big_temporary_exists(&dir, 4096),
     );
     signal(&child, "KILL");
     wait_exit(&mut child, Duration::from_secs(10));
     assert!(
-        !files_starting_with(&dir, ".funk-tmp-").is_empty(),
-        "the half-written file should be left"
+        big_temporary_exists(&dir, 4096),
+        "the half-written checkpoint should be left"
     );
     for ckpt in checkpoints(&dir) {
         let loaded = funkd::checkpoint::load_model(&ckpt);
@@ -347,4 +347,41 @@ fn bad_flags_are_usage_errors() {
         let out = train(&data, &dir, bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn early_stopping_ends_the_run_once_the_test_error_stops_improving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let dir = tmp.path().join("c");
+    // No regularisation and a large constant step: overfits within a few epochs.
+    let args = [
+        "--reg",
+        "0",
+        "--factors",
+        "64",
+        "--learning-rate",
+        "0.05",
+        "--schedule",
+        "constant",
+        "--epochs",
+        "30",
+        "--early-stop",
+        "2",
+    ];
+    let s = train_ok(&data, &dir, &args);
+    assert_eq!(s["ending"], "early-stopped");
+    let epochs = s["epochs"].as_u64().unwrap();
+    let best_epoch = s["best_test_rmse"][1].as_u64().unwrap();
+    assert!(epochs < 30);
+    assert_eq!(
+        epochs,
+        best_epoch + 2,
+        "stops exactly PATIENCE epochs after the best"
+    );
+    // Running it again resumes into the same decision, training nothing.
+    let again = train_ok(&data, &dir, &[]);
+    assert_eq!(again["ending"], "early-stopped");
+    assert_eq!(again["updates"], 0);
+    assert_eq!(again["model_hash"], s["model_hash"]);
 }

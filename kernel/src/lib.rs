@@ -77,4 +77,5 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
+pub use sgd::{block_visit_order, BLOCK_STREAMS};
 pub use view::{BandGrad, BandView};

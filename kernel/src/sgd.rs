@@ -11,9 +11,13 @@ use crate::arch::{RowOps, Step};
 use crate::validate::{check_ratings, check_side};
 use crate::{Band, HyperParams, KernelError, LearningRate, ModelKind, Rating};
 
-/// Ratings ahead whose item row is prefetched (item rows are visited in
-/// no particular order; user rows come sorted and stay hot).
-const PREFETCH_AHEAD: usize = 4;
+/// Contiguous runs of a block that are visited round-robin, so that
+/// consecutive updates touch different rows and overlap in the CPU.
+pub const BLOCK_STREAMS: usize = 8;
+
+/// Ratings ahead in the same run whose item row is prefetched (item rows are
+/// visited in no particular order; user rows come sorted and stay hot).
+const PREFETCH_AHEAD: usize = 2;
 
 /// A block checked for training. Fields are private so that only
 /// [`SgdJob::new`] can make one.
@@ -82,6 +86,14 @@ pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: SgdJob<'_, '_, K>) -> f
 
 /// The loop itself, for one model and schedule.
 ///
+/// The block is split into [`BLOCK_STREAMS`] contiguous runs, visited round-robin
+/// (see [`block_visit_order`]): consecutive updates then touch different user
+/// rows (the block is sorted by user), so the CPU overlaps them instead of
+/// waiting for each update's stores to feed the next rating's dot product.
+/// Where two neighbours in that order do share a row, memory ordering makes
+/// the result exactly that of the sequential order, which is what every
+/// backend, the scalar reference included, computes.
+///
 /// # Safety
 ///
 /// The CPU must have the features `O` needs; `job.biased == BIASED` and
@@ -112,53 +124,69 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
     } = items;
     let inv_k = 1.0 / K as f32;
     let mut sse = 0.0f64;
-    for (n, r) in ratings.iter().enumerate() {
-        let (u, i) = (r.user as usize, r.item as usize);
-        if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
-            // SAFETY: `SgdJob::new` checked every item index; the CPU
-            // features are the caller's promise.
-            unsafe { O::prefetch(item_rows.get_unchecked(ahead.item as usize)) };
-        }
-        // SAFETY: `SgdJob::new` checked u < user rows and i < item rows, and
-        // (when BIASED / ADAPTIVE) one bias / accumulator per row; the CPU
-        // features are the caller's promise.
-        unsafe {
-            let p = user_rows.get_unchecked_mut(u);
-            let q = item_rows.get_unchecked_mut(i);
-            let mut prediction = O::dot(p, q);
-            if BIASED {
-                prediction += mu + *user_biases.get_unchecked(u) + *item_biases.get_unchecked(i);
+    let run = ratings.len().div_ceil(BLOCK_STREAMS);
+    for round in 0..run {
+        for stream in 0..BLOCK_STREAMS {
+            let n = stream * run + round;
+            let Some(r) = ratings.get(n) else { continue };
+            if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
+                // SAFETY: `SgdJob::new` checked every item index; the CPU
+                // features are the caller's promise.
+                unsafe { O::prefetch(item_rows.get_unchecked(ahead.item as usize)) };
             }
-            let err = r.value - prediction;
-            sse += f64::from(err) * f64::from(err);
-            let (eta_p, eta_q) = if ADAPTIVE {
-                (
-                    eta / libm::sqrtf(*user_acc.get_unchecked(u)),
-                    eta / libm::sqrtf(*item_acc.get_unchecked(i)),
-                )
-            } else {
-                (eta, eta)
-            };
-            if BIASED {
-                let bu = user_biases.get_unchecked_mut(u);
-                *bu += eta_p * (err - lambda_b * *bu);
-                let bi = item_biases.get_unchecked_mut(i);
-                *bi += eta_q * (err - lambda_b * *bi);
-            }
-            let step = Step {
-                err,
-                eta_p,
-                eta_q,
-                lambda,
-            };
-            if ADAPTIVE {
-                let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
-                *user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
-                *item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
-            } else {
-                O::update(p, q, step);
+            let (u, i) = (r.user as usize, r.item as usize);
+            // SAFETY: `SgdJob::new` checked u < user rows and i < item rows,
+            // and (when BIASED / ADAPTIVE) one bias / accumulator per row; the
+            // CPU features are the caller's promise.
+            unsafe {
+                let p = user_rows.get_unchecked_mut(u);
+                let q = item_rows.get_unchecked_mut(i);
+                let mut prediction = O::dot(p, q);
+                if BIASED {
+                    prediction +=
+                        mu + *user_biases.get_unchecked(u) + *item_biases.get_unchecked(i);
+                }
+                let err = r.value - prediction;
+                sse += f64::from(err) * f64::from(err);
+                let (eta_p, eta_q) = if ADAPTIVE {
+                    (
+                        eta / libm::sqrtf(*user_acc.get_unchecked(u)),
+                        eta / libm::sqrtf(*item_acc.get_unchecked(i)),
+                    )
+                } else {
+                    (eta, eta)
+                };
+                if BIASED {
+                    let bu = user_biases.get_unchecked_mut(u);
+                    *bu += eta_p * (err - lambda_b * *bu);
+                    let bi = item_biases.get_unchecked_mut(i);
+                    *bi += eta_q * (err - lambda_b * *bi);
+                }
+                let step = Step {
+                    err,
+                    eta_p,
+                    eta_q,
+                    lambda,
+                };
+                if ADAPTIVE {
+                    let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
+                    *user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
+                    *item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
+                } else {
+                    O::update(p, q, step);
+                }
             }
         }
     }
     sse
+}
+
+/// The order in which [`train_block`](crate::train_block) visits a block of
+/// `len` ratings: [`BLOCK_STREAMS`] contiguous runs of ⌈len / BLOCK_STREAMS⌉ ratings,
+/// round-robin (rating 0, then the first of run 1, …, then rating 1, …).
+pub fn block_visit_order(len: usize) -> impl Iterator<Item = usize> {
+    let run = len.div_ceil(BLOCK_STREAMS);
+    (0..run)
+        .flat_map(move |round| (0..BLOCK_STREAMS).map(move |stream| stream * run + round))
+        .filter(move |&n| n < len)
 }

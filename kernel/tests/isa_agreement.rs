@@ -253,3 +253,52 @@ fn simd_update_keeps_padded_dimensions_at_zero() {
         );
     }
 }
+
+#[test]
+fn scalar_train_block_is_the_reference_loop_in_block_visit_order() {
+    let (mut users, mut items, ratings) = block::<32>(99);
+    let (mut ref_users, mut ref_items) = (users.factors.clone(), items.factors.clone());
+    let (eta, lambda) = (0.02, 0.05);
+    let mut sse = 0.0f64;
+    let order: Vec<usize> = funk_kernel::block_visit_order(ratings.len()).collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..ratings.len()).collect::<Vec<_>>(),
+        "every rating once"
+    );
+    for n in order {
+        let r = ratings[n];
+        let (p, q) = (
+            &mut ref_users[r.user as usize],
+            &mut ref_items[r.item as usize],
+        );
+        let err = r.value - scalar::dot(p, q);
+        sse += f64::from(err) * f64::from(err);
+        scalar::update(p, q, err, eta, eta, lambda);
+    }
+    let params =
+        HyperParams::new(ModelKind::Plain, eta, lambda, 0.0, LearningRate::Constant).unwrap();
+    let stats = train_block(
+        Isa::Scalar,
+        &params,
+        0,
+        0.0,
+        funk_kernel::Band {
+            factors: &mut users.factors,
+            biases: &mut [],
+            grad_sq: &mut [],
+        },
+        funk_kernel::Band {
+            factors: &mut items.factors,
+            biases: &mut [],
+            grad_sq: &mut [],
+        },
+        &ratings,
+    )
+    .unwrap();
+    assert_eq!(stats.sse.to_bits(), sse.to_bits());
+    assert_eq!(users.factors, ref_users);
+    assert_eq!(items.factors, ref_items);
+}

@@ -6,7 +6,9 @@ use std::io::Write;
 use funk_kernel::{LearningRate, ModelKind};
 use xxhash_rust::xxh3::Xxh3Default;
 
-use super::format::{Checkpoint, Method, Parameters, ISA_NAME_BYTES, MAGIC, VERSION};
+use super::format::{
+    Checkpoint, CheckpointView, Method, ParamParts, ISA_NAME_BYTES, MAGIC, VERSION,
+};
 
 pub(super) fn kind_code(kind: ModelKind) -> u8 {
     match kind {
@@ -49,19 +51,23 @@ impl<W: Write> HashingWriter<'_, W> {
     fn f64(&mut self, v: f64) -> std::io::Result<()> {
         self.bytes(&v.to_le_bytes())
     }
-    fn f32s(&mut self, v: &[f32]) -> std::io::Result<()> {
-        self.u64(v.len() as u64)?;
-        if cfg!(target_endian = "little") {
-            self.bytes(bytemuck::cast_slice(v))
-        } else {
-            v.iter().try_for_each(|x| self.f32(*x))
+    /// A length, then the values of every slice in order.
+    fn f32s(&mut self, parts: &[&[f32]]) -> std::io::Result<()> {
+        self.u64(parts.iter().map(|p| p.len() as u64).sum())?;
+        for v in parts {
+            if cfg!(target_endian = "little") {
+                self.bytes(bytemuck::cast_slice(v))?;
+            } else {
+                v.iter().try_for_each(|x| self.f32(*x))?;
+            }
         }
+        Ok(())
     }
     fn f64s(&mut self, v: &[f64]) -> std::io::Result<()> {
         self.u64(v.len() as u64)?;
         v.iter().try_for_each(|x| self.f64(*x))
     }
-    fn params(&mut self, p: &Parameters) -> std::io::Result<()> {
+    fn params(&mut self, p: &ParamParts<'_>) -> std::io::Result<()> {
         self.f32(p.mu)?;
         self.f32s(&p.user_bias)?;
         self.f32s(&p.item_bias)?;
@@ -75,11 +81,18 @@ impl<W: Write> HashingWriter<'_, W> {
 impl Checkpoint {
     /// Writes the checkpoint, checksum last.
     pub fn encode<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
+        self.view().encode(out)
+    }
+}
+
+impl CheckpointView<'_> {
+    /// Writes the checkpoint, checksum last.
+    pub fn encode<W: Write>(&self, out: &mut W) -> std::io::Result<()> {
         let mut w = HashingWriter {
             inner: out,
             hasher: Xxh3Default::new(),
         };
-        let s = &self.settings;
+        let s = self.settings;
         w.bytes(MAGIC)?;
         w.u32(VERSION)?;
         w.u8(kind_code(s.kind))?;
@@ -109,7 +122,7 @@ impl Checkpoint {
         w.u32(s.epochs)?;
         w.u32(s.early_stop)?;
 
-        let p = &self.progress;
+        let p = self.progress;
         w.u32(p.epoch)?;
         w.u32(p.stratum)?;
         w.u32(p.backoffs)?;

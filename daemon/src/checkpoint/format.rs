@@ -142,3 +142,64 @@ pub struct Checkpoint {
     /// exactly what an uninterrupted run would.
     pub epoch_start: Option<Parameters>,
 }
+
+/// Parameters as lists of slices to be read one after the other (one
+/// slice per band, or a single one for flat arrays): what writing and
+/// hashing need, without first copying the bands into flat arrays.
+#[derive(Clone, Debug)]
+pub struct ParamParts<'a> {
+    /// Global mean.
+    pub mu: f32,
+    /// User biases, in internal-id order.
+    pub user_bias: Vec<&'a [f32]>,
+    /// Item biases.
+    pub item_bias: Vec<&'a [f32]>,
+    /// User AdaGrad accumulators (no slices, or empty ones, unless adaptive).
+    pub user_grad_sq: Vec<&'a [f32]>,
+    /// Item AdaGrad accumulators.
+    pub item_grad_sq: Vec<&'a [f32]>,
+    /// User factors, rows of `k` values.
+    pub user_factors: Vec<&'a [f32]>,
+    /// Item factors.
+    pub item_factors: Vec<&'a [f32]>,
+}
+
+impl Parameters {
+    /// The parameters as single-slice parts.
+    pub fn parts(&self) -> ParamParts<'_> {
+        ParamParts {
+            mu: self.mu,
+            user_bias: vec![&self.user_bias],
+            item_bias: vec![&self.item_bias],
+            user_grad_sq: vec![&self.user_grad_sq],
+            item_grad_sq: vec![&self.item_grad_sq],
+            user_factors: vec![&self.user_factors],
+            item_factors: vec![&self.item_factors],
+        }
+    }
+}
+
+/// A checkpoint about to be written, borrowing everything it holds.
+#[derive(Clone, Debug)]
+pub struct CheckpointView<'a> {
+    /// What the run was started with.
+    pub settings: &'a Settings,
+    /// Where it stands.
+    pub progress: &'a Progress,
+    /// The parameters now.
+    pub params: ParamParts<'a>,
+    /// The parameters at the start of the epoch (mid-epoch checkpoints).
+    pub epoch_start: Option<ParamParts<'a>>,
+}
+
+impl Checkpoint {
+    /// A borrowed view of this checkpoint, for writing.
+    pub fn view(&self) -> CheckpointView<'_> {
+        CheckpointView {
+            settings: &self.settings,
+            progress: &self.progress,
+            params: self.params.parts(),
+            epoch_start: self.epoch_start.as_ref().map(Parameters::parts),
+        }
+    }
+}

@@ -66,16 +66,16 @@ fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Valu
         "model": match s.kind { ModelKind::Plain => "plain", ModelKind::Biased => "biased" },
         "method": s.method.name(),
         "schedule": schedule,
-        "decay": decay,
+        "decay": decay.map(short),
         "rank": s.rank,
         "k": s.k,
         "users": s.users,
         "items": s.items,
         "grid": s.grid,
-        "learning_rate": s.learning_rate,
-        "base_learning_rate": s.base_learning_rate,
-        "reg": s.reg,
-        "reg_bias": s.reg_bias,
+        "learning_rate": short(s.learning_rate),
+        "base_learning_rate": short(s.base_learning_rate),
+        "reg": short(s.reg),
+        "reg_bias": short(s.reg_bias),
         "seed": s.seed,
         "data_identity": format!("{:016x}", s.data_identity),
         "isa": s.isa,
@@ -88,9 +88,15 @@ fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Valu
         "train_rmse": finite_or_null(&p.train_rmse),
         "test_rmse": finite_or_null(&p.test_rmse),
         "mid_epoch_restore_point": c.epoch_start.is_some(),
-        "mu": params.mu,
+        "mu": short(params.mu),
         "model_hash": model_hash(params.mu, &params.user_bias, &params.item_bias, &params.user_factors, &params.item_factors),
     })
+}
+
+/// An f32 as the shortest decimal that reads back to it (0.01, not
+/// 0.009999999776482582).
+fn short(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::NAN)
 }
 
 fn print_human(r: &serde_json::Value) {
@@ -136,7 +142,22 @@ fn print_human(r: &serde_json::Value) {
     );
     println!("seed            {}", field("seed"));
     println!("data identity   {}", field("data_identity"));
-    println!("train rmse      {}", field("train_rmse"));
-    println!("test rmse       {}", field("test_rmse"));
+    let history = |k: &str| -> String {
+        let values: Vec<String> = r[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_f64().map_or("-".into(), |x| format!("{x:.4}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if values.is_empty() {
+            "-".into()
+        } else {
+            values.join(" ")
+        }
+    };
+    println!("train rmse      {}", history("train_rmse"));
+    println!("test rmse       {}", history("test_rmse"));
     println!("model hash      {}", field("model_hash"));
 }

@@ -20,7 +20,9 @@ use anyhow::Context;
 
 use crate::model::Model;
 
-pub use format::{Checkpoint, Method, Parameters, Progress, Settings, MAGIC, VERSION};
+pub use format::{
+    Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC, VERSION,
+};
 pub use inspect::inspect_command;
 pub use store::{CheckpointDir, Position};
 
@@ -170,16 +172,44 @@ pub fn model_hash(
     user_factors: &[f32],
     item_factors: &[f32],
 ) -> String {
+    hash_parts(
+        mu,
+        [
+            &[user_bias][..],
+            &[item_bias],
+            &[user_factors],
+            &[item_factors],
+        ],
+    )
+}
+
+/// [`model_hash`] of parameters given as parts (bands), without copying them.
+pub fn hash_of_parts(p: &ParamParts<'_>) -> String {
+    hash_parts(
+        p.mu,
+        [
+            &p.user_bias[..],
+            &p.item_bias,
+            &p.user_factors,
+            &p.item_factors,
+        ],
+    )
+}
+
+fn hash_parts(mu: f32, arrays: [&[&[f32]]; 4]) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     h.update(&mu.to_le_bytes());
-    for part in [user_bias, item_bias, user_factors, item_factors] {
-        h.update(&(part.len() as u64).to_le_bytes());
-        for chunk in part.chunks(4096) {
-            let mut buf = [0u8; 4096 * 4];
-            for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
-                dst.copy_from_slice(&v.to_le_bytes());
+    let mut buf = vec![0u8; 4096 * 4];
+    for parts in arrays {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        h.update(&(len as u64).to_le_bytes());
+        for part in parts {
+            for chunk in part.chunks(4096) {
+                for (dst, v) in buf.chunks_exact_mut(4).zip(chunk) {
+                    dst.copy_from_slice(&v.to_le_bytes());
+                }
+                h.update(&buf[..chunk.len() * 4]);
             }
-            h.update(&buf[..chunk.len() * 4]);
         }
     }
     format!("{:016x}", h.digest())

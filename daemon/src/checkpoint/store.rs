@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{Checkpoint, CheckpointError};
+use super::{Checkpoint, CheckpointError, CheckpointView};
 use crate::atomic::{remove_durably, write_atomically};
 
 const PREFIX: &str = "ckpt-";
@@ -156,7 +156,7 @@ impl CheckpointDir {
     /// test can kill the process while a checkpoint is being written.
     pub fn write(
         &self,
-        checkpoint: &Checkpoint,
+        checkpoint: &CheckpointView<'_>,
         position: Position,
         keep: usize,
         pause: Option<std::time::Duration>,

@@ -173,7 +173,7 @@ fn the_directory_keeps_the_newest_and_falls_back_past_a_corrupt_one() {
     let mut c = sample(false, false);
     for epoch in 1..=4 {
         c.progress.epoch = epoch;
-        dir.write(&c, Position { epoch, stratum: 0 }, 2, None)
+        dir.write(&c.view(), Position { epoch, stratum: 0 }, 2, None)
             .unwrap();
     }
     let names: Vec<Position> = dir.list().unwrap().into_iter().map(|(p, _)| p).collect();
@@ -230,7 +230,7 @@ fn load_model_reads_a_directory_or_a_file() {
     let c = sample(true, false);
     let path = dir
         .write(
-            &c,
+            &c.view(),
             Position {
                 epoch: 4,
                 stratum: 0,

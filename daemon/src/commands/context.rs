@@ -2,6 +2,7 @@
 //! file, refusing a pair that does not belong together, choosing the ISA,
 //! and printing the one JSON object of `--json`.
 
+use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -116,6 +117,16 @@ pub fn clamp(value: f32, range: Option<(f32, f32)>) -> f32 {
 /// Prints one JSON object on stdout (the `--json` contract).
 pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot encode the JSON result")?;
-    println!("{text}");
-    Ok(())
+    write_stdout(|out| writeln!(out, "{text}"))
+}
+
+/// Writes human-readable output to stdout through a buffer. A reader that
+/// went away (`funkd … | head`) ends the output quietly rather than as an
+/// error; any other write error is reported.
+pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
 }

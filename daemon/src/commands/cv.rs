@@ -20,7 +20,9 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
-use crate::commands::context::{choose_isa, load_checked_model, open_data, print_json};
+use crate::commands::context::{
+    choose_isa, load_checked_model, open_data, print_json, write_stdout,
+};
 use crate::commands::eval::{evaluate, thread_count, Split, SplitError};
 use crate::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
 use crate::train::{train, TrainArgs, TrainConfig};
@@ -28,13 +30,15 @@ use crate::usage_bail;
 
 /// Options of `funkd cv`: the folds, and every flag of `funkd train`.
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = "DIR (--checkpoint-dir) receives fold-F.funk, the rating file of \
+#[command(
+    after_long_help = "DIR (--checkpoint-dir) receives fold-F.funk, the rating file of \
 fold F (fold F as its test split, the other folds as its train split), and fold-F/, that fold's \
 checkpoints. Rerunning the same command resumes every unfinished fold from its checkpoints; a \
 fold whose training already ended is only evaluated again.\n\nThe fold files are written from the \
 same data and seeds each time, so they are identical on every run. Reported: each fold's test \
 RMSE and MAE (predictions clamped to the rating range), and their mean and sample standard \
-deviation over the folds.")]
+deviation over the folds."
+)]
 pub struct CvArgs {
     /// Number of folds, at least 2.
     #[arg(long, default_value_t = 5)]
@@ -186,22 +190,26 @@ pub fn run(args: CvArgs) -> Result<()> {
     if json {
         return print_json(&report);
     }
-    println!(
-        "{}-fold cross-validation of {} ({} ratings)",
-        report.folds, report.data, report.ratings
-    );
-    println!("fold      RMSE       MAE   test ratings");
-    for r in &report.per_fold {
-        println!(
-            "{:>4}  {:.6}  {:.6}  {:>12}",
-            r.fold, r.test.rmse, r.test.mae, r.test.count
-        );
-    }
-    println!(
-        "mean  {:.6}  {:.6}   (std {:.6} / {:.6})",
-        report.rmse.mean, report.mae.mean, report.rmse.std, report.mae.std
-    );
-    Ok(())
+    write_stdout(|out| {
+        writeln!(
+            out,
+            "{}-fold cross-validation of {} ({} ratings)",
+            report.folds, report.data, report.ratings
+        )?;
+        writeln!(out, "fold      RMSE       MAE   test ratings")?;
+        for r in &report.per_fold {
+            writeln!(
+                out,
+                "{:>4}  {:.6}  {:.6}  {:>12}",
+                r.fold, r.test.rmse, r.test.mae, r.test.count
+            )?;
+        }
+        writeln!(
+            out,
+            "mean  {:.6}  {:.6}   (std {:.6} / {:.6})",
+            report.rmse.mean, report.mae.mean, report.rmse.std, report.mae.std
+        )
+    })
 }
 
 fn run_fold(

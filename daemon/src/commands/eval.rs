@@ -6,6 +6,7 @@
 //! [`evaluate_block`](funk_kernel::evaluate_block) and their f64 sums merged
 //! in block order, so the result does not depend on the thread count.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,7 +14,7 @@ use anyhow::{anyhow, Context, Result};
 use funk_kernel::{evaluate_block, FactorRow, Isa, LossStats, ModelKind};
 use serde::Serialize;
 
-use crate::commands::context::{choose_isa, clamp_range, print_json, ModelWithData};
+use crate::commands::context::{choose_isa, clamp_range, print_json, write_stdout, ModelWithData};
 use crate::commands::rows::{aligned_rows, band_view};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
@@ -208,31 +209,35 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if args.json {
         return print_json(&report);
     }
-    let line = |name: &str, e: &SplitError| {
-        println!(
-            "{name:<5}  RMSE {:.6}  MAE {:.6}  ({} ratings)",
-            e.rmse, e.mae, e.count
-        )
-    };
-    println!(
-        "model {} (epoch {}) on {}{}",
-        report.model,
-        report.epoch,
-        report.data,
-        match clamp {
-            Some((lo, hi)) => format!(", predictions clamped to [{lo}, {hi}]"),
-            None => String::new(),
+    write_stdout(|out| {
+        let line = |out: &mut dyn Write, name: &str, e: &SplitError| {
+            writeln!(
+                out,
+                "{name:<5}  RMSE {:.6}  MAE {:.6}  ({} ratings)",
+                e.rmse, e.mae, e.count
+            )
+        };
+        writeln!(
+            out,
+            "model {} (epoch {}) on {}{}",
+            report.model,
+            report.epoch,
+            report.data,
+            match clamp {
+                Some((lo, hi)) => format!(", predictions clamped to [{lo}, {hi}]"),
+                None => String::new(),
+            }
+        )?;
+        line(out, "test", &report.test)?;
+        if let Some(train) = &report.train {
+            line(out, "train", train)?;
         }
-    );
-    line("test", &report.test);
-    if let Some(train) = &report.train {
-        line("train", train);
-    }
-    if let Some(floor) = report.noise_floor {
-        println!("noise floor RMSE {floor:.6}");
-    }
-    if let Some(mean) = report.mean_rmse {
-        println!("predicting the mean: RMSE {mean:.6}");
-    }
-    Ok(())
+        if let Some(floor) = report.noise_floor {
+            writeln!(out, "noise floor RMSE {floor:.6}")?;
+        }
+        if let Some(mean) = report.mean_rmse {
+            writeln!(out, "predicting the mean: RMSE {mean:.6}")?;
+        }
+        Ok(())
+    })
 }

@@ -23,7 +23,9 @@ use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
-use crate::commands::context::{check_model_matches, load_checked_model, open_data, print_json};
+use crate::commands::context::{
+    check_model_matches, load_checked_model, open_data, print_json, write_stdout,
+};
 use crate::commands::export::kind_name;
 use crate::commands::rows::{aligned_rows, band_view};
 use crate::model::Model;
@@ -98,7 +100,8 @@ pub struct GradcheckOutcome {
     pub checked: usize,
     /// The largest relative error.
     pub worst_relative_error: f64,
-    /// The parameter with that error (band-local), e.g. `user_factor(3, 1)`.
+    /// The parameter with that error, by original id, e.g.
+    /// `factor 3 of user "17"`.
     pub worst: Option<String>,
     /// The analytic derivative there.
     pub analytic: f64,
@@ -110,12 +113,21 @@ pub struct GradcheckOutcome {
     pub passed: bool,
 }
 
-fn describe(p: ParamRef) -> String {
+/// Names a probe of block `(ub, ib)` by the original id of its row.
+fn describe(p: ParamRef, data: &RatingFile, (ub, ib): (usize, usize)) -> String {
+    let user = |row: u32| {
+        data.user_id(data.user_band(ub).start + row as usize)
+            .to_owned()
+    };
+    let item = |row: u32| {
+        data.item_id(data.item_band(ib).start + row as usize)
+            .to_owned()
+    };
     match p {
-        ParamRef::UserFactor { row, dim } => format!("user_factor({row}, {dim})"),
-        ParamRef::ItemFactor { row, dim } => format!("item_factor({row}, {dim})"),
-        ParamRef::UserBias(row) => format!("user_bias({row})"),
-        ParamRef::ItemBias(row) => format!("item_bias({row})"),
+        ParamRef::UserFactor { row, dim } => format!("factor {dim} of user {:?}", user(row)),
+        ParamRef::ItemFactor { row, dim } => format!("factor {dim} of item {:?}", item(row)),
+        ParamRef::UserBias(row) => format!("bias of user {:?}", user(row)),
+        ParamRef::ItemBias(row) => format!("bias of item {:?}", item(row)),
     }
 }
 
@@ -302,7 +314,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         objective: j,
         checked: report.checked,
         worst_relative_error: report.worst_relative_error,
-        worst: report.worst.map(describe),
+        worst: report.worst.map(|p| describe(p, &data, block)),
         analytic: report.analytic,
         numeric: report.numeric,
         tolerance: args.tolerance,
@@ -311,7 +323,9 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     if args.json {
         print_json(&outcome)?;
     } else {
-        println!(
+        write_stdout(|out| {
+            writeln!(
+            out,
             "gradient check on block ({}, {}) of {}: {} ratings, {} probes, {} {} model of rank {}, λ {} λ_b {}",
             block.0,
             block.1,
@@ -323,9 +337,10 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
             outcome.rank,
             reg,
             reg_bias
-        );
-        println!("J = {j:.9e}");
-        println!(
+        )?;
+            writeln!(out, "J = {j:.9e}")?;
+            writeln!(
+            out,
             "worst relative error {:.3e} at {} (analytic {:.9e}, numeric {:.9e}); tolerance {:.1e}: {}",
             outcome.worst_relative_error,
             outcome.worst.as_deref().unwrap_or("-"),
@@ -333,7 +348,8 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
             outcome.numeric,
             outcome.tolerance,
             if outcome.passed { "ok" } else { "FAILED" }
-        );
+        )
+        })?;
     }
     if !outcome.passed {
         bail!(

@@ -16,14 +16,14 @@
 //! Predictions are clamped to the data's rating range when it has one
 //! (`--no-clamp` turns that off).
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use funk_kernel::ModelKind;
 use serde::Serialize;
 
-use crate::commands::context::{clamp, clamp_range, print_json, ModelWithData};
+use crate::commands::context::{clamp, clamp_range, print_json, write_stdout, ModelWithData};
 use crate::commands::pairs::{read_pairs, Pair};
 use crate::model::Model;
 use crate::usage_bail;
@@ -183,19 +183,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
             predictions,
         });
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for p in &predictions {
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}",
-            p.user,
-            p.item,
-            p.prediction,
-            p.source.name()
-        )
-        .context("cannot write to stdout")?;
-    }
-    out.flush().context("cannot write to stdout")?;
+    write_stdout(|out| {
+        for p in &predictions {
+            let source = p.source.name();
+            writeln!(out, "{}\t{}\t{}\t{source}", p.user, p.item, p.prediction)?;
+        }
+        Ok(())
+    })?;
     if fallbacks > 0 {
         eprintln!(
             "funkd: {fallbacks} of {} pairs had an unknown user or item and got a fallback (see `source`)",

@@ -5,14 +5,17 @@
 //! split) are left out unless `--include-rated` is given; with `--titles`
 //! the items are shown by name.
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use funk_kernel::{Isa, ModelKind};
 use serde::Serialize;
 
-use crate::commands::context::{choose_isa, clamp, clamp_range, print_json, ModelWithData};
+use crate::commands::context::{
+    choose_isa, clamp, clamp_range, print_json, write_stdout, ModelWithData,
+};
 use crate::commands::rows::aligned_rows;
 use crate::commands::titles::Titles;
 use crate::commands::topn::{top_n, Scored};
@@ -75,8 +78,11 @@ pub struct RecommendReport {
     pub excluded: usize,
     /// The instruction set used.
     pub isa: &'static str,
-    /// Seconds spent scoring and selecting (not loading).
-    pub seconds: f64,
+    /// Seconds spent finding the user's rated items and copying the item
+    /// rows into the kernel's aligned layout (once per call).
+    pub prepare_seconds: f64,
+    /// Seconds spent scoring every item and selecting the top N.
+    pub score_seconds: f64,
     /// The recommendations, best first.
     pub items: Vec<Recommendation>,
 }
@@ -106,6 +112,15 @@ pub fn rated_items(data: &RatingFile, user: usize) -> Vec<bool> {
     rated
 }
 
+/// Where the time of [`recommend_for`] went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    /// Copying the item rows into the aligned layout.
+    pub prepare: Duration,
+    /// Scoring all items and selecting the best.
+    pub score: Duration,
+}
+
 /// The `n` best items for internal user `user` (ties to the lower
 /// internal id). Copies the item rows into the kernel's aligned layout
 /// once, then scores them all with `isa`.
@@ -115,8 +130,9 @@ pub fn recommend_for(
     user: usize,
     excluded: &[bool],
     n: usize,
-) -> Vec<Scored> {
+) -> (Vec<Scored>, Timing) {
     with_k!(model.rank, K => {
+        let started = Instant::now();
         let items = aligned_rows::<K>(&model.item_factors);
         let mut row = funk_kernel::FactorRow::<K>::zeroed();
         row.0.copy_from_slice(&model.user_factors[user * K..(user + 1) * K]);
@@ -124,7 +140,13 @@ pub fn recommend_for(
             ModelKind::Biased => (&model.item_bias, model.mu + model.user_bias[user]),
             ModelKind::Plain => (&[], 0.0),
         };
-        top_n(isa, &row, &items, bias, offset, excluded, n)
+        let prepared = Instant::now();
+        let top = top_n(isa, &row, &items, bias, offset, excluded, n);
+        let timing = Timing {
+            prepare: prepared - started,
+            score: prepared.elapsed(),
+        };
+        (top, timing)
     })
 }
 
@@ -150,9 +172,9 @@ pub fn run(args: RecommendArgs) -> Result<()> {
     } else {
         rated_items(&data, user)
     };
+    let lookup = started.elapsed();
     let excluded_count = excluded.iter().filter(|&&e| e).count();
-    let top = recommend_for(isa, model, user, &excluded, args.top as usize);
-    let seconds = started.elapsed().as_secs_f64();
+    let (top, timing) = recommend_for(isa, model, user, &excluded, args.top as usize);
     let range = clamp_range(&data, false);
     let items: Vec<Recommendation> = top
         .iter()
@@ -173,27 +195,26 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         items_scored: model.items() - excluded_count,
         excluded: excluded_count,
         isa: isa.name(),
-        seconds,
+        prepare_seconds: (lookup + timing.prepare).as_secs_f64(),
+        score_seconds: timing.score.as_secs_f64(),
         items,
     };
     if args.json {
         return print_json(&report);
     }
-    print_text(&report).context("cannot write to stdout")
+    write_stdout(|out| print_text(out, &report))
 }
 
-fn print_text(report: &RecommendReport) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
+fn print_text(out: &mut dyn Write, report: &RecommendReport) -> std::io::Result<()> {
     writeln!(
         out,
-        "top {} for user {} ({} items scored, {} already rated left out, {:.2} ms, {})",
+        "top {} for user {} ({} items scored in {:.2} ms with {}, {} already rated left out)",
         report.items.len(),
         report.user,
         report.items_scored,
+        report.score_seconds * 1e3,
+        report.isa,
         report.excluded,
-        report.seconds * 1e3,
-        report.isa
     )?;
     for r in &report.items {
         match &r.title {
@@ -246,7 +267,7 @@ mod tests {
         };
         let mut excluded = vec![false; items];
         excluded[4] = true;
-        let top = recommend_for(Isa::Scalar, &model, 1, &excluded, 5);
+        let (top, _) = recommend_for(Isa::Scalar, &model, 1, &excluded, 5);
         let mut want: Vec<(usize, f32)> = (0..items)
             .filter(|&i| i != 4)
             .map(|i| (i, model.predict(1, i)))

@@ -76,7 +76,7 @@ impl Default for GenConfig {
 }
 
 /// The largest number of entries `--dense` accepts.
-pub const MAX_DENSE_ENTRIES: u64 = 1 << 31;
+pub const MAX_DENSE_ENTRIES: u64 = 1 << 28;
 /// Density cap of scaled sparse sets.
 pub const MAX_DENSITY: f64 = 0.3;
 
@@ -116,7 +116,7 @@ impl GenConfig {
         }
         if let Some((rows, cols)) = self.dense {
             if rows == 0 || cols == 0 || rows as u64 * cols as u64 > MAX_DENSE_ENTRIES {
-                usage_bail!("--dense {rows}x{cols}: both sides must be ≥ 1 and the matrix at most 2^31 entries");
+                usage_bail!("--dense {rows}x{cols}: both sides must be ≥ 1 and the matrix at most 2^28 entries");
             }
         } else if self.users == 0 || self.items == 0 || self.ratings == 0 {
             usage_bail!("users, items and ratings must be ≥ 1");
@@ -187,12 +187,13 @@ pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
         },
         ..set
     };
-    let progress = crate::progress::Progress::new(
-        "write",
-        None,
-        crate::progress::Unit::Items,
-        !config.progress,
-    );
+    if config.progress {
+        eprintln!(
+            "gen: writing {} ratings to {}",
+            set.train.len() + set.test.len(),
+            out.display()
+        );
+    }
     let summary = ratingfile::write(
         out,
         &set,
@@ -202,7 +203,6 @@ pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
         },
     )
     .with_context(|| format!("cannot write the generated data to {}", out.display()))?;
-    progress.finish();
     Ok(GenSummary {
         path: out.to_path_buf(),
         users: summary.users,

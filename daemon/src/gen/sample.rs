@@ -199,8 +199,7 @@ impl Plan<'_> {
         let mut chosen = Vec::new();
         let mut taken = vec![0u64; self.items.div_ceil(64)];
         let mut p = vec![0f32; rank];
-        for _u in self.chunk_users(c) {
-            let u = _u;
+        for u in self.chunk_users(c) {
             let bias = if self.popularity.is_some() {
                 gauss(&mut rng, USER_BIAS_SD)
             } else {

@@ -13,6 +13,7 @@
 //! 0.5..5 for `ratings.csv`) are refused with file and line; generic
 //! formats have no range unless `--rating-range` gives one.
 
+mod args;
 mod builder;
 mod delimited;
 mod lines;
@@ -24,143 +25,14 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 
+pub use args::{Columns, Format, ImportArgs, RangeArg};
 pub use builder::{Builder, DuplicateCounts, DuplicatePolicy, Split};
 pub use delimited::{Delimiter, Layout};
 pub use lines::InputError;
 
 use crate::progress::{Progress, Unit};
-use crate::ratingfile::{self, WriteOptions};
+use crate::ratingfile::{self, RatingSet, WriteOptions};
 use crate::usage_bail;
-
-/// The input formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// Netflix Prize `training_set/` directory of `mv_*.txt` (or the files).
-    Netflix,
-    /// Kaggle's `combined_data_*.txt` (`MOVIE:` lines, then `USER,RATING,DATE`).
-    NetflixCombined,
-    /// MovieLens 100K `u.data`, `u1.base`, `u1.test`… (`user<TAB>item<TAB>rating<TAB>time`).
-    Movielens,
-    /// MovieLens 1M/10M `ratings.dat` (`user::item::rating::time`).
-    MovielensDat,
-    /// MovieLens 20M/25M/latest `ratings.csv` (header; half stars).
-    MovielensCsv,
-    /// Comma-separated values (see --columns, --header).
-    Csv,
-    /// Tab-separated values (see --columns, --header).
-    Tsv,
-    /// LIBMF text: `user item value`, whitespace-separated.
-    Libmf,
-}
-
-impl Format {
-    /// The rating range the format implies.
-    pub fn rating_range(self) -> Option<(f32, f32)> {
-        match self {
-            Format::Netflix
-            | Format::NetflixCombined
-            | Format::Movielens
-            | Format::MovielensDat => Some((1.0, 5.0)),
-            Format::MovielensCsv => Some((0.5, 5.0)),
-            Format::Csv | Format::Tsv | Format::Libmf => None,
-        }
-    }
-
-    fn is_netflix(self) -> bool {
-        matches!(self, Format::Netflix | Format::NetflixCombined)
-    }
-}
-
-/// Options of `funkd import`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ImportArgs {
-    /// Input format.
-    #[arg(long, short = 'f', value_enum)]
-    pub format: Format,
-    /// Training input files (for `netflix`, also the `training_set` directory).
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
-    pub train: Vec<PathBuf>,
-    /// Test input files, same format (instead of --test-fraction).
-    #[arg(long, num_args = 1.., value_name = "PATH", conflicts_with = "test_fraction")]
-    pub test: Vec<PathBuf>,
-    /// Hold out a seeded random fraction of the training ratings as test.
-    #[arg(long, value_name = "F")]
-    pub test_fraction: Option<f64>,
-    /// Netflix `probe.txt`: hold these (movie, user) pairs out as the test split.
-    #[arg(long, value_name = "PATH")]
-    pub probe: Option<PathBuf>,
-    /// Seed of the test split and of the id renumbering.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Output rating file.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub out: PathBuf,
-    /// Repeated (user, item) pairs within a split.
-    #[arg(long, value_enum, default_value_t = DuplicatePolicy::KeepLast)]
-    pub duplicates: DuplicatePolicy,
-    /// Rating range MIN,MAX (values outside are refused; predictions are
-    /// clamped to it), or `none`. Default: the format's (1..5 stars,
-    /// 0.5..5 for movielens-csv; none for csv, tsv, libmf).
-    #[arg(long, value_name = "MIN,MAX", value_parser = parse_range, allow_hyphen_values = true)]
-    pub rating_range: Option<RangeArg>,
-    /// csv/tsv: 1-based columns of user, item and value.
-    #[arg(long, value_name = "U,I,V", default_value = "1,2,3", value_parser = parse_columns)]
-    pub columns: Columns,
-    /// csv/tsv: the first line is a header.
-    #[arg(long)]
-    pub header: bool,
-    /// csv/tsv: field separator (default `,` for csv, a tab for tsv).
-    #[arg(long, value_name = "STR")]
-    pub delimiter: Option<String>,
-    /// Grid P (P × P blocks) [default: 32 for large sets, smaller for small].
-    #[arg(long)]
-    pub grid: Option<usize>,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress output.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-}
-
-/// `--rating-range`: a range or none.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RangeArg(pub Option<(f32, f32)>);
-
-/// `--columns`: 0-based user, item, value columns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Columns(pub [usize; 3]);
-
-fn parse_range(s: &str) -> Result<RangeArg, String> {
-    if s.eq_ignore_ascii_case("none") {
-        return Ok(RangeArg(None));
-    }
-    let (a, b) = s
-        .split_once(',')
-        .ok_or_else(|| format!("expected MIN,MAX or none, got {s:?}"))?;
-    let num = |t: &str| t.trim().parse::<f32>().map_err(|e| format!("{t:?}: {e}"));
-    let (lo, hi) = (num(a)?, num(b)?);
-    if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-        return Err(format!("{s:?} is not a finite range with MIN ≤ MAX"));
-    }
-    Ok(RangeArg(Some((lo, hi))))
-}
-
-fn parse_columns(s: &str) -> Result<Columns, String> {
-    let cols: Vec<usize> = s
-        .split(',')
-        .map(|t| t.trim().parse::<usize>().map_err(|e| format!("{t:?}: {e}")))
-        .collect::<Result<_, _>>()?;
-    match cols[..] {
-        [u, i, v] if u >= 1 && i >= 1 && v >= 1 && u != i && u != v && i != v => {
-            Ok(Columns([u - 1, i - 1, v - 1]))
-        }
-        _ => Err(format!(
-            "expected three different 1-based column numbers U,I,V, got {s:?}"
-        )),
-    }
-}
 
 /// What an import did.
 #[derive(Clone, Debug, Serialize)]
@@ -232,6 +104,65 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 /// Imports as `args` says and writes the rating file.
 pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let start = Instant::now();
+    let Loaded {
+        set,
+        duplicates,
+        probe_unknown,
+        files,
+    } = load(args)?;
+    if let Some(p) = args.grid {
+        let (u, i) = (set.user_ids.len(), set.item_ids.len());
+        if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
+            usage_bail!(
+                "--grid {p}: must be in 1..={} and at most the number of users ({u}) and items ({i})",
+                ratingfile::MAX_GRID
+            );
+        }
+    }
+    let written = ratingfile::write(
+        &args.out,
+        &set,
+        &WriteOptions {
+            grid: args.grid,
+            seed: args.seed,
+        },
+    )?;
+    Ok(ImportSummary {
+        path: args.out.clone(),
+        format: args.format,
+        files,
+        users: written.users,
+        items: written.items,
+        train: written.train,
+        test: written.test,
+        duplicate_policy: args.duplicates,
+        duplicates,
+        probe_unknown,
+        rating_range: set.meta.rating_range,
+        grid: written.grid,
+        mean: written.mean,
+        bytes: written.bytes,
+        identity: format!("{:016x}", written.identity),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The input read, before it is written.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The data set, by original id.
+    pub set: RatingSet,
+    /// Repeated pairs seen per split.
+    pub duplicates: DuplicateCounts,
+    /// Probe lines naming an unknown user or movie (with --probe).
+    pub probe_unknown: Option<u64>,
+    /// Input files read.
+    pub files: usize,
+}
+
+/// Reads and checks the input `args` names (everything `import` does but
+/// writing the file).
+pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
     if args.probe.is_some() && !args.format.is_netflix() {
         usage_bail!("--probe is only for the netflix and netflix-combined formats");
     }
@@ -300,37 +231,11 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     if set.train.is_empty() {
         anyhow::bail!("no training ratings left (all input went to the test split)");
     }
-    if let Some(p) = args.grid {
-        let (u, i) = (set.user_ids.len(), set.item_ids.len());
-        if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
-            usage_bail!("--grid {p}: must be in 1..={} and at most the number of users ({u}) and items ({i})", ratingfile::MAX_GRID);
-        }
-    }
-    let written = ratingfile::write(
-        &args.out,
-        &set,
-        &WriteOptions {
-            grid: args.grid,
-            seed: args.seed,
-        },
-    )?;
-    Ok(ImportSummary {
-        path: args.out.clone(),
-        format: args.format,
-        files: all.len(),
-        users: written.users,
-        items: written.items,
-        train: written.train,
-        test: written.test,
-        duplicate_policy: args.duplicates,
+    Ok(Loaded {
+        set,
         duplicates,
         probe_unknown,
-        rating_range: set.meta.rating_range,
-        grid: written.grid,
-        mean: written.mean,
-        bytes: written.bytes,
-        identity: format!("{:016x}", written.identity),
-        seconds: start.elapsed().as_secs_f64(),
+        files: all.len(),
     })
 }
 

@@ -45,4 +45,4 @@ pub use layout::{band_range, default_grid, FORMAT_VERSION, MAGIC, MAX_GRID};
 pub use reader::{BlockBalance, RatingFile};
 pub use set::{Meta, RatingSet, Triple};
 pub use verify::VerifyReport;
-pub use writer::{write, WriteOptions, WriteSummary};
+pub use writer::{encode, write, WriteOptions, WriteSummary};

@@ -59,6 +59,34 @@ pub fn write(
     set: &RatingSet,
     opts: &WriteOptions,
 ) -> Result<WriteSummary, FormatError> {
+    write_to(path, set, opts, Output::File)
+}
+
+/// The bytes [`write`] would put in a file, in memory (for tests and the
+/// fuzz targets; nothing touches the disk).
+pub fn encode(
+    set: &RatingSet,
+    opts: &WriteOptions,
+) -> Result<(Vec<u8>, WriteSummary), FormatError> {
+    let mut bytes = Vec::new();
+    let summary = write_to(Path::new("<memory>"), set, opts, Output::Memory(&mut bytes))?;
+    Ok((bytes, summary))
+}
+
+/// Where the bytes go.
+enum Output<'a> {
+    /// Atomically to the path.
+    File,
+    /// Into this buffer.
+    Memory(&'a mut Vec<u8>),
+}
+
+fn write_to(
+    path: &Path,
+    set: &RatingSet,
+    opts: &WriteOptions,
+    out: Output<'_>,
+) -> Result<WriteSummary, FormatError> {
     let users = set.user_ids.len();
     let items = set.item_ids.len();
     check_set(path, set)?;
@@ -197,7 +225,7 @@ pub fn write(
     };
     header.header_hash = header.compute_hash();
 
-    crate::atomic::write_atomically(path, |w| {
+    let emit = |w: &mut dyn Write| -> std::io::Result<()> {
         let mut pos = 0u64;
         let mut put = |w: &mut dyn Write, bytes: &[u8], at: u64| -> std::io::Result<()> {
             debug_assert!(at >= pos);
@@ -222,11 +250,16 @@ pub fn write(
             }
         }
         Ok(())
-    })
-    .map_err(|e| FormatError::Write {
+    };
+    let failed = |message: String| FormatError::Write {
         path: path.to_path_buf(),
-        message: format!("{e:#}"),
-    })?;
+        message,
+    };
+    match out {
+        Output::File => crate::atomic::write_atomically(path, |w| Ok(emit(w)?))
+            .map_err(|e| failed(format!("{e:#}")))?,
+        Output::Memory(buf) => emit(buf).map_err(|e| failed(e.to_string()))?,
+    }
 
     Ok(WriteSummary {
         users,

@@ -64,7 +64,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "D")]
     pub decay: Option<f32>,
 
-    /// λ: regularisation of the factor rows, per rating [default: 0.05].
+    /// λ: regularisation of the factor rows, per rating [default: 0.03].
     #[arg(long, value_name = "LAMBDA")]
     pub reg: Option<f32>,
 

@@ -5,15 +5,20 @@
 //!   how they meet a checkpoint on resume.
 //! - [`schedule`]: strata of non-conflicting blocks, from (seed, epoch).
 //! - [`state`]: the parameters as owned per-band buffers; initialisation.
-//! - [`workers`]: the worker pool's jobs; [`run`]: the training loop.
+//! - [`workers`]: the worker pool's jobs; [`run`]: the training loop, with
+//!   its passes over the blocks (`passes`) and its control between strata
+//!   (`control`: signals, checkpoints, divergence, status).
 //! - [`report`]: summary, per-epoch records, progress display.
 
 pub mod args;
 pub mod config;
+mod control;
+mod passes;
 pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod state;
+mod trainer;
 pub mod workers;
 
 use std::path::Path;
@@ -113,7 +118,7 @@ pub fn train(
             data.grid(),
             data.mean()
         );
-        eprint!("{}", config::describe(&settings, config, resumed));
+        eprint!("{}", report::describe(&settings, config, resumed));
     }
     let listener = if config.handle_signals {
         Some(SignalListener::start()?)

@@ -7,7 +7,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use super::config::Verbosity;
+use funk_kernel::{LearningRate, ModelKind};
+
+use super::config::{TrainConfig, Verbosity};
+use crate::checkpoint::Settings;
 
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -178,4 +181,72 @@ fn eta(secs: f64) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
+}
+
+/// A human description of the settings, one `name value (source)` per line.
+pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> String {
+    let src = |flag: &str| {
+        if config.explicit.contains(flag) {
+            "flag"
+        } else if resumed {
+            "checkpoint"
+        } else {
+            "default"
+        }
+    };
+    let schedule = match settings.schedule {
+        LearningRate::Constant => "constant".to_string(),
+        LearningRate::Decay { decay } => format!("decay {decay}"),
+        LearningRate::Adaptive => "adaptive".to_string(),
+    };
+    let model = match settings.kind {
+        ModelKind::Plain => "plain (p·q)",
+        ModelKind::Biased => "biased (μ + b_u + b_i + p·q)",
+    };
+    let lines = [
+        ("model", model.to_string(), src("plain")),
+        ("method", settings.method.name().to_string(), src("method")),
+        ("factors", settings.rank.to_string(), src("factors")),
+        ("epochs", settings.epochs.to_string(), src("epochs")),
+        (
+            "learning-rate",
+            format!(
+                "{} (now {})",
+                settings.base_learning_rate, settings.learning_rate
+            ),
+            src("learning-rate"),
+        ),
+        ("schedule", schedule, src("schedule")),
+        ("reg", settings.reg.to_string(), src("reg")),
+        ("reg-bias", settings.reg_bias.to_string(), src("reg-bias")),
+        ("seed", settings.seed.to_string(), src("seed")),
+        (
+            "early-stop",
+            if settings.early_stop == 0 {
+                "off".into()
+            } else {
+                settings.early_stop.to_string()
+            },
+            src("early-stop"),
+        ),
+        ("isa", settings.isa.clone(), src("isa")),
+        ("threads", config.threads.to_string(), "run"),
+        ("keep", config.keep.to_string(), "run"),
+        (
+            "checkpoint-every-epochs",
+            config.checkpoint_every_epochs.to_string(),
+            "run",
+        ),
+        (
+            "checkpoint-every-secs",
+            config
+                .checkpoint_every
+                .map_or("off".into(), |d| d.as_secs_f64().to_string()),
+            "run",
+        ),
+    ];
+    lines
+        .iter()
+        .map(|(name, value, source)| format!("  {name:<24} {value} ({source})\n"))
+        .collect()
 }

@@ -6,34 +6,22 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
-use crossbeam_channel::{select, Receiver, Sender};
-use funk_kernel::{
-    gradient_step, BlockStats, DivergenceMonitor, Health, HyperParams, Isa, KernelError, LossStats,
-};
+use anyhow::{anyhow, Context};
+use crossbeam_channel::Receiver;
+use funk_kernel::{DivergenceMonitor, Health, HyperParams, Isa};
 
 use super::config::TrainConfig;
 use super::report::{Ending, EpochRecord, Reporter, TrainSummary};
-use super::schedule::{BlockId, EpochSchedule};
-use super::state::{BandState, Gradient, ModelState};
-use super::workers::{work, Job, Outcome, Split};
-use crate::checkpoint::{Checkpoint, CheckpointDir, Method, Position, Progress, Settings};
+use super::schedule::EpochSchedule;
+use super::state::ModelState;
+use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
+use super::workers::{work, Job, Outcome};
+use crate::checkpoint::{Checkpoint, CheckpointDir, Method, Progress, Settings};
 use crate::ratingfile::RatingFile;
 use crate::service::status::unix_now;
-use crate::service::{MetricsLog, Request, RunState, Status, StatusFile};
-
-/// Epochs of loss history the divergence monitor looks at.
-const MONITOR_WINDOW: usize = 4;
-/// The train MSE may exceed the recent maximum by this fraction before it
-/// counts as growing (SGD's epoch loss wobbles a little near convergence).
-const GROWTH_TOLERANCE: f64 = 0.02;
-/// How often the loop wakes up while waiting for workers.
-const TICK: Duration = Duration::from_millis(250);
-/// How often `status.json` is rewritten while training.
-const STATUS_EVERY: Duration = Duration::from_secs(2);
+use crate::service::{MetricsLog, Request, RunState, StatusFile};
 
 /// Where a run starts.
 pub enum Start {
@@ -41,46 +29,6 @@ pub enum Start {
     Fresh,
     /// Resuming a checkpoint read from the given file.
     Resume(Box<Checkpoint>, PathBuf),
-}
-
-/// How an epoch's training pass ended.
-enum Flow {
-    /// Every stratum trained.
-    Completed,
-    /// A stop signal arrived (the named one).
-    Stop(&'static str),
-    /// Divergence, and why.
-    Diverged(&'static str),
-}
-
-struct Channels<'c, const K: usize> {
-    jobs: &'c Sender<Job<K>>,
-    results: &'c Receiver<Outcome<K>>,
-    requests: &'c Receiver<Request>,
-    tick: Receiver<Instant>,
-}
-
-struct Trainer<'d, const K: usize> {
-    data: &'d RatingFile,
-    config: &'d TrainConfig,
-    settings: Settings,
-    progress: Progress,
-    state: ModelState<K>,
-    epoch_start: ModelState<K>,
-    dir: CheckpointDir,
-    status_file: StatusFile,
-    metrics: MetricsLog,
-    reporter: Reporter,
-    started: Instant,
-    last_checkpoint_at: Instant,
-    last_checkpoint: Option<PathBuf>,
-    last_status_at: Instant,
-    train_time: Duration,
-    updates_here: u64,
-    stop: Option<&'static str>,
-    checkpoint_requested: bool,
-    last_rate: Option<f64>,
-    last_test_mae: Option<f64>,
 }
 
 /// Runs (or resumes) training with rows of `K` values. `settings` are
@@ -145,6 +93,7 @@ pub fn run<const K: usize>(
         started: Instant::now(),
         last_checkpoint_at: Instant::now(),
         last_checkpoint,
+        saved_position: None,
         last_status_at: Instant::now(),
         train_time: Duration::ZERO,
         updates_here: 0,
@@ -197,11 +146,11 @@ pub fn run<const K: usize>(
 }
 
 impl<const K: usize> Trainer<'_, K> {
-    fn grid(&self) -> usize {
+    pub(super) fn grid(&self) -> usize {
         self.data.grid()
     }
 
-    fn hyper_params(&self) -> anyhow::Result<HyperParams> {
+    pub(super) fn hyper_params(&self) -> anyhow::Result<HyperParams> {
         HyperParams::new(
             self.settings.kind,
             self.settings.learning_rate,
@@ -212,7 +161,7 @@ impl<const K: usize> Trainer<'_, K> {
         .map_err(|e| anyhow!("invalid hyper-parameters: {e}"))
     }
 
-    fn run(&mut self, ch: &Channels<'_, K>) -> anyhow::Result<Ending> {
+    pub(super) fn run(&mut self, ch: &Channels<'_, K>) -> anyhow::Result<Ending> {
         let grid = self.grid();
         'epochs: while self.progress.epoch < self.settings.epochs {
             if self.early_stop_due() {
@@ -320,472 +269,13 @@ impl<const K: usize> Trainer<'_, K> {
         Ok(Ending::Finished)
     }
 
-    fn checkpoint_time_due(&self) -> bool {
+    pub(super) fn checkpoint_time_due(&self) -> bool {
         self.config
             .checkpoint_every
             .is_some_and(|every| self.last_checkpoint_at.elapsed() >= every)
     }
 
-    /// The rest of an SGD epoch, stratum by stratum; signals and timed
-    /// checkpoints are honoured between strata.
-    fn sgd_epoch(
-        &mut self,
-        schedule: &EpochSchedule,
-        ch: &Channels<'_, K>,
-    ) -> anyhow::Result<Flow> {
-        let grid = self.grid();
-        while (self.progress.stratum as usize) < grid {
-            if let Some(signal) = self.stop {
-                return Ok(Flow::Stop(signal));
-            }
-            let began = Instant::now();
-            let stats = self.run_stratum(schedule, self.progress.stratum as usize, ch)?;
-            let took = began.elapsed();
-            self.train_time += took;
-            if !stats.sse.is_finite() {
-                return Ok(Flow::Diverged("the training error became non-finite"));
-            }
-            self.progress.partial_sse += stats.sse;
-            self.progress.partial_count += stats.count;
-            self.progress.updates += stats.count;
-            self.progress.stratum += 1;
-            self.updates_here += stats.count;
-            self.reporter
-                .stratum_done(stats.count as f64 / took.as_secs_f64().max(1e-9));
-            if let Some(delay) = self.config.stratum_delay {
-                self.sleep_listening(delay, ch);
-            }
-            if let Some(signal) = self.stop {
-                return Ok(Flow::Stop(signal));
-            }
-            if (self.checkpoint_requested || self.checkpoint_time_due())
-                && (self.progress.stratum as usize) < grid
-            {
-                if !self.state.all_finite() {
-                    return Ok(Flow::Diverged("a parameter became non-finite"));
-                }
-                self.checkpoint()?;
-            }
-            if self.last_status_at.elapsed() >= STATUS_EVERY {
-                self.publish(RunState::Training, None);
-            }
-        }
-        Ok(Flow::Completed)
-    }
-
-    /// One full-batch GD epoch: the gradient of J at the epoch's start,
-    /// accumulated stratum by stratum (each band's gradient travels with
-    /// the band, so the sums are in a fixed order), then one step for every
-    /// band, then the train error *after* the step (so that a step that made
-    /// things worse is caught in its own epoch and undone). A stop signal
-    /// discards the partial gradient: the parameters are still those of the
-    /// epoch's start, which is what gets saved.
-    fn gd_epoch(&mut self, schedule: &EpochSchedule, ch: &Channels<'_, K>) -> anyhow::Result<Flow> {
-        let grid = self.grid();
-        let params = self.hyper_params()?;
-        let mut grad_users: Vec<Gradient<K>> = self
-            .state
-            .users
-            .iter()
-            .map(BandState::zero_gradient)
-            .collect();
-        let mut grad_items: Vec<Gradient<K>> = self
-            .state
-            .items
-            .iter()
-            .map(BandState::zero_gradient)
-            .collect();
-        let mut total = LossStats::default();
-        let began = Instant::now();
-        for s in 0..grid {
-            if let Some(signal) = self.stop {
-                return Ok(Flow::Stop(signal));
-            }
-            for block in schedule.stratum(s) {
-                let job = Job::Gradient {
-                    block,
-                    params,
-                    mu: self.state.mu,
-                    users: std::mem::take(&mut self.state.users[block.user_band]),
-                    items: std::mem::take(&mut self.state.items[block.item_band]),
-                    grad_users: std::mem::take(&mut grad_users[block.user_band]),
-                    grad_items: std::mem::take(&mut grad_items[block.item_band]),
-                };
-                ch.jobs
-                    .send(job)
-                    .map_err(|_| anyhow!("the worker threads are gone"))?;
-            }
-            let mut per_block: Vec<Option<LossStats>> = vec![None; grid];
-            let mut failure = None;
-            for _ in 0..grid {
-                match self.next_outcome(ch)? {
-                    Outcome::Accumulated {
-                        block,
-                        users,
-                        items,
-                        grad_users: gu,
-                        grad_items: gi,
-                        stats,
-                    } => {
-                        self.state.users[block.user_band] = users;
-                        self.state.items[block.item_band] = items;
-                        grad_users[block.user_band] = gu;
-                        grad_items[block.item_band] = gi;
-                        match stats {
-                            Ok(st) => per_block[block.user_band] = Some(st),
-                            Err(e) => {
-                                failure.get_or_insert(self.block_error(block, e));
-                            }
-                        }
-                    }
-                    _ => bail!("internal error: an unexpected answer during a gradient pass"),
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            for st in per_block.into_iter().flatten() {
-                total.merge(st);
-            }
-            self.reporter
-                .stratum_done(total.count as f64 / began.elapsed().as_secs_f64().max(1e-9));
-            if let Some(delay) = self.config.stratum_delay {
-                self.sleep_listening(delay, ch);
-            }
-        }
-        if !total.sse.is_finite() {
-            return Ok(Flow::Diverged("the training error became non-finite"));
-        }
-        let eta = params.step_size(self.progress.epoch);
-        for (band, grad) in self.state.users.iter_mut().zip(&grad_users) {
-            gradient_step(band.as_band(), grad.view(), eta);
-        }
-        for (band, grad) in self.state.items.iter_mut().zip(&grad_items) {
-            gradient_step(band.as_band(), grad.view(), eta);
-        }
-        self.train_time += began.elapsed();
-        let after = self.evaluate_split(ch, Split::Train, None)?;
-        if after.sse.is_nan() || after.sse > total.sse {
-            self.state.clone_from(&self.epoch_start);
-            return Ok(Flow::Diverged(
-                "the gradient step increased the training error",
-            ));
-        }
-        self.progress.partial_sse = after.sse;
-        self.progress.partial_count = after.count;
-        self.progress.updates += total.count;
-        self.updates_here += total.count;
-        self.progress.stratum = grid as u32;
-        Ok(Flow::Completed)
-    }
-
-    fn block_error(&self, block: BlockId, e: KernelError) -> anyhow::Error {
-        anyhow!(
-            "block (user band {}, item band {}) of {}: {e}",
-            block.user_band,
-            block.item_band,
-            self.data.path().display()
-        )
-    }
-
-    /// Trains one stratum: sends its blocks, waits for all of them while
-    /// answering signals, and merges their statistics in user-band order.
-    fn run_stratum(
-        &mut self,
-        schedule: &EpochSchedule,
-        s: usize,
-        ch: &Channels<'_, K>,
-    ) -> anyhow::Result<BlockStats> {
-        let grid = self.grid();
-        let params = self.hyper_params()?;
-        for block in schedule.stratum(s) {
-            let job = Job::Train {
-                block,
-                epoch: self.progress.epoch,
-                params,
-                mu: self.state.mu,
-                users: std::mem::take(&mut self.state.users[block.user_band]),
-                items: std::mem::take(&mut self.state.items[block.item_band]),
-            };
-            ch.jobs
-                .send(job)
-                .map_err(|_| anyhow!("the worker threads are gone"))?;
-        }
-        let mut stats: Vec<Option<BlockStats>> = vec![None; grid];
-        let mut failure = None;
-        let mut pending = grid;
-        while pending > 0 {
-            match self.next_outcome(ch)? {
-                Outcome::Trained {
-                    block,
-                    users,
-                    items,
-                    stats: result,
-                } => {
-                    self.state.users[block.user_band] = users;
-                    self.state.items[block.item_band] = items;
-                    match result {
-                        Ok(st) => stats[block.user_band] = Some(st),
-                        Err(e) => {
-                            failure.get_or_insert(self.block_error(block, e));
-                        }
-                    }
-                    pending -= 1;
-                }
-                _ => bail!("internal error: an unexpected answer during training"),
-            }
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let mut total = BlockStats::default();
-        for st in stats.into_iter().flatten() {
-            total.merge(st);
-        }
-        Ok(total)
-    }
-
-    /// The test error of the model (clamped to the rating range), in
-    /// parallel over user bands, merged in band order. `None` when the file
-    /// has no test split.
-    fn evaluate(&mut self, ch: &Channels<'_, K>) -> anyhow::Result<Option<LossStats>> {
-        if self.data.test_count() == 0 {
-            return Ok(None);
-        }
-        self.evaluate_split(ch, Split::Test, self.data.rating_range())
-            .map(Some)
-    }
-
-    /// The errors of the model on one split, in parallel over user bands,
-    /// merged in band order.
-    fn evaluate_split(
-        &mut self,
-        ch: &Channels<'_, K>,
-        split: Split,
-        clamp: Option<(f32, f32)>,
-    ) -> anyhow::Result<LossStats> {
-        let grid = self.grid();
-        let model = Arc::new(std::mem::take(&mut self.state));
-        for user_band in 0..grid {
-            let job = Job::Evaluate {
-                user_band,
-                split,
-                model: Arc::clone(&model),
-                kind: self.settings.kind,
-                clamp,
-            };
-            ch.jobs
-                .send(job)
-                .map_err(|_| anyhow!("the worker threads are gone"))?;
-        }
-        let mut per_band: Vec<Option<LossStats>> = vec![None; grid];
-        let mut failure = None;
-        for _ in 0..grid {
-            match self.next_outcome(ch)? {
-                Outcome::Evaluated { user_band, stats } => match stats {
-                    Ok(st) => per_band[user_band] = Some(st),
-                    Err(e) => {
-                        failure
-                            .get_or_insert(anyhow!("test ratings of user band {user_band}: {e}"));
-                    }
-                },
-                _ => bail!("internal error: an unexpected answer during evaluation"),
-            }
-        }
-        self.state = Arc::try_unwrap(model)
-            .map_err(|_| anyhow!("internal error: the model is still shared"))?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let mut total = LossStats::default();
-        for st in per_band.into_iter().flatten() {
-            total.merge(st);
-        }
-        Ok(total)
-    }
-
-    /// Waits for the next worker result, answering signals and ticks meanwhile.
-    fn next_outcome(&mut self, ch: &Channels<'_, K>) -> anyhow::Result<Outcome<K>> {
-        loop {
-            select! {
-                recv(ch.results) -> msg => {
-                    return msg.map_err(|_| anyhow!("a worker thread died"));
-                }
-                recv(ch.requests) -> req => {
-                    if let Ok(req) = req {
-                        self.handle(req);
-                    }
-                }
-                recv(ch.tick) -> _ => {}
-            }
-        }
-    }
-
-    fn sleep_listening(&mut self, delay: Duration, ch: &Channels<'_, K>) {
-        let deadline = crossbeam_channel::after(delay);
-        loop {
-            select! {
-                recv(deadline) -> _ => return,
-                recv(ch.requests) -> req => {
-                    if let Ok(req) = req {
-                        self.handle(req);
-                    }
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, request: Request) {
-        match request {
-            Request::Stop(signal) => {
-                if self.stop.is_none() {
-                    self.reporter.note(&format!(
-                        "funkd: {signal}: finishing the blocks in flight, then checkpointing (send it again to exit at once)"
-                    ));
-                    self.stop = Some(signal);
-                    self.publish(RunState::Stopping, None);
-                }
-            }
-            Request::Checkpoint => {
-                self.reporter
-                    .note("funkd: SIGHUP: checkpointing after this stratum");
-                self.checkpoint_requested = true;
-            }
-            Request::Status => {
-                let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
-                self.reporter.line(&format!(
-                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
-                    self.progress.epoch,
-                    self.settings.epochs,
-                    self.progress.stratum,
-                    self.grid(),
-                    self.settings.learning_rate,
-                    last(&self.progress.train_rmse).map_or("-".into(), |x| format!("{x:.4}")),
-                    last(&self.progress.test_rmse).map_or("-".into(), |x| format!("{x:.4}")),
-                    self.last_rate.map_or("-".into(), |r| format!("{:.1} M updates/s", r / 1e6)),
-                    self.progress.updates,
-                    self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string()),
-                ));
-            }
-        }
-    }
-
-    fn stop_now(&mut self, signal: &'static str) -> anyhow::Result<Ending> {
-        if self.state.all_finite() {
-            let path = self.checkpoint()?;
-            self.reporter.note(&format!(
-                "funkd: {signal}: stopped at epoch {} stratum {}; checkpoint {} (run the same command to resume)",
-                self.progress.epoch,
-                self.progress.stratum,
-                path.display()
-            ));
-        } else {
-            self.reporter.warn(&format!(
-                "{signal}: the parameters are not finite, so no checkpoint was written; the last good one is {}",
-                self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string())
-            ));
-        }
-        Ok(Ending::Stopped)
-    }
-
-    fn checkpoint(&mut self) -> anyhow::Result<PathBuf> {
-        if !self.state.all_finite() {
-            bail!("internal error: refusing to checkpoint non-finite parameters");
-        }
-        let position = Position {
-            epoch: self.progress.epoch,
-            stratum: self.progress.stratum,
-        };
-        let checkpoint = Checkpoint {
-            settings: self.settings.clone(),
-            progress: self.progress.clone(),
-            params: self.state.to_parameters(),
-            epoch_start: (self.progress.stratum > 0).then(|| self.epoch_start.to_parameters()),
-        };
-        let path = self.dir.write(
-            &checkpoint,
-            position,
-            self.config.keep,
-            self.config.checkpoint_pause,
-        )?;
-        self.last_checkpoint_at = Instant::now();
-        self.last_checkpoint = Some(path.clone());
-        self.checkpoint_requested = false;
-        Ok(path)
-    }
-
-    /// Divergence: go back to the start of the epoch with half the
-    /// learning rate, or give up once the back-offs are spent.
-    fn diverged(&mut self, why: &str) -> anyhow::Result<()> {
-        let at = format!(
-            "epoch {} stratum {}",
-            self.progress.epoch + 1,
-            self.progress.stratum
-        );
-        if self.progress.backoffs >= self.config.max_backoffs {
-            bail!(
-                "training diverged at {at} ({why}) with learning rate {} after {} back-offs; nothing non-finite was saved \
-                 (last good checkpoint: {}); try a smaller --learning-rate",
-                self.settings.learning_rate,
-                self.progress.backoffs,
-                self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string())
-            );
-        }
-        let lowered = self.settings.learning_rate * 0.5;
-        self.reporter.warn(&format!(
-            "training diverged at {at} ({why}); restarting the epoch from its start with learning rate {lowered} (was {})",
-            self.settings.learning_rate
-        ));
-        self.settings.learning_rate = lowered;
-        self.progress.backoffs += 1;
-        self.progress.stratum = 0;
-        self.progress.partial_sse = 0.0;
-        self.progress.partial_count = 0;
-        self.state.clone_from(&self.epoch_start);
-        // Checkpoints taken inside the abandoned epoch must not be resumed from.
-        self.dir.remove_after(Position {
-            epoch: self.progress.epoch,
-            stratum: 0,
-        })?;
-        Ok(())
-    }
-
-    fn early_stop_due(&self) -> bool {
-        let patience = self.settings.early_stop as usize;
-        if patience == 0 {
-            return false;
-        }
-        let hist = &self.progress.test_rmse;
-        let Some(best) = best_epoch(hist) else {
-            return false;
-        };
-        hist.len() - 1 - best >= patience
-    }
-
-    fn publish(&mut self, state: RunState, error: Option<String>) {
-        let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
-        let status = Status {
-            state,
-            pid: std::process::id(),
-            epoch: self.progress.epoch,
-            epochs: self.settings.epochs,
-            stratum: self.progress.stratum,
-            strata: self.grid() as u32,
-            learning_rate: self.settings.learning_rate,
-            train_rmse: last(&self.progress.train_rmse),
-            test_rmse: last(&self.progress.test_rmse),
-            updates_per_sec: self.last_rate,
-            checkpoint: self.last_checkpoint.clone(),
-            updated_unix: unix_now(),
-            error,
-        };
-        if let Err(e) = self.status_file.write(&status) {
-            self.reporter.warn(&format!("{e:#}"));
-        }
-        self.last_status_at = Instant::now();
-    }
-
-    fn summary(
+    pub(super) fn summary(
         &self,
         ending: Ending,
         resumed_from: Option<(u32, u32)>,
@@ -824,7 +314,7 @@ impl<const K: usize> Trainer<'_, K> {
 }
 
 /// The index of the lowest finite value (the first one on ties).
-fn best_epoch(hist: &[f64]) -> Option<usize> {
+pub(super) fn best_epoch(hist: &[f64]) -> Option<usize> {
     hist.iter()
         .enumerate()
         .filter(|(_, x)| x.is_finite())

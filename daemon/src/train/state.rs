@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::checkpoint::Parameters;
+use crate::checkpoint::{ParamParts, Parameters};
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
 /// AdaGrad accumulators.
@@ -244,16 +244,28 @@ impl<const K: usize> ModelState<K> {
         }
     }
 
+    /// The parameters as per-band parts (for writing and hashing without a copy).
+    pub fn parts(&self) -> ParamParts<'_> {
+        fn each<'a, const K: usize>(
+            bands: &'a [BandState<K>],
+            f: impl Fn(&'a BandState<K>) -> &'a [f32],
+        ) -> Vec<&'a [f32]> {
+            bands.iter().map(f).collect()
+        }
+        ParamParts {
+            mu: self.mu,
+            user_bias: each(&self.users, |b| &b.biases),
+            item_bias: each(&self.items, |b| &b.biases),
+            user_grad_sq: each(&self.users, |b| &b.grad_sq),
+            item_grad_sq: each(&self.items, |b| &b.grad_sq),
+            user_factors: each(&self.users, |b| bytemuck::cast_slice(&b.factors)),
+            item_factors: each(&self.items, |b| bytemuck::cast_slice(&b.factors)),
+        }
+    }
+
     /// [`crate::checkpoint::model_hash`] of these parameters.
     pub fn model_hash(&self) -> String {
-        let p = self.to_parameters();
-        crate::checkpoint::model_hash(
-            p.mu,
-            &p.user_bias,
-            &p.item_bias,
-            &p.user_factors,
-            &p.item_factors,
-        )
+        crate::checkpoint::hash_of_parts(&self.parts())
     }
 }
 
@@ -326,5 +338,17 @@ mod tests {
         assert_eq!(p.user_factors.len(), 33 * 16);
         let back = ModelState::<16>::from_parameters(&p, &bands(33, 3), &bands(17, 3));
         assert_eq!(back, s);
+        let flat = crate::checkpoint::model_hash(
+            p.mu,
+            &p.user_bias,
+            &p.item_bias,
+            &p.user_factors,
+            &p.item_factors,
+        );
+        assert_eq!(
+            s.model_hash(),
+            flat,
+            "hashing bands and flat arrays must agree"
+        );
     }
 }

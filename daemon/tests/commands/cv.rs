@@ -1,1 +1,87 @@
-//! `funkd cv`.
+//! `funkd cv`: k-fold cross-validation.
+
+use crate::fixture::{fails, json, sparse};
+
+#[test]
+fn every_rating_is_tested_once_and_the_mean_is_over_the_folds() {
+    let f = sparse(false, 61);
+    let dir = f.path("cv");
+    let args = [
+        "cv",
+        "--data",
+        f.data_arg(),
+        "--checkpoint-dir",
+        dir.to_str().unwrap(),
+        "--folds",
+        "3",
+        "--epochs",
+        "3",
+        "--factors",
+        "4",
+        "--quiet",
+    ];
+    let out = json(&args);
+    let file = f.open();
+    let total = file.train_count() + file.test_count();
+    assert_eq!(out["ratings"], total);
+    let folds = out["per_fold"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let tested: u64 = folds
+        .iter()
+        .map(|r| r["test"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(tested, total);
+    for r in folds {
+        assert_eq!(
+            r["train_ratings"].as_u64().unwrap() + r["test"]["count"].as_u64().unwrap(),
+            total
+        );
+        assert_eq!(r["epochs"], 3);
+        let rmse = r["test"]["rmse"].as_f64().unwrap();
+        assert!(rmse.is_finite() && rmse > 0.0 && rmse < 2.0, "{rmse}");
+    }
+    let mean: f64 = folds
+        .iter()
+        .map(|r| r["test"]["rmse"].as_f64().unwrap())
+        .sum::<f64>()
+        / 3.0;
+    assert!((out["rmse"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    // Rerunning resumes the finished folds: the same numbers again.
+    let again = json(&args);
+    assert_eq!(again["per_fold"], out["per_fold"]);
+    assert!(dir.join("fold-2.funk").exists() && dir.join("fold-2").is_dir());
+}
+
+#[test]
+fn bad_fold_counts_and_train_flags_are_usage_errors() {
+    let f = sparse(false, 62);
+    let dir = f.path("cv");
+    let d = dir.to_str().unwrap();
+    fails(
+        &[
+            "cv",
+            "--data",
+            f.data_arg(),
+            "--checkpoint-dir",
+            d,
+            "--folds",
+            "1",
+        ],
+        2,
+    );
+    fails(
+        &[
+            "cv",
+            "--data",
+            f.data_arg(),
+            "--checkpoint-dir",
+            d,
+            "--factors",
+            "0",
+            "--folds",
+            "2",
+        ],
+        2,
+    );
+    fails(&["cv", "--data", f.data_arg(), "--folds", "2"], 2);
+}

@@ -11,7 +11,13 @@ fn reference(f: &crate::fixture::Fixture, train: bool) -> (f64, f64, usize) {
     let ratings = if train { &set.train } else { &set.test };
     let (mut sse, mut sae) = (0.0, 0.0);
     for t in ratings {
-        let e = f64::from(t.value) - clamped(&model, t.user as usize, t.item as usize, file.rating_range());
+        let e = f64::from(t.value)
+            - clamped(
+                &model,
+                t.user as usize,
+                t.item as usize,
+                file.rating_range(),
+            );
         sse += e * e;
         sae += e.abs();
     }
@@ -22,13 +28,23 @@ fn reference(f: &crate::fixture::Fixture, train: bool) -> (f64, f64, usize) {
 #[test]
 fn eval_reports_the_clamped_test_and_train_error_of_the_model() {
     let f = sparse(false, 1);
-    let out = json(&["eval", "--data", f.data_arg(), "--model", f.model_arg(), "--train"]);
+    let out = json(&[
+        "eval",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--train",
+    ]);
     for (split, train) in [("test", false), ("train", true)] {
         let (rmse, mae, n) = reference(&f, train);
         assert_eq!(out[split]["count"], n as u64, "{split}");
         let got_rmse = out[split]["rmse"].as_f64().unwrap();
         let got_mae = out[split]["mae"].as_f64().unwrap();
-        assert!(rel(got_rmse, rmse) < 1e-5, "{split} RMSE {got_rmse} vs {rmse}");
+        assert!(
+            rel(got_rmse, rmse) < 1e-5,
+            "{split} RMSE {got_rmse} vs {rmse}"
+        );
         assert!(rel(got_mae, mae) < 1e-5, "{split} MAE {got_mae} vs {mae}");
     }
     assert_eq!(out["clamp"], serde_json::json!([1.0, 5.0]));
@@ -38,8 +54,26 @@ fn eval_reports_the_clamped_test_and_train_error_of_the_model() {
 #[test]
 fn eval_gives_the_same_bits_for_any_thread_count_and_human_output_without_json() {
     let f = sparse(true, 2);
-    let one = json(&["eval", "--data", f.data_arg(), "--model", f.model_arg(), "--threads", "1", "--train"]);
-    let two = json(&["eval", "--data", f.data_arg(), "--model", f.model_arg(), "--threads", "3", "--train"]);
+    let one = json(&[
+        "eval",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--threads",
+        "1",
+        "--train",
+    ]);
+    let two = json(&[
+        "eval",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--threads",
+        "3",
+        "--train",
+    ]);
     assert_eq!(one["test"], two["test"]);
     assert_eq!(one["train"], two["train"]);
     let text = ok(&["eval", "--data", f.data_arg(), "--model", f.model_arg()]);
@@ -50,12 +84,49 @@ fn eval_gives_the_same_bits_for_any_thread_count_and_human_output_without_json()
 fn eval_refuses_a_checkpoint_of_another_data_file_and_bad_paths() {
     let a = sparse(false, 3);
     let b = sparse(false, 4);
-    let err = fails(&["eval", "--data", b.data_arg(), "--model", a.model_arg()], 2);
+    let err = fails(
+        &["eval", "--data", b.data_arg(), "--model", a.model_arg()],
+        2,
+    );
     assert!(err.contains("another data file"), "{err}");
-    let err = fails(&["eval", "--data", "/nonexistent.funk", "--model", a.model_arg()], 1);
+    let err = fails(
+        &[
+            "eval",
+            "--data",
+            "/nonexistent.funk",
+            "--model",
+            a.model_arg(),
+        ],
+        1,
+    );
     assert!(err.contains("/nonexistent.funk"), "{err}");
-    let err = fails(&["eval", "--data", a.data_arg(), "--model", a.data_arg()], 1);
+    let err = fails(
+        &["eval", "--data", a.data_arg(), "--model", a.data_arg()],
+        1,
+    );
     assert!(err.contains("checkpoint"), "{err}");
-    fails(&["eval", "--data", a.data_arg(), "--model", a.model_arg(), "--threads", "0"], 2);
-    fails(&["eval", "--data", a.data_arg(), "--model", a.model_arg(), "--isa", "nonsense"], 2);
+    fails(
+        &[
+            "eval",
+            "--data",
+            a.data_arg(),
+            "--model",
+            a.model_arg(),
+            "--threads",
+            "0",
+        ],
+        2,
+    );
+    fails(
+        &[
+            "eval",
+            "--data",
+            a.data_arg(),
+            "--model",
+            a.model_arg(),
+            "--isa",
+            "nonsense",
+        ],
+        2,
+    );
 }

@@ -82,14 +82,23 @@ pub fn sparse(plain: bool, seed: u64) -> Fixture {
 pub fn funkd_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_funkd"))
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     if let Some(text) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -123,8 +132,15 @@ pub fn json(args: &[&str]) -> Value {
 pub fn fails(args: &[&str], code: i32) -> String {
     let out = funkd(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "funkd {args:?}: stderr:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "funkd {args:?} panicked:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "funkd {args:?}: stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "funkd {args:?} panicked:\n{stderr}"
+    );
     stderr
 }
 

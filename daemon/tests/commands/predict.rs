@@ -7,15 +7,32 @@ fn a_known_pair_gets_the_clamped_model_prediction() {
     let f = sparse(false, 11);
     let file = f.open();
     let model = f.model();
-    for (u, i) in [(0usize, 0usize), (7, 3), (file.users() - 1, file.items() - 1)] {
+    for (u, i) in [
+        (0usize, 0usize),
+        (7, 3),
+        (file.users() - 1, file.items() - 1),
+    ] {
         let (user, item) = (file.user_id(u), file.item_id(i));
-        let out = json(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--user", user, "--item", item]);
+        let out = json(&[
+            "predict",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            user,
+            "--item",
+            item,
+        ]);
         let p = &out["predictions"][0];
         assert_eq!(p["user"], user);
         assert_eq!(p["item"], item);
         assert_eq!(p["source"], "model");
         let want = clamped(&model, u, i, file.rating_range());
-        assert!((p["prediction"].as_f64().unwrap() - want).abs() < 1e-6, "{p} vs {want}");
+        assert!(
+            (p["prediction"].as_f64().unwrap() - want).abs() < 1e-6,
+            "{p} vs {want}"
+        );
     }
 }
 
@@ -30,15 +47,27 @@ fn unknown_ids_get_the_documented_fallbacks() {
         .replace("{item}", item)
         .replace("{user}", user);
     let pairs = write_file(f.dir.path(), "pairs.tsv", text.as_bytes());
-    let out = json(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--pairs", &pairs]);
+    let out = json(&[
+        "predict",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--pairs",
+        &pairs,
+    ]);
     assert_eq!(out["count"], 3);
     assert_eq!(out["fallbacks"], 3);
     let p = out["predictions"].as_array().unwrap();
     let range = |v: f32| f64::from(v.clamp(1.0, 5.0));
     assert_eq!(p[0]["source"], "item_bias");
-    assert!((p[0]["prediction"].as_f64().unwrap() - range(model.mu + model.item_bias[5])).abs() < 1e-6);
+    assert!(
+        (p[0]["prediction"].as_f64().unwrap() - range(model.mu + model.item_bias[5])).abs() < 1e-6
+    );
     assert_eq!(p[1]["source"], "user_bias");
-    assert!((p[1]["prediction"].as_f64().unwrap() - range(model.mu + model.user_bias[9])).abs() < 1e-6);
+    assert!(
+        (p[1]["prediction"].as_f64().unwrap() - range(model.mu + model.user_bias[9])).abs() < 1e-6
+    );
     assert_eq!(p[2]["source"], "global_mean");
     assert!((p[2]["prediction"].as_f64().unwrap() - range(model.mu)).abs() < 1e-6);
 }
@@ -47,7 +76,17 @@ fn unknown_ids_get_the_documented_fallbacks() {
 fn the_plain_model_falls_back_to_the_mean_rating() {
     let f = sparse(true, 13);
     let file = f.open();
-    let out = json(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "nobody", "--item", file.item_id(0)]);
+    let out = json(&[
+        "predict",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        "nobody",
+        "--item",
+        file.item_id(0),
+    ]);
     let p = &out["predictions"][0];
     assert_eq!(p["source"], "global_mean");
     assert!((p["prediction"].as_f64().unwrap() - file.mean()).abs() < 1e-5);
@@ -57,9 +96,30 @@ fn the_plain_model_falls_back_to_the_mean_rating() {
 fn pairs_from_stdin_print_one_line_each() {
     let f = sparse(false, 14);
     let file = f.open();
-    let input = format!("{} {}\n{} {}\n", file.user_id(1), file.item_id(2), file.user_id(3), file.item_id(4));
-    let out = funkd_with_stdin(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--pairs", "-"], Some(&input));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let input = format!(
+        "{} {}\n{} {}\n",
+        file.user_id(1),
+        file.item_id(2),
+        file.user_id(3),
+        file.item_id(4)
+    );
+    let out = funkd_with_stdin(
+        &[
+            "predict",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--pairs",
+            "-",
+        ],
+        Some(&input),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
@@ -75,15 +135,74 @@ fn pairs_from_stdin_print_one_line_each() {
 fn bad_pair_lists_and_flag_combinations_fail_cleanly() {
     let f = sparse(false, 15);
     let pairs = write_file(f.dir.path(), "bad.txt", b"1 2\nlonely\n");
-    let err = fails(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--pairs", &pairs], 1);
+    let err = fails(
+        &[
+            "predict",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--pairs",
+            &pairs,
+        ],
+        1,
+    );
     assert!(err.contains("bad.txt:2"), "{err}");
-    let err = fails(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--pairs", "/nonexistent/pairs"], 1);
+    let err = fails(
+        &[
+            "predict",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--pairs",
+            "/nonexistent/pairs",
+        ],
+        1,
+    );
     assert!(err.contains("/nonexistent/pairs"), "{err}");
-    fails(&["predict", "--data", f.data_arg(), "--model", f.model_arg()], 2);
-    fails(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "1"], 2);
+    fails(
+        &["predict", "--data", f.data_arg(), "--model", f.model_arg()],
+        2,
+    );
+    fails(
+        &[
+            "predict",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+        ],
+        2,
+    );
     let other = sparse(false, 16);
-    let err = fails(&["predict", "--data", other.data_arg(), "--model", f.model_arg(), "--user", "1", "--item", "1"], 2);
+    let err = fails(
+        &[
+            "predict",
+            "--data",
+            other.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+            "--item",
+            "1",
+        ],
+        2,
+    );
     assert!(err.contains("another data file"), "{err}");
-    let text = ok(&["predict", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "1", "--item", "1"]);
+    let text = ok(&[
+        "predict",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        "1",
+        "--item",
+        "1",
+    ]);
     assert_eq!(text.lines().count(), 1);
 }

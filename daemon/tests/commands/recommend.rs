@@ -21,7 +21,17 @@ fn the_top_items_are_the_best_unrated_ones_by_the_model() {
     let u = 4;
     let seen = rated(&f, u);
     assert!(!seen.is_empty());
-    let out = json(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", file.user_id(u), "--top", "7"]);
+    let out = json(&[
+        "recommend",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        file.user_id(u),
+        "--top",
+        "7",
+    ]);
     let items = out["items"].as_array().unwrap();
     assert_eq!(items.len(), 7);
     let mut unique = seen.clone();
@@ -48,7 +58,18 @@ fn include_rated_may_recommend_what_the_user_rated() {
     let file = f.open();
     let u = 2;
     let n = file.items().to_string();
-    let out = json(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", file.user_id(u), "--top", &n, "--include-rated"]);
+    let out = json(&[
+        "recommend",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        file.user_id(u),
+        "--top",
+        &n,
+        "--include-rated",
+    ]);
     assert_eq!(out["items"].as_array().unwrap().len(), file.items());
     assert_eq!(out["excluded"], 0);
 }
@@ -58,8 +79,23 @@ fn titles_are_shown_from_a_movielens_or_netflix_titles_file() {
     let f = sparse(false, 33);
     let file = f.open();
     let u = 0;
-    let out = json(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", file.user_id(u), "--top", "3"]);
-    let ids: Vec<String> = out["items"].as_array().unwrap().iter().map(|i| i["item"].as_str().unwrap().to_owned()).collect();
+    let out = json(&[
+        "recommend",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        file.user_id(u),
+        "--top",
+        "3",
+    ]);
+    let ids: Vec<String> = out["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"].as_str().unwrap().to_owned())
+        .collect();
     // Netflix movie_titles.txt (commas in titles) and MovieLens u.item (Latin-1).
     let mut netflix = String::new();
     let mut movielens = Vec::new();
@@ -70,25 +106,110 @@ fn titles_are_shown_from_a_movielens_or_netflix_titles_file() {
         movielens.extend_from_slice(format!(" {k} (1995)|01-Jan-1995||http://x|0|1\n").as_bytes());
     }
     let nf = write_file(f.dir.path(), "movie_titles.txt", netflix.as_bytes());
-    let out = json(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", file.user_id(u), "--top", "3", "--titles", &nf]);
+    let out = json(&[
+        "recommend",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        file.user_id(u),
+        "--top",
+        "3",
+        "--titles",
+        &nf,
+    ]);
     assert_eq!(out["items"][1]["title"], "Movie 1, the sequel (1999)");
     let ml = write_file(f.dir.path(), "u.item", &movielens);
-    let text = ok(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", file.user_id(u), "--top", "3", "--titles", &ml]);
+    let text = ok(&[
+        "recommend",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--user",
+        file.user_id(u),
+        "--top",
+        "3",
+        "--titles",
+        &ml,
+    ]);
     assert!(text.contains("Café 2 (1995)"), "{text}");
 }
 
 #[test]
 fn unknown_users_missing_titles_and_bad_flags_fail_cleanly() {
     let f = sparse(false, 34);
-    let err = fails(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "nobody"], 2);
+    let err = fails(
+        &[
+            "recommend",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "nobody",
+        ],
+        2,
+    );
     assert!(err.contains("nobody"), "{err}");
-    let err = fails(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "1", "--titles", "/nonexistent/u.item"], 1);
+    let err = fails(
+        &[
+            "recommend",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+            "--titles",
+            "/nonexistent/u.item",
+        ],
+        1,
+    );
     assert!(err.contains("/nonexistent/u.item"), "{err}");
     let garbage = write_file(f.dir.path(), "titles.txt", b"no titles here\n");
-    let err = fails(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "1", "--titles", &garbage], 1);
+    let err = fails(
+        &[
+            "recommend",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+            "--titles",
+            &garbage,
+        ],
+        1,
+    );
     assert!(err.contains("titles"), "{err}");
-    fails(&["recommend", "--data", f.data_arg(), "--model", f.model_arg(), "--user", "1", "--top", "0"], 2);
+    fails(
+        &[
+            "recommend",
+            "--data",
+            f.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+            "--top",
+            "0",
+        ],
+        2,
+    );
     let other = sparse(false, 35);
-    let err = fails(&["recommend", "--data", other.data_arg(), "--model", f.model_arg(), "--user", "1"], 2);
+    let err = fails(
+        &[
+            "recommend",
+            "--data",
+            other.data_arg(),
+            "--model",
+            f.model_arg(),
+            "--user",
+            "1",
+        ],
+        2,
+    );
     assert!(err.contains("another data file"), "{err}");
 }

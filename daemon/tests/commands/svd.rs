@@ -35,13 +35,34 @@ fn gradient_trained_plain_factors_of_a_dense_matrix_give_its_top_singular_values
     // Plain SGD without regularisation, the learning rate decaying so the
     // factors settle on the Eckart–Young minimiser.
     ok(&[
-        "train", "--data", data_arg, "--checkpoint-dir", run_arg, "--plain", "--reg", "0",
-        "--factors", "3", "--epochs", "300", "--learning-rate", "0.02", "--decay", "0.02",
+        "train",
+        "--data",
+        data_arg,
+        "--checkpoint-dir",
+        run_arg,
+        "--plain",
+        "--reg",
+        "0",
+        "--factors",
+        "3",
+        "--epochs",
+        "300",
+        "--learning-rate",
+        "0.02",
+        "--decay",
+        "0.02",
         "--quiet",
     ]);
-    let reference = dense_matrix(&RatingFile::open(&data).unwrap()).svd(false, false).singular_values;
+    let reference = dense_matrix(&RatingFile::open(&data).unwrap())
+        .svd(false, false)
+        .singular_values;
     let out = json(&["svd", "--model", run_arg, "--data", data_arg]);
-    let got: Vec<f64> = out["singular_values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let got: Vec<f64> = out["singular_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert_eq!(got.len(), 3);
     for (k, (g, w)) in got.iter().zip(reference.iter()).enumerate() {
         assert!(rel(*g, *w) < 1e-3, "σ{} = {g}, reference {w}", k + 1);
@@ -52,7 +73,13 @@ fn gradient_trained_plain_factors_of_a_dense_matrix_give_its_top_singular_values
 fn vectors_written_by_svd_rebuild_the_factor_product() {
     let f = sparse(false, 21);
     let out_dir = f.path("svd");
-    let out = json(&["svd", "--model", f.model_arg(), "-o", out_dir.to_str().unwrap()]);
+    let out = json(&[
+        "svd",
+        "--model",
+        f.model_arg(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     assert_eq!(out["rank"], 6);
     let s = out["numerical_rank"].as_u64().unwrap() as usize;
     assert_eq!(s, 6);
@@ -62,7 +89,13 @@ fn vectors_written_by_svd_rebuild_the_factor_product() {
         let header = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
         bytes[header..]
             .chunks_exact(width)
-            .map(|c| if width == 4 { f64::from(f32::from_le_bytes(c.try_into().unwrap())) } else { f64::from_le_bytes(c.try_into().unwrap()) })
+            .map(|c| {
+                if width == 4 {
+                    f64::from(f32::from_le_bytes(c.try_into().unwrap()))
+                } else {
+                    f64::from_le_bytes(c.try_into().unwrap())
+                }
+            })
             .collect()
     };
     let sigma = values(&read("S.npy"), 8);
@@ -72,9 +105,19 @@ fn vectors_written_by_svd_rebuild_the_factor_product() {
     assert_eq!(v.len(), model.items() * s);
     // U Σ Vᵀ = P Qᵀ entry by entry (f32 storage of U and V: 1e-5).
     for (uu, ii) in [(0, 0), (17, 5), (model.users() - 1, model.items() - 1)] {
-        let rebuilt: f64 = (0..s).map(|k| u[uu * s + k] * sigma[k] * v[ii * s + k]).sum();
-        let direct: f64 = model.user_row(uu).iter().zip(model.item_row(ii)).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
-        assert!((rebuilt - direct).abs() < 1e-5 * (1.0 + direct.abs()), "({uu}, {ii}): {rebuilt} vs {direct}");
+        let rebuilt: f64 = (0..s)
+            .map(|k| u[uu * s + k] * sigma[k] * v[ii * s + k])
+            .sum();
+        let direct: f64 = model
+            .user_row(uu)
+            .iter()
+            .zip(model.item_row(ii))
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        assert!(
+            (rebuilt - direct).abs() < 1e-5 * (1.0 + direct.abs()),
+            "({uu}, {ii}): {rebuilt} vs {direct}"
+        );
     }
     let text = ok(&["svd", "--model", f.model_arg()]);
     assert!(text.contains("singular values"), "{text}");
@@ -84,7 +127,10 @@ fn vectors_written_by_svd_rebuild_the_factor_product() {
 fn svd_refuses_a_model_of_another_data_file() {
     let a = sparse(false, 22);
     let b = sparse(false, 23);
-    let err = fails(&["svd", "--model", a.model_arg(), "--data", b.data_arg()], 2);
+    let err = fails(
+        &["svd", "--model", a.model_arg(), "--data", b.data_arg()],
+        2,
+    );
     assert!(err.contains("another data file"), "{err}");
     let err = fails(&["svd", "--model", "/nonexistent/run"], 1);
     assert!(err.contains("/nonexistent/run"), "{err}");

@@ -163,3 +163,11 @@ pub fn final_checkpoint(dir: &Path, epochs: u32) -> Vec<u8> {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Whether a temporary file of an atomic write larger than `bytes` is in
+/// `dir` (a checkpoint being written; status.json's temporaries are small).
+pub fn big_temporary_exists(dir: &Path, bytes: u64) -> bool {
+    files_starting_with(dir, ".funk-tmp-")
+        .iter()
+        .any(|name| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.len() > bytes))
+}

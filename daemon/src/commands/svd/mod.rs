@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::commands::context::{check_model_matches, load_checked_model, open_data, print_json};
+use crate::commands::context::{
+    check_model_matches, load_checked_model, open_data, print_json, write_stdout,
+};
 use crate::commands::export::{kind_name, write_id_list};
 use crate::commands::npy;
 use recover::RecoveredSvd;
@@ -120,30 +122,34 @@ pub fn run(args: SvdArgs) -> Result<()> {
     if args.json {
         return print_json(&report);
     }
-    println!(
-        "singular values of P·Qᵀ ({} users × {} items, rank {}{}):",
-        report.users,
-        report.items,
-        report.rank,
-        if report.kind == "biased" {
-            "; μ and biases not included"
-        } else {
-            ""
+    write_stdout(|out| {
+        writeln!(
+            out,
+            "singular values of P·Qᵀ ({} users × {} items, rank {}{}):",
+            report.users,
+            report.items,
+            report.rank,
+            if report.kind == "biased" {
+                "; μ and biases not included"
+            } else {
+                ""
+            }
+        )?;
+        for (i, s) in report.singular_values.iter().enumerate() {
+            writeln!(out, "{:>4}  {s:.9e}", i + 1)?;
         }
-    );
-    for (i, s) in report.singular_values.iter().enumerate() {
-        println!("{:>4}  {s:.9e}", i + 1);
-    }
-    println!("‖P·Qᵀ‖_F = {:.9e}", report.frobenius_norm);
-    if !report.files.is_empty() {
-        println!(
-            "wrote {} to {}",
-            report.files.join(", "),
-            args.out
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default()
-        );
-    }
-    Ok(())
+        writeln!(out, "‖P·Qᵀ‖_F = {:.9e}", report.frobenius_norm)?;
+        if !report.files.is_empty() {
+            writeln!(
+                out,
+                "wrote {} to {}",
+                report.files.join(", "),
+                args.out
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            )?;
+        }
+        Ok(())
+    })
 }

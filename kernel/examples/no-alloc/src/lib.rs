@@ -51,9 +51,20 @@ pub fn run() -> Outcome {
         .unwrap_or_else(|_| unreachable!("constant, valid parameters"));
     let isa = Isa::detect();
     let loss = |users: &[FactorRow<16>], items: &[FactorRow<16>]| -> LossStats {
-        let view = |rows| BandView { factors: rows, biases: &[] };
-        evaluate_block(isa, ModelKind::Plain, 0.0, view(users), view(items), &ratings, None)
-            .unwrap_or_default()
+        let view = |rows| BandView {
+            factors: rows,
+            biases: &[],
+        };
+        evaluate_block(
+            isa,
+            ModelKind::Plain,
+            0.0,
+            view(users),
+            view(items),
+            &ratings,
+            None,
+        )
+        .unwrap_or_default()
     };
     let initial_rmse = loss(&users, &items).rmse();
     let epochs = 2000;
@@ -63,7 +74,17 @@ pub fn run() -> Outcome {
             biases: &mut [],
             grad_sq: &mut [],
         };
-        if train_block(isa, &params, epoch, 0.0, band(&mut users), band(&mut items), &ratings).is_err() {
+        if train_block(
+            isa,
+            &params,
+            epoch,
+            0.0,
+            band(&mut users),
+            band(&mut items),
+            &ratings,
+        )
+        .is_err()
+        {
             break;
         }
     }

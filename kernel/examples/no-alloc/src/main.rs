@@ -42,7 +42,10 @@ pub extern "C" fn rust_eh_personality() {}
 #[no_mangle]
 pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     let outcome = funk_no_alloc_example::run();
-    let mut text = Text { bytes: [0; 256], len: 0 };
+    let mut text = Text {
+        bytes: [0; 256],
+        len: 0,
+    };
     let _ = writeln!(
         text,
         "no-alloc funk-kernel: isa {}, RMSE {:.4} -> {:.6} after {} epochs",

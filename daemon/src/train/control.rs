@@ -1,0 +1,183 @@
+//! Control of a run between strata: signals, checkpoints, divergence,
+//! early stopping and the status file.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::bail;
+
+use super::report::Ending;
+use super::run::best_epoch;
+use super::trainer::Trainer;
+use crate::checkpoint::{CheckpointView, Position};
+use crate::service::status::unix_now;
+use crate::service::{Request, RunState, Status};
+
+impl<const K: usize> Trainer<'_, K> {
+    pub(super) fn handle(&mut self, request: Request) {
+        match request {
+            Request::Stop(signal) => {
+                if self.stop.is_none() {
+                    self.reporter.note(&format!(
+                        "funkd: {signal}: finishing the blocks in flight, then checkpointing (send it again to exit at once)"
+                    ));
+                    self.stop = Some(signal);
+                    self.publish(RunState::Stopping, None);
+                }
+            }
+            Request::Checkpoint => {
+                self.reporter
+                    .note("funkd: SIGHUP: checkpointing after this stratum");
+                self.checkpoint_requested = true;
+            }
+            Request::Status => {
+                let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
+                self.reporter.line(&format!(
+                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
+                    self.progress.epoch,
+                    self.settings.epochs,
+                    self.progress.stratum,
+                    self.grid(),
+                    self.settings.learning_rate,
+                    last(&self.progress.train_rmse).map_or("-".into(), |x| format!("{x:.4}")),
+                    last(&self.progress.test_rmse).map_or("-".into(), |x| format!("{x:.4}")),
+                    self.last_rate.map_or("-".into(), |r| format!("{:.1} M updates/s", r / 1e6)),
+                    self.progress.updates,
+                    self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string()),
+                ));
+            }
+        }
+    }
+
+    pub(super) fn stop_now(&mut self, signal: &'static str) -> anyhow::Result<Ending> {
+        let here = Position {
+            epoch: self.progress.epoch,
+            stratum: self.progress.stratum,
+        };
+        let saved = self
+            .last_checkpoint
+            .clone()
+            .filter(|_| self.saved_position == Some(here));
+        if let Some(path) = saved {
+            self.reporter.note(&format!(
+                "funkd: {signal}: stopped at epoch {} stratum {}; checkpoint {} is current (run the same command to resume)",
+                here.epoch,
+                here.stratum,
+                path.display()
+            ));
+        } else if self.state.all_finite() {
+            let path = self.checkpoint()?;
+            self.reporter.note(&format!(
+                "funkd: {signal}: stopped at epoch {} stratum {}; checkpoint {} (run the same command to resume)",
+                self.progress.epoch,
+                self.progress.stratum,
+                path.display()
+            ));
+        } else {
+            self.reporter.warn(&format!(
+                "{signal}: the parameters are not finite, so no checkpoint was written; the last good one is {}",
+                self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string())
+            ));
+        }
+        Ok(Ending::Stopped)
+    }
+
+    pub(super) fn checkpoint(&mut self) -> anyhow::Result<PathBuf> {
+        if !self.state.all_finite() {
+            bail!("internal error: refusing to checkpoint non-finite parameters");
+        }
+        let position = Position {
+            epoch: self.progress.epoch,
+            stratum: self.progress.stratum,
+        };
+        let checkpoint = CheckpointView {
+            settings: &self.settings,
+            progress: &self.progress,
+            params: self.state.parts(),
+            epoch_start: (self.progress.stratum > 0).then(|| self.epoch_start.parts()),
+        };
+        let path = self.dir.write(
+            &checkpoint,
+            position,
+            self.config.keep,
+            self.config.checkpoint_pause,
+        )?;
+        self.last_checkpoint_at = Instant::now();
+        self.last_checkpoint = Some(path.clone());
+        self.saved_position = Some(position);
+        self.checkpoint_requested = false;
+        Ok(path)
+    }
+
+    /// Divergence: go back to the start of the epoch with half the
+    /// learning rate, or give up once the back-offs are spent.
+    pub(super) fn diverged(&mut self, why: &str) -> anyhow::Result<()> {
+        let at = format!(
+            "epoch {} stratum {}",
+            self.progress.epoch + 1,
+            self.progress.stratum
+        );
+        if self.progress.backoffs >= self.config.max_backoffs {
+            bail!(
+                "training diverged at {at} ({why}) with learning rate {} after {} back-offs; nothing non-finite was saved \
+                 (last good checkpoint: {}); try a smaller --learning-rate",
+                self.settings.learning_rate,
+                self.progress.backoffs,
+                self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string())
+            );
+        }
+        let lowered = self.settings.learning_rate * 0.5;
+        self.reporter.warn(&format!(
+            "training diverged at {at} ({why}); restarting the epoch from its start with learning rate {lowered} (was {})",
+            self.settings.learning_rate
+        ));
+        self.settings.learning_rate = lowered;
+        self.progress.backoffs += 1;
+        self.saved_position = None;
+        self.progress.stratum = 0;
+        self.progress.partial_sse = 0.0;
+        self.progress.partial_count = 0;
+        self.state.clone_from(&self.epoch_start);
+        // Checkpoints taken inside the abandoned epoch must not be resumed from.
+        self.dir.remove_after(Position {
+            epoch: self.progress.epoch,
+            stratum: 0,
+        })?;
+        Ok(())
+    }
+
+    pub(super) fn early_stop_due(&self) -> bool {
+        let patience = self.settings.early_stop as usize;
+        if patience == 0 {
+            return false;
+        }
+        let hist = &self.progress.test_rmse;
+        let Some(best) = best_epoch(hist) else {
+            return false;
+        };
+        hist.len() - 1 - best >= patience
+    }
+
+    pub(super) fn publish(&mut self, state: RunState, error: Option<String>) {
+        let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
+        let status = Status {
+            state,
+            pid: std::process::id(),
+            epoch: self.progress.epoch,
+            epochs: self.settings.epochs,
+            stratum: self.progress.stratum,
+            strata: self.grid() as u32,
+            learning_rate: self.settings.learning_rate,
+            train_rmse: last(&self.progress.train_rmse),
+            test_rmse: last(&self.progress.test_rmse),
+            updates_per_sec: self.last_rate,
+            checkpoint: self.last_checkpoint.clone(),
+            updated_unix: unix_now(),
+            error,
+        };
+        if let Err(e) = self.status_file.write(&status) {
+            self.reporter.warn(&format!("{e:#}"));
+        }
+        self.last_status_at = Instant::now();
+    }
+}
