@@ -201,6 +201,23 @@ fn same_set_and_seed_give_the_same_bytes_and_identity() {
 }
 
 #[test]
+fn encode_gives_the_bytes_write_puts_in_the_file() {
+    let set = sample_set(12, 7, 2);
+    let opts = WriteOptions {
+        grid: Some(2),
+        seed: 6,
+    };
+    let (_dir, path) = write_tmp(&set, opts);
+    let (bytes, summary) = ratingfile::encode(&set, &opts).unwrap();
+    assert_eq!(bytes, std::fs::read(&path).unwrap());
+    assert_eq!(summary.bytes, bytes.len() as u64);
+    assert_eq!(
+        summary.identity,
+        RatingFile::open(&path).unwrap().identity()
+    );
+}
+
+#[test]
 fn default_grid_keeps_every_band_non_empty() {
     let mut set = sample_set(3, 40, 2);
     set.train.extend((0..3).flat_map(|u| {

@@ -80,12 +80,20 @@ fn replay_import(format: Format, data: &[u8]) {
 #[test]
 fn rating_file_seeds_and_findings_open_verify_and_never_panic() {
     let files = inputs("ratingfile");
-    assert!(!files.is_empty(), "no seeds found in fuzz/seeds/ratingfile");
+    let seeds = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "seed"))
+        .count();
+    assert!(
+        seeds >= 2,
+        "the valid seeds in fuzz/seeds/ratingfile are missing"
+    );
     for f in files
         .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "funk"))
+        .filter(|f| f.extension().is_some_and(|e| e == "seed"))
     {
-        // The seeds are valid files: they must open and verify.
+        // The seeds (named *.seed: the repository ignores *.funk) are valid
+        // files: they must open and verify.
         let file = funkd::ratingfile::RatingFile::open(f).unwrap();
         file.verify().unwrap();
     }

@@ -13,7 +13,7 @@ use crate::{Band, HyperParams, KernelError, LearningRate, ModelKind, Rating};
 
 /// Contiguous runs of a block that are visited round-robin, so that
 /// consecutive updates touch different rows and overlap in the CPU.
-pub const BLOCK_STREAMS: usize = 8;
+pub const BLOCK_STREAMS: usize = 16;
 
 /// Ratings ahead in the same run whose item row is prefetched (item rows are
 /// visited in no particular order; user rows come sorted and stay hot).

@@ -1,7 +1,7 @@
 //! Checkpoints: everything that determines the rest of a training run,
 //! written atomically into a checkpoint directory, the last N kept.
 //!
-//! - [`format`]: the file layout and its types; `encode`/`decode` write
+//! - [`format`](mod@format): the file layout and its types; `encode`/`decode` write
 //!   and read it (checksummed).
 //! - [`store`]: the directory: names, rotation, newest-good-with-fallback.
 //! - [`inspect`]: `funkd inspect` on a checkpoint.

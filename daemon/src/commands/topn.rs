@@ -1,7 +1,8 @@
 //! Top-N selection: score every item for one user with the kernel's SIMD
 //! dot product and keep the N best.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 
 use funk_kernel::{FactorRow, Isa};
 
@@ -28,24 +29,63 @@ pub fn top_n<const K: usize>(
     excluded: &[bool],
     n: usize,
 ) -> Vec<Scored> {
-    let mut scored: Vec<Scored> = items
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| !excluded.get(i).copied().unwrap_or(false))
-        .map(|(i, q)| Scored {
-            item: i,
-            score: offset + item_bias.get(i).copied().unwrap_or(0.0) + isa.dot(user, q),
-        })
-        .collect();
+    top_n_by(items.len(), excluded, n, |i| {
+        offset + item_bias.get(i).copied().unwrap_or(0.0) + isa.dot(user, &items[i])
+    })
+}
+
+/// The `n` items of `0..count` with the highest `score(i)`, skipping those
+/// with `excluded[i]` (which may be shorter than `count`, or empty). Best
+/// first, ties to the lower id, NaN scores last. One pass with a bounded
+/// min-heap of the best `n` so far: an item costs its score and one
+/// comparison with the n-th best, O(count + n log n) in all.
+pub fn top_n_by(
+    count: usize,
+    excluded: &[bool],
+    n: usize,
+    mut score: impl FnMut(usize) -> f32,
+) -> Vec<Scored> {
     if n == 0 {
         return Vec::new();
     }
-    if n < scored.len() {
-        scored.select_nth_unstable_by(n - 1, best_first);
-        scored.truncate(n);
+    let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(n.min(count) + 1);
+    for i in 0..count {
+        if excluded.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        let candidate = Ranked(Scored {
+            item: i,
+            score: score(i),
+        });
+        if heap.len() < n {
+            heap.push(Reverse(candidate));
+        } else if heap.peek().is_some_and(|Reverse(worst)| candidate > *worst) {
+            heap.pop();
+            heap.push(Reverse(candidate));
+        }
     }
-    scored.sort_unstable_by(best_first);
-    scored
+    let mut best: Vec<Scored> = heap.into_iter().map(|Reverse(r)| r.0).collect();
+    best.sort_unstable_by(best_first);
+    best
+}
+
+/// A [`Scored`] ordered so that greater is better: higher score (NaN
+/// lowest), then lower item id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ranked(Scored);
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        best_first(&other.0, &self.0)
+    }
 }
 
 /// Descending score (NaN last), then ascending item id.
@@ -132,6 +172,27 @@ mod tests {
         let got: Vec<_> = top.iter().map(|s| s.item).collect();
         let want: Vec<_> = all[..25].iter().map(|s| s.0).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn nan_scores_rank_last_and_every_n_agrees_with_a_full_sort() {
+        let scores = [1.0, f32::NAN, 3.0, 3.0, -1.0, 2.5, f32::NAN, 0.0];
+        let mut all: Vec<Scored> = (0..scores.len())
+            .map(|i| Scored {
+                item: i,
+                score: scores[i],
+            })
+            .collect();
+        all.sort_by(best_first);
+        for n in 0..=scores.len() + 2 {
+            let got = top_n_by(scores.len(), &[], n, |i| scores[i]);
+            let want = &all[..n.min(all.len())];
+            assert_eq!(got.len(), want.len(), "n = {n}");
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(g.item, w.item, "n = {n}");
+            }
+        }
+        assert_eq!(top_n_by(8, &[], 2, |i| scores[i])[0].item, 2);
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Format {
         }
     }
 
-    fn is_netflix(self) -> bool {
+    pub(crate) fn is_netflix(self) -> bool {
         matches!(self, Format::Netflix | Format::NetflixCombined)
     }
 }
@@ -135,4 +135,3 @@ fn parse_columns(s: &str) -> Result<Columns, String> {
         )),
     }
 }
-

@@ -34,8 +34,8 @@ pub enum Split {
 /// Interns ids and collects ratings in input order.
 #[derive(Debug, Default)]
 pub struct Builder {
-    users: HashMap<Box<str>, u32>,
-    items: HashMap<Box<str>, u32>,
+    users: HashMap<Box<str>, u32, BuildIdHasher>,
+    items: HashMap<Box<str>, u32, BuildIdHasher>,
     user_ids: Vec<String>,
     item_ids: Vec<String>,
     train: Vec<Triple>,
@@ -83,6 +83,18 @@ impl Builder {
 
     /// Adds one rating; refuses values outside the rating range.
     pub fn add(&mut self, split: Split, user: &str, item: &str, value: f32) -> Result<(), String> {
+        let item = self.item(item);
+        self.add_to_item(split, user, item, value)
+    }
+
+    /// Adds one rating of an item already interned (see [`Builder::item`]).
+    pub fn add_to_item(
+        &mut self,
+        split: Split,
+        user: &str,
+        item: u32,
+        value: f32,
+    ) -> Result<(), String> {
         if let Some((lo, hi)) = self.range {
             if !(lo..=hi).contains(&value) {
                 return Err(format!("rating {value} is outside the rating range {lo}..{hi} (use --rating-range to change it)"));
@@ -90,7 +102,7 @@ impl Builder {
         }
         let t = Triple {
             user: self.user(user),
-            item: self.item(item),
+            item,
             value,
         };
         match split {
@@ -182,7 +194,11 @@ impl Builder {
     }
 }
 
-fn intern(map: &mut HashMap<Box<str>, u32>, names: &mut Vec<String>, id: &str) -> u32 {
+fn intern(
+    map: &mut HashMap<Box<str>, u32, BuildIdHasher>,
+    names: &mut Vec<String>,
+    id: &str,
+) -> u32 {
     if let Some(&n) = map.get(id) {
         return n;
     }
@@ -266,3 +282,45 @@ mod tests {
         assert!(b.add(Split::Train, "u", "i", 5.0).is_ok());
     }
 }
+
+/// A fast hasher for short id strings (the Fx multiply-rotate scheme).
+/// Ids come from the user's own files, so hash flooding is not a concern;
+/// SipHash made interning the largest cost of an import.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        // Full avalanche (MurmurHash3's fmix64): the product above only
+        // mixes upwards, and hashbrown takes buckets from the low bits.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// Builds [`IdHasher`]s.
+pub type BuildIdHasher = std::hash::BuildHasherDefault<IdHasher>;

@@ -54,7 +54,7 @@ pub fn read_ratings(
     b: &mut Builder,
     progress: &Progress,
 ) -> Result<(), InputError> {
-    let mut movie: Option<String> = None;
+    let mut movie: Option<u32> = None;
     let before = b.len(split);
     for_each_line(path, progress, |_, line| {
         let line = line.trim();
@@ -62,10 +62,10 @@ pub fn read_ratings(
             return Ok(());
         }
         if let Some(m) = line.strip_suffix(':') {
-            movie = Some(parse_id(m, "movie")?.to_string());
+            movie = Some(b.item(parse_id(m, "movie")?));
             return Ok(());
         }
-        let Some(item) = movie.as_deref() else {
+        let Some(item) = movie else {
             return Err(format!(
                 "expected a \"MOVIE:\" line before ratings, got {line:?}"
             ));
@@ -77,7 +77,7 @@ pub fn read_ratings(
                 .next()
                 .ok_or_else(|| format!("expected USER,RATING,DATE, got {line:?}"))?,
         )?;
-        b.add(split, user, item, value)
+        b.add_to_item(split, user, item, value)
     })?;
     if b.len(split) == before {
         return Err(InputError::Empty {

@@ -109,6 +109,19 @@ impl<const K: usize> Trainer<'_, K> {
         Ok(path)
     }
 
+    /// A checkpoint the run can do without (periodic, SIGHUP): a failure
+    /// (disk full, say) is a warning, and training goes on; the next one is
+    /// tried at the next occasion. Final and stop checkpoints use
+    /// [`Self::checkpoint`] and fail the run instead.
+    pub(super) fn periodic_checkpoint(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            self.checkpoint_requested = false;
+            self.last_checkpoint_at = Instant::now();
+            self.reporter
+                .warn(&format!("checkpoint failed, training goes on: {e:#}"));
+        }
+    }
+
     /// Divergence: go back to the start of the epoch with half the
     /// learning rate, or give up once the back-offs are spent.
     pub(super) fn diverged(&mut self, why: &str) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 //!   how they meet a checkpoint on resume.
 //! - [`schedule`]: strata of non-conflicting blocks, from (seed, epoch).
 //! - [`state`]: the parameters as owned per-band buffers; initialisation.
-//! - [`workers`]: the worker pool's jobs; [`run`]: the training loop, with
+//! - [`workers`]: the worker pool's jobs; [`run`](mod@run): the training loop, with
 //!   its passes over the blocks (`passes`) and its control between strata
 //!   (`control`: signals, checkpoints, divergence, status).
 //! - [`report`]: summary, per-epoch records, progress display.

@@ -55,7 +55,7 @@ impl<const K: usize> Trainer<'_, K> {
                 if !self.state.all_finite() {
                     return Ok(Flow::Diverged("a parameter became non-finite"));
                 }
-                self.checkpoint()?;
+                self.periodic_checkpoint();
             }
             if self.last_status_at.elapsed() >= STATUS_EVERY {
                 self.publish(RunState::Training, None);

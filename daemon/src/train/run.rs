@@ -250,13 +250,13 @@ impl<const K: usize> Trainer<'_, K> {
             let early = self.early_stop_due();
             let every = self.config.checkpoint_every_epochs;
             let time_due = self.checkpoint_time_due();
-            if last
-                || early
-                || time_due
+            if last || early {
+                self.checkpoint()?;
+            } else if time_due
                 || self.checkpoint_requested
                 || (every > 0 && self.progress.epoch.is_multiple_of(every))
             {
-                self.checkpoint()?;
+                self.periodic_checkpoint();
             }
             self.publish(RunState::Training, None);
             if early {
