@@ -65,7 +65,7 @@ struct Block<const K: usize> {
 
 fn block<const K: usize>(shape: &Shape) -> Block<K> {
     let mut rng = SplitMix(42);
-    let mut rows = |n: usize, rng: &mut SplitMix| -> Vec<FactorRow<K>> {
+    let rows = |n: usize, rng: &mut SplitMix| -> Vec<FactorRow<K>> {
         (0..n)
             .map(|_| {
                 let mut row = FactorRow::zeroed();

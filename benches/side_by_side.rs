@@ -300,6 +300,7 @@ fn worker_funk(args: &[String]) -> Result<()> {
     let w = worker_args(args)?;
     let start = Instant::now();
     let data = RatingFile::open(&w.data)?;
+    let opened = start.elapsed().as_secs_f64();
     let mut config = TrainConfig::defaults_for(&data);
     config.rank = w.factors;
     config.threads = w.threads;
@@ -325,7 +326,7 @@ fn worker_funk(args: &[String]) -> Result<()> {
             "updates_per_sec": summary.updates_per_sec,
             "test_rmse": summary.test_rmse,
             "train_secs": summary.seconds,
-            "startup_secs": summary.startup_seconds,
+            "startup_secs": opened + summary.startup_seconds.unwrap_or(f64::NAN),
             "total_secs": total,
             "isa": summary.isa,
             "curve": curve,

@@ -1,85 +1,11 @@
-//! The rating file: round trips, blocking, ids, determinism, and every
-//! kind of damage detected with a clear error (never a panic).
+//! The rating file: round trips, blocking, ids, determinism, the writer's
+//! refusals, and files made by `gen`.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod ratingfile_support;
 
-use funkd::ratingfile::{self, FormatError, Meta, RatingFile, RatingSet, Triple, WriteOptions};
+use funkd::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
 use proptest::prelude::*;
-
-/// A small set with string ids, negative and fractional values.
-fn sample_set(users: usize, items: usize, seed: u64) -> RatingSet {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut next = || {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        x >> 33
-    };
-    let mut train = Vec::new();
-    let mut test = Vec::new();
-    for u in 0..users as u32 {
-        for i in 0..items as u32 {
-            match next() % 4 {
-                0 => train.push(Triple {
-                    user: u,
-                    item: i,
-                    value: (next() % 1000) as f32 / 37.0 - 13.5,
-                }),
-                1 => test.push(Triple {
-                    user: u,
-                    item: i,
-                    value: -((next() % 100) as f32),
-                }),
-                _ => {}
-            }
-        }
-    }
-    if train.is_empty() {
-        train.push(Triple {
-            user: 0,
-            item: 0,
-            value: 1.0,
-        });
-    }
-    RatingSet {
-        user_ids: (0..users).map(|u| format!("user-{u}é")).collect(),
-        item_ids: (0..items).map(|i| format!("{}", 1000 - i)).collect(),
-        train,
-        test,
-        meta: Meta {
-            rating_range: None,
-            noise_floor: Some(0.5),
-            mean_rmse: Some(1.25),
-            source: "test".into(),
-        },
-    }
-}
-
-/// The ratings of a set keyed by external ids.
-fn by_external(set: &RatingSet, which: &[Triple]) -> BTreeMap<(String, String), u32> {
-    which
-        .iter()
-        .map(|t| {
-            (
-                (
-                    set.user_ids[t.user as usize].clone(),
-                    set.item_ids[t.item as usize].clone(),
-                ),
-                t.value.to_bits(),
-            )
-        })
-        .collect()
-}
-
-fn write_tmp(set: &RatingSet, opts: WriteOptions) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.funk");
-    ratingfile::write(&path, set, &opts).unwrap();
-    (dir, path)
-}
+use ratingfile_support::{by_external, sample_set, write_tmp};
 
 #[test]
 fn write_then_open_gives_back_every_rating_by_external_id() {
@@ -269,106 +195,6 @@ fn writer_refuses_bad_sets_and_leaves_nothing_behind() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
-fn open_err(bytes: &[u8]) -> FormatError {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.funk");
-    std::fs::write(&path, bytes).unwrap();
-    match RatingFile::open(&path) {
-        Ok(f) => f
-            .verify()
-            .expect_err("damage not detected by open or verify"),
-        Err(e) => e,
-    }
-}
-
-fn good_bytes() -> Vec<u8> {
-    let (_dir, path) = write_tmp(
-        &sample_set(16, 9, 11),
-        WriteOptions {
-            grid: Some(3),
-            seed: 1,
-        },
-    );
-    std::fs::read(path).unwrap()
-}
-
-#[test]
-fn empty_short_and_foreign_files_are_refused_by_name() {
-    assert!(open_err(b"").to_string().contains("empty"));
-    assert!(matches!(
-        open_err(b"FUNK"),
-        FormatError::Corrupt { .. } | FormatError::BadMagic { .. }
-    ));
-    assert!(matches!(
-        open_err(b"user,item,rating\n1,2,3\n"),
-        FormatError::BadMagic { .. }
-    ));
-    let mut bytes = good_bytes();
-    bytes[0] = b'X';
-    assert!(matches!(open_err(&bytes), FormatError::BadMagic { .. }));
-    assert!(open_err(&bytes).to_string().contains("bad.funk"));
-}
-
-#[test]
-fn a_future_version_is_named_as_such() {
-    let mut bytes = good_bytes();
-    bytes[8..12].copy_from_slice(&7u32.to_le_bytes());
-    let err = open_err(&bytes);
-    assert!(
-        matches!(err, FormatError::FutureVersion { found: 7, .. }),
-        "{err}"
-    );
-}
-
-#[test]
-fn truncated_or_extended_files_are_refused() {
-    let bytes = good_bytes();
-    for cut in [bytes.len() - 1, bytes.len() / 2, 600, 511, 100, 9] {
-        let err = open_err(&bytes[..cut]);
-        assert!(
-            matches!(err, FormatError::Corrupt { .. }),
-            "cut at {cut}: {err}"
-        );
-    }
-    let mut longer = bytes.clone();
-    longer.extend_from_slice(&[0; 64]);
-    assert!(open_err(&longer).to_string().contains("bytes"));
-}
-
-#[test]
-fn every_single_bit_flip_is_detected() {
-    let bytes = good_bytes();
-    // Every bit of the header and block table, then a stride through the rest.
-    let positions: Vec<usize> = (0..1024.min(bytes.len()))
-        .chain((1024..bytes.len()).step_by(7))
-        .collect();
-    for &pos in &positions {
-        for bit in [0, 3, 7] {
-            let mut damaged = bytes.clone();
-            damaged[pos] ^= 1 << bit;
-            let _ = open_err(&damaged); // panics inside if undetected
-        }
-    }
-}
-
-#[test]
-fn a_header_whose_counts_disagree_with_the_length_is_refused() {
-    // Rewrite train_count and re-seal the header checksum: only the
-    // consistency checks can catch it.
-    let mut bytes = good_bytes();
-    let train_at = 8 + 8 + 8 + 8 + 8 + 8 + 8;
-    let n = u64::from_le_bytes(bytes[train_at..train_at + 8].try_into().unwrap());
-    bytes[train_at..train_at + 8].copy_from_slice(&(n + 1).to_le_bytes());
-    let hash = xxhash_rust_hash(&bytes[..504]);
-    bytes[504..512].copy_from_slice(&hash.to_le_bytes());
-    let err = open_err(&bytes);
-    assert!(matches!(err, FormatError::Corrupt { .. }), "{err}");
-}
-
-fn xxhash_rust_hash(b: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(b)
-}
-
 #[test]
 fn open_reads_a_file_written_by_gen() {
     let dir = tempfile::tempdir().unwrap();
@@ -382,7 +208,7 @@ fn open_reads_a_file_written_by_gen() {
     let file = RatingFile::open(&path).unwrap();
     assert_eq!(file.train_count(), summary.train);
     file.verify().unwrap();
-    assert!(Path::new(&path).exists());
+    assert!(path.exists());
 }
 
 proptest! {
@@ -400,18 +226,55 @@ proptest! {
         prop_assert_eq!(by_external(&back, &back.test), by_external(&set, &set.test));
     }
 
-    #[test]
-    fn random_damage_never_panics(edits in proptest::collection::vec((0usize..4096, any::<u8>()), 1..8)) {
-        let mut bytes = good_bytes();
-        for (pos, val) in edits {
-            let n = bytes.len();
-            bytes[pos % n] = val;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.funk");
-        std::fs::write(&path, &bytes).unwrap();
-        if let Ok(file) = RatingFile::open(&path) {
-            let _ = file.verify();
-        }
+}
+
+#[test]
+fn gen_is_skewed_duplicate_free_and_deterministic_like_the_netflix_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.funk"), dir.path().join("b.funk"));
+    let config = funkd::gen::GenConfig {
+        scale: 0.01,
+        seed: 12,
+        ..Default::default()
+    };
+    let summary = funkd::gen::generate(&config, &a).unwrap();
+    funkd::gen::generate(&config, &b).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let file = RatingFile::open(&a).unwrap();
+    file.verify().unwrap(); // sorted blocks with no repeated (user, item)
+    let (users, items, ratings) = config.shape();
+    assert_eq!((file.users(), file.items()), (users, items));
+    assert_eq!(file.train_count() + file.test_count(), ratings);
+    let test_share = file.test_count() as f64 / ratings as f64;
+    assert!(
+        (0.008..0.02).contains(&test_share),
+        "test share {test_share}"
+    );
+    assert_eq!(file.rating_range(), Some((1.0, 5.0)));
+    assert!(summary.noise_floor < summary.mean_rmse.unwrap());
+
+    let set = file.to_rating_set();
+    let mut per_user = vec![0u32; users];
+    let mut per_item = vec![0u32; items];
+    let mut pairs = std::collections::HashSet::new();
+    for t in set.train.iter().chain(&set.test) {
+        per_user[t.user as usize] += 1;
+        per_item[t.item as usize] += 1;
+        assert!(
+            pairs.insert((t.user, t.item)),
+            "pair repeated across splits"
+        );
+        assert!(t.value >= 1.0 && t.value <= 5.0 && t.value.fract() == 0.0);
     }
+    let skew = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        f64::from(v[v.len() - 1]) / f64::from(v[v.len() / 2].max(1))
+    };
+    assert!(
+        per_user.iter().all(|&n| n >= 1),
+        "every user rates something"
+    );
+    // Scale 0.01 measures about 5 for both (uniform sampling would give ~1.5).
+    assert!(skew(per_user) > 3.0, "user activity not skewed");
+    assert!(skew(per_item) > 3.0, "item popularity not skewed");
 }

@@ -405,3 +405,8 @@ fn early_stopping_ends_the_run_once_the_test_error_stops_improving() {
     assert_eq!(again["updates"], 0);
     assert_eq!(again["model_hash"], s["model_hash"]);
 }
+
+#[test]
+fn resume_is_exact_for_gradient_descent() {
+    assert_sigterm_and_resume_are_exact(&["--method", "gd", "--learning-rate", "0.0001"]);
+}

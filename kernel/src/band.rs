@@ -9,7 +9,9 @@ use crate::FactorRow;
 /// `biases` has one entry per row for [`ModelKind::Biased`](crate::ModelKind)
 /// (it may be empty for the plain model); `grad_sq` has one AdaGrad
 /// accumulator per row for [`LearningRate::Adaptive`](crate::LearningRate)
-/// (it may be empty otherwise).
+/// (it may be empty otherwise), each starting at
+/// [`ADAPTIVE_INITIAL_ACCUMULATOR`](crate::ADAPTIVE_INITIAL_ACCUMULATOR) and
+/// saved with the factors (a checkpoint that drops them changes the steps).
 #[derive(Debug)]
 pub struct Band<'a, const K: usize> {
     /// Factor rows, indexed by the block-local index in [`Rating`](crate::Rating).

@@ -27,7 +27,7 @@ pub struct GradCheckReport {
 
 /// Compares the analytic gradient (`grad_users`, `grad_items`, e.g. from
 /// [`accumulate_gradient`](crate::accumulate_gradient)) with
-/// (J(x + h) − J(x − h)) / 2h at each probe, J from [`objective`] in f64,
+/// (J(x + h) − J(x − h)) / 2h at each probe, J from [`objective()`] in f64,
 /// h = ∛ε · max(1, |x|) (ε the f64 epsilon: it balances the rounding error
 /// of J, ∝ ε/h, against the truncation error, ∝ h²), with x + h − x made
 /// exact so the quotient divides by the step actually taken.

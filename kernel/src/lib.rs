@@ -10,7 +10,7 @@
 //! run time from a CPU-feature token ([`Isa`]), the cache-blocked block
 //! trainer ([`train_block`]), loss in f64 ([`evaluate_block`]), full
 //! gradients ([`accumulate_gradient`], [`gradient_step`]), the objective
-//! ([`objective`]) and the gradient check ([`check_gradient`]), and
+//! ([`objective()`]) and the gradient check ([`check_gradient`]), and
 //! divergence detection ([`DivergenceMonitor`], [`all_finite`]).
 //!
 //! No allocation, no I/O, no threads, no global ids: a block's rows and

@@ -30,6 +30,14 @@ use crate::usage_bail;
 
 /// Options of `funkd predict`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_long_help = "Unknown ids get a fallback, never an error, and every prediction \
+says where it came from (`source`): model (both ids known), item_bias (unknown user: μ + b_i), \
+user_bias (unknown item: μ + b_u), global_mean (neither known: μ; the plain model's only \
+fallback is the mean train rating). Predictions, fallbacks included, are clamped to the data's \
+rating range unless --no-clamp is given.\n\nOutput: one `user<TAB>item<TAB>prediction<TAB>source` \
+line per pair, in input order; --json prints {predictions, count, fallbacks, clamp, model, epoch}."
+)]
 pub struct PredictArgs {
     /// The rating file the model was trained on (for its id maps).
     #[arg(long, value_name = "FILE")]

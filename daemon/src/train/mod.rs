@@ -22,6 +22,7 @@ mod trainer;
 pub mod workers;
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Context;
 
@@ -48,6 +49,7 @@ pub fn train(
     config: &TrainConfig,
     checkpoint_dir: &Path,
 ) -> anyhow::Result<TrainSummary> {
+    let entered = Instant::now();
     config.validate()?;
     let dir = CheckpointDir::new(checkpoint_dir);
     dir.create()?;
@@ -127,7 +129,7 @@ pub fn train(
     };
     let never = crossbeam_channel::never();
     let requests = listener.as_ref().map_or(&never, |l| l.requests());
-    crate::with_k!(rank, K => run::run::<K>(data, config, settings, start, &dir, requests))
+    crate::with_k!(rank, K => run::run::<K>(data, config, settings, start, &dir, requests, entered))
 }
 
 /// Runs `funkd train`.

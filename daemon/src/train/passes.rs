@@ -194,6 +194,7 @@ impl<const K: usize> Trainer<'_, K> {
     ) -> anyhow::Result<BlockStats> {
         let grid = self.grid();
         let params = self.hyper_params()?;
+        self.startup.get_or_insert_with(|| self.entered.elapsed());
         for block in schedule.stratum(s) {
             let job = Job::Train {
                 block,

@@ -47,6 +47,9 @@ pub struct TrainSummary {
     pub updates: u64,
     /// Wall-clock seconds of this process's `train` call.
     pub seconds: f64,
+    /// Seconds from entering `train` to the first block sent to a worker
+    /// (opening the rating file comes before and is not counted).
+    pub startup_seconds: Option<f64>,
     /// xxh3 of the model's parameters (hex): equal hashes, equal models.
     pub model_hash: String,
     /// Why the run ended.

@@ -40,6 +40,7 @@ pub fn run<const K: usize>(
     start: Start,
     dir: &CheckpointDir,
     requests: &Receiver<Request>,
+    entered: Instant,
 ) -> anyhow::Result<TrainSummary> {
     let grid = data.grid();
     let user_bands: Vec<Range<usize>> = (0..grid).map(|b| data.user_band(b)).collect();
@@ -91,6 +92,8 @@ pub fn run<const K: usize>(
         status_file: StatusFile::new(dir.path()),
         metrics: MetricsLog::new(dir.path()),
         started: Instant::now(),
+        entered,
+        startup: None,
         last_checkpoint_at: Instant::now(),
         last_checkpoint,
         saved_position: None,
@@ -300,6 +303,7 @@ impl<const K: usize> Trainer<'_, K> {
             updates_per_sec: self.updates_here as f64 / self.train_time.as_secs_f64().max(1e-9),
             updates: self.updates_here,
             seconds: self.started.elapsed().as_secs_f64(),
+            startup_seconds: self.startup.map(|d| d.as_secs_f64()),
             model_hash: self.state.model_hash(),
             ending,
             checkpoint: self.last_checkpoint.clone(),

@@ -54,6 +54,10 @@ pub(super) struct Trainer<'d, const K: usize> {
     pub(super) metrics: MetricsLog,
     pub(super) reporter: Reporter,
     pub(super) started: Instant,
+    /// When [`super::train`] was entered.
+    pub(super) entered: Instant,
+    /// From entering [`super::train`] to sending the first block.
+    pub(super) startup: Option<Duration>,
     pub(super) last_checkpoint_at: Instant,
     pub(super) last_checkpoint: Option<PathBuf>,
     /// The position of `last_checkpoint` while nothing changed since it was written.

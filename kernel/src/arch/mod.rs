@@ -2,10 +2,10 @@
 //!
 //! One folder per ISA (`x86_64/avx2`, `x86_64/avx512`, `aarch64/neon`) plus
 //! the portable [`scalar`] reference. Every backend implements the same
-//! private [`RowOps`] trait (dot product, SGD update, adaptive update) and
+//! private `RowOps` trait (dot product, SGD update, adaptive update) and
 //! exposes the same entry points (`train`, `evaluate`), each a
 //! `#[target_feature]` function that instantiates the generic loops of
-//! [`crate::sgd`] and [`crate::loss`] with its own row operations, so the
+//! `crate::sgd` and `crate::loss` with its own row operations, so the
 //! per-rating work inlines into one loop compiled for that ISA.
 //!
 //! [`Isa`] picks a backend at run time. A SIMD variant holds a token (see

@@ -40,19 +40,21 @@ impl RowOps for NeonOps {
     #[inline(always)]
     unsafe fn update<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
         let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+        // p + η_p (e q − λ p) = (1 − η_p λ) p + (η_p e) q: two operations per
+        // vector instead of three (the same value up to rounding).
         // SAFETY: as in `dot`; `p` and `q` are distinct rows (two `&mut`).
         unsafe {
-            let lambda = vdupq_n_f32(step.lambda);
-            let eta_p = vdupq_n_f32(step.eta_p);
-            let eta_q = vdupq_n_f32(step.eta_q);
+            let keep_p = vdupq_n_f32(1.0 - step.eta_p * step.lambda);
+            let keep_q = vdupq_n_f32(1.0 - step.eta_q * step.lambda);
+            let pull_p = vdupq_n_f32(step.eta_p * step.err);
+            let pull_q = vdupq_n_f32(step.eta_q * step.err);
             for c in 0..K / LANES {
                 let pv = vld1q_f32(pp.add(c * LANES));
                 let qv = vld1q_f32(qp.add(c * LANES));
-                // e·q − λ·p and e·p − λ·q
-                let gp = vfmsq_f32(vmulq_n_f32(qv, step.err), lambda, pv);
-                let gq = vfmsq_f32(vmulq_n_f32(pv, step.err), lambda, qv);
-                vst1q_f32(pp.add(c * LANES), vfmaq_f32(pv, eta_p, gp));
-                vst1q_f32(qp.add(c * LANES), vfmaq_f32(qv, eta_q, gq));
+                let p_new = vfmaq_f32(vmulq_f32(keep_p, pv), pull_p, qv);
+                let q_new = vfmaq_f32(vmulq_f32(keep_q, qv), pull_q, pv);
+                vst1q_f32(pp.add(c * LANES), p_new);
+                vst1q_f32(qp.add(c * LANES), q_new);
             }
         }
     }

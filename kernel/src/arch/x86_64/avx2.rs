@@ -73,19 +73,21 @@ impl RowOps for Avx2Ops {
     #[inline(always)]
     unsafe fn update<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
         let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+        // p + η_p (e q − λ p) = (1 − η_p λ) p + (η_p e) q: two operations per
+        // vector instead of three (the same value up to rounding).
         // SAFETY: as in `dot`; `p` and `q` are distinct rows (two `&mut`).
         unsafe {
-            let err = _mm256_set1_ps(step.err);
-            let lambda = _mm256_set1_ps(step.lambda);
-            let eta_p = _mm256_set1_ps(step.eta_p);
-            let eta_q = _mm256_set1_ps(step.eta_q);
+            let keep_p = _mm256_set1_ps(1.0 - step.eta_p * step.lambda);
+            let keep_q = _mm256_set1_ps(1.0 - step.eta_q * step.lambda);
+            let pull_p = _mm256_set1_ps(step.eta_p * step.err);
+            let pull_q = _mm256_set1_ps(step.eta_q * step.err);
             for c in 0..K / LANES {
                 let pv = _mm256_load_ps(pp.add(c * LANES));
                 let qv = _mm256_load_ps(qp.add(c * LANES));
-                let gp = _mm256_fmsub_ps(err, qv, _mm256_mul_ps(lambda, pv));
-                let gq = _mm256_fmsub_ps(err, pv, _mm256_mul_ps(lambda, qv));
-                _mm256_store_ps(pp.add(c * LANES), _mm256_fmadd_ps(eta_p, gp, pv));
-                _mm256_store_ps(qp.add(c * LANES), _mm256_fmadd_ps(eta_q, gq, qv));
+                let p_new = _mm256_fmadd_ps(pull_p, qv, _mm256_mul_ps(keep_p, pv));
+                let q_new = _mm256_fmadd_ps(pull_q, pv, _mm256_mul_ps(keep_q, qv));
+                _mm256_store_ps(pp.add(c * LANES), p_new);
+                _mm256_store_ps(qp.add(c * LANES), q_new);
             }
         }
     }
