@@ -53,7 +53,11 @@ struct Plan {
 
 fn parse_list(s: &str) -> Result<Vec<usize>> {
     s.split(',')
-        .map(|x| x.trim().parse::<usize>().with_context(|| format!("bad number {x:?}")))
+        .map(|x| {
+            x.trim()
+                .parse::<usize>()
+                .with_context(|| format!("bad number {x:?}"))
+        })
         .collect()
 }
 
@@ -70,7 +74,11 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{a} needs a value")).cloned();
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{a} needs a value"))
+                .cloned()
+        };
         match a.as_str() {
             "--data" => plan.data = Some(PathBuf::from(value()?)),
             "--scale" => plan.scale = value()?.parse()?,
@@ -201,7 +209,8 @@ fn parent(plan: Plan) -> Result<()> {
         file.items(),
         file.train_count(),
         file.test_count(),
-        file.noise_floor().map_or("unknown".into(), |f| format!("{f:.4}"))
+        file.noise_floor()
+            .map_or("unknown".into(), |f| format!("{f:.4}"))
     );
     println!(
         "LIBMF built with CXXFLAGS={:?}; {} epochs; {} repetitions, medians shown",
@@ -255,7 +264,10 @@ fn report_row(k: usize, t: usize, funk: &[Measured], libmf: &[Measured], curves:
         for (name, ms) in [("funkd", funk), ("LIBMF", libmf)] {
             if let Some(m) = ms.first() {
                 let curve: Vec<String> = m.curve().iter().map(|x| format!("{x:.4}")).collect();
-                println!("K={k} threads={t} {name} test RMSE per epoch: {}", curve.join(" "));
+                println!(
+                    "K={k} threads={t} {name} test RMSE per epoch: {}",
+                    curve.join(" ")
+                );
             }
         }
     }
@@ -382,7 +394,9 @@ fn worker_libmf(args: &[String]) -> Result<()> {
     let n = file.train_count() as f64;
 
     let t = Instant::now();
-    libmf_params(&w, 1).fit(&train).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    libmf_params(&w, 1)
+        .fit(&train)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let t1 = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let model = libmf_params(&w, w.epochs)

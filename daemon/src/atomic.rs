@@ -29,6 +29,7 @@ where
             .flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    set_permissions(tmp.as_file(), path)?;
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot fsync the temporary file for {}", path.display()))?;
@@ -36,6 +37,26 @@ where
         .map_err(|e| e.error)
         .with_context(|| format!("cannot rename the temporary file onto {}", path.display()))?;
     sync_dir(dir).with_context(|| format!("cannot fsync directory {}", dir.display()))?;
+    Ok(())
+}
+
+/// Gives the temporary file the permissions a plainly created file would
+/// have: the target's own when it exists, else `rw-r--r--` (tempfile
+/// creates its files private, `rw-------`, which would make every output
+/// unreadable to other users).
+#[cfg(unix)]
+fn set_permissions(file: &File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let permissions = match fs::metadata(path) {
+        Ok(meta) => meta.permissions(),
+        Err(_) => fs::Permissions::from_mode(0o644),
+    };
+    file.set_permissions(permissions)
+        .with_context(|| format!("cannot set the permissions of {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_permissions(_file: &File, _path: &Path) -> Result<()> {
     Ok(())
 }
 
@@ -82,6 +103,20 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"old");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1, "temporary file left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_world_readable_and_existing_modes_are_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_bytes_atomically(&path, b"one").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o644);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write_bytes_atomically(&path, b"two").unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -41,7 +41,9 @@ mod writer;
 
 pub use error::FormatError;
 pub use ids::IdIndex;
-pub use layout::{band_range, default_grid, FORMAT_VERSION, MAGIC, MAX_GRID};
+pub use layout::{
+    band_range, default_grid, BlockEntry, SectionRef, FORMAT_VERSION, MAGIC, MAX_GRID,
+};
 pub use reader::{BlockBalance, RatingFile};
 pub use set::{Meta, RatingSet, Triple};
 pub use verify::VerifyReport;
