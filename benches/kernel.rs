@@ -17,22 +17,35 @@ use std::time::Duration;
 /// A block's shape: rows per band and ratings.
 struct Shape {
     name: &'static str,
-    rows: usize,
+    user_rows: usize,
+    item_rows: usize,
     ratings: usize,
 }
 
-const SHAPES: [Shape; 2] = [
+const SHAPES: [Shape; 3] = [
     // 2 × 256 rows: 64 KiB of rows at K = 32, 256 KiB at K = 128.
     Shape {
         name: "cache-resident",
-        rows: 256,
+        user_rows: 256,
+        item_rows: 256,
         ratings: 65_536,
     },
     // 2 × 32,768 rows: 8 MiB at K = 32, 32 MiB at K = 128 (far beyond L2).
     Shape {
         name: "beyond-L2",
-        rows: 32_768,
+        user_rows: 32_768,
+        item_rows: 32_768,
         ratings: 1 << 20,
+    },
+    // One block of the full-scale Netflix grid (P = 32): 480,189 / 32 user
+    // rows, 17,770 / 32 item rows, 99 M / 1,024 ratings. The item band stays
+    // in L2 (71 KiB at K = 32, 284 KiB at K = 128); the user band does not
+    // at K = 128 (7.3 MiB) and each user row is used ~6.5 times.
+    Shape {
+        name: "netflix-block",
+        user_rows: 15_006,
+        item_rows: 555,
+        ratings: 97_000,
     },
 ];
 
@@ -74,12 +87,12 @@ fn block<const K: usize>(shape: &Shape) -> Block<K> {
             })
             .collect()
     };
-    let users = rows(shape.rows, &mut rng);
-    let items = rows(shape.rows, &mut rng);
+    let users = rows(shape.user_rows, &mut rng);
+    let items = rows(shape.item_rows, &mut rng);
     let mut ratings: Vec<Rating> = (0..shape.ratings)
         .map(|_| Rating {
-            user: rng.below(shape.rows),
-            item: rng.below(shape.rows),
+            user: rng.below(shape.user_rows),
+            item: rng.below(shape.item_rows),
             value: 1.0 + 4.0 * rng.unit(),
         })
         .collect();
@@ -87,8 +100,8 @@ fn block<const K: usize>(shape: &Shape) -> Block<K> {
     Block {
         users,
         items,
-        user_biases: vec![0.0; shape.rows],
-        item_biases: vec![0.0; shape.rows],
+        user_biases: vec![0.0; shape.user_rows],
+        item_biases: vec![0.0; shape.item_rows],
         ratings,
     }
 }

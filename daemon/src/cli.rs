@@ -7,23 +7,31 @@ use crate::commands;
 
 /// funkd — learn low-rank models of huge sparse rating matrices (Simon
 /// Funk's stochastic "SVD"), fast, deterministic and crash-safe.
-///
-/// A typical session:
-///
-///   funkd gen --scale 0.01 -o small.funk        # synthetic Netflix-shaped data
-///   funkd train --data small.funk --checkpoint-dir run/
-///   funkd eval --data small.funk --model run/
-///   funkd recommend --data small.funk --model run/ --user 42
-///
-/// Every command that reports numbers takes --json and then prints exactly
-/// one JSON object on stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error.
 #[derive(Debug, Parser)]
-#[command(name = "funkd", version, about, long_about, max_term_width = 100)]
+#[command(
+    name = "funkd",
+    version,
+
+    max_term_width = 100,
+    after_help = AFTER_HELP
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+const AFTER_HELP: &str = "\
+A typical session:
+  funkd demo                                         # the whole pipeline on a small synthetic set
+  funkd gen --scale 0.01 -o small.funk               # synthetic Netflix-shaped data
+  funkd import -f movielens --train u1.base --test u1.test -o u1.funk
+  funkd train --data small.funk --checkpoint-dir run/    # Ctrl-C checkpoints; run again to resume
+  funkd eval --data small.funk --model run/
+  funkd recommend --data small.funk --model run/ --user 42
+
+Every command that reports numbers takes --json and then prints exactly one JSON object on
+stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error. `funkd <command> --help` for more.";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

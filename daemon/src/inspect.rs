@@ -17,7 +17,8 @@ pub const CHECKPOINT_MAGIC: &[u8; 8] = b"FUNKCKPT";
 /// Options of `funkd inspect`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InspectArgs {
-    /// A rating file or a checkpoint.
+    /// A rating file, a checkpoint, or a checkpoint directory (its newest
+    /// good checkpoint).
     pub file: PathBuf,
     /// Check every checksum and record (reports throughput).
     #[arg(long)]
@@ -29,6 +30,10 @@ pub struct InspectArgs {
 
 /// Runs `funkd inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    if args.file.is_dir() {
+        // A checkpoint directory: its newest good checkpoint.
+        return crate::checkpoint::inspect_command(&args.file, args.verify, args.json);
+    }
     let mut magic = [0u8; 8];
     let n = std::fs::File::open(&args.file)
         .and_then(|mut f| read_up_to(&mut f, &mut magic))

@@ -12,8 +12,22 @@ use super::{model_hash, store, Checkpoint};
 /// and every length; `verify` also checks that every parameter is finite.
 /// With `json`, prints exactly one JSON object on stdout.
 pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<()> {
-    let checkpoint =
-        store::read(path).with_context(|| format!("cannot inspect {}", path.display()))?;
+    let (checkpoint, file);
+    if path.is_dir() {
+        let found = super::CheckpointDir::new(path).newest_good()?;
+        for (skipped, why) in &found.skipped {
+            eprintln!(
+                "funkd: warning: skipping unreadable checkpoint {}: {why}",
+                skipped.display()
+            );
+        }
+        (checkpoint, file) = (found.checkpoint, found.path);
+    } else {
+        checkpoint =
+            store::read(path).with_context(|| format!("cannot inspect {}", path.display()))?;
+        file = path.to_path_buf();
+    }
+    let path = file.as_path();
     let finite = verify.then(|| all_finite(&checkpoint));
     let report = report(&checkpoint, path, finite);
     if json {

@@ -7,12 +7,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// The file could not be opened, read or mapped.
-    #[error("{path}: {source}")]
+    ///
+    /// The OS error is part of the message rather than a `source`, so that
+    /// an error chain printed with `{:#}` says it once.
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file does not start with the rating-file magic.
     #[error("{path}: not a funk rating file (starts with {found:?}, expected \"FUNKRATE\")")]

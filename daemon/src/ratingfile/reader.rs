@@ -47,9 +47,9 @@ impl RatingFile {
     /// Maps and validates the file at `path` (see the type's docs); reads
     /// the header, block table and id tables only, never the records.
     pub fn open(path: &Path) -> Result<RatingFile, FormatError> {
-        let io = |source| FormatError::Io {
+        let io = |error| FormatError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();

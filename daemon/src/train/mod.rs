@@ -134,8 +134,7 @@ pub fn train(
 
 /// Runs `funkd train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let data = RatingFile::open(&args.data)
-        .with_context(|| format!("cannot open the rating file {}", args.data.display()))?;
+    let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
     let config = TrainConfig::from_args(&args, &data)?;
     let summary = train(&data, &config, &args.checkpoint_dir)?;
     if args.json {

@@ -193,6 +193,24 @@ impl<const K: usize> Trainer<'_, K> {
                 }
             }
 
+            // EXPERIMENT
+            if let Ok(v) = std::env::var("FUNKD_X_REGROW") {
+                let l0: f32 = v.parse().unwrap_or(0.0);
+                let eta = self.hyper_params()?.step_size(self.progress.epoch);
+                let f = 1.0 - eta * l0;
+                for b in self
+                    .state
+                    .users
+                    .iter_mut()
+                    .chain(self.state.items.iter_mut())
+                {
+                    for r in b.factors.iter_mut() {
+                        for x in r.0.iter_mut() {
+                            *x *= f;
+                        }
+                    }
+                }
+            }
             // The epoch is complete: check it, evaluate it, record it.
             if !self.state.all_finite() {
                 self.diverged("a parameter became non-finite")?;
