@@ -60,6 +60,8 @@ pub enum Command {
     Gradcheck(commands::gradcheck::GradcheckArgs),
     /// k-fold cross-validation over all ratings.
     Cv(commands::cv::CvArgs),
+    /// Search rank, learning rate and λ by cross-validation of the train split only.
+    Tune(commands::tune::TuneArgs),
 }
 
 impl Cli {
@@ -78,6 +80,7 @@ impl Cli {
             Command::Export(a) => commands::export::run(a),
             Command::Gradcheck(a) => commands::gradcheck::run(a),
             Command::Cv(a) => commands::cv::run(a),
+            Command::Tune(a) => commands::tune::run(a),
         }
     }
 }

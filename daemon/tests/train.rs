@@ -370,7 +370,7 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
-fn early_stopping_ends_the_run_once_the_test_error_stops_improving() {
+fn early_stopping_ends_the_run_once_the_validation_error_stops_improving() {
     let tmp = tempfile::tempdir().unwrap();
     let data = small_data(tmp.path(), 7);
     let dir = tmp.path().join("c");
@@ -392,7 +392,7 @@ fn early_stopping_ends_the_run_once_the_test_error_stops_improving() {
     let s = train_ok(&data, &dir, &args);
     assert_eq!(s["ending"], "early-stopped");
     let epochs = s["epochs"].as_u64().unwrap();
-    let best_epoch = s["best_test_rmse"][1].as_u64().unwrap();
+    let best_epoch = s["best_validation_rmse"][1].as_u64().unwrap();
     assert!(epochs < 30);
     assert_eq!(
         epochs,

@@ -70,10 +70,49 @@ pub fn train_block<const K: usize>(
     items: Band<'_, K>,
     ratings: &[Rating],
 ) -> Result<BlockStats, KernelError> {
-    let job = SgdJob::new(params, epoch, mu, users, items, ratings)?;
+    train_block_skipping(isa, params, epoch, mu, users, items, ratings, &[])
+}
+
+/// [`train_block`] on a block less some of its ratings (a held-out
+/// validation slice, say), without copying the block: `skip` lists the
+/// positions in `ratings` to leave out, strictly increasing. The others are
+/// trained in [`block_visit_order_skipping`](crate::block_visit_order_skipping),
+/// i.e. exactly as [`train_block`] would visit them, so the interleaving
+/// that makes the loop fast is kept however the held-out ratings fall
+/// (training the runs between them one call at a time would visit short
+/// runs with little to overlap). `count` is the ratings trained on.
+///
+/// An unsorted, repeated or out-of-range skip entry is a
+/// [`KernelError::InvalidSkip`], found before any update.
+///
+/// # Examples
+///
+/// ```
+/// use funk_kernel::*;
+/// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
+/// let mut p = [FactorRow::<16>::splat(0.5)];
+/// let mut q = [FactorRow::<16>::splat(0.5)];
+/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }, Rating { user: 0, item: 0, value: 4.0 }];
+/// let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
+/// let stats = train_block_skipping(Isa::detect(), &params, 0, 0.0, band(&mut p), band(&mut q), &ratings, &[0]).unwrap();
+/// assert_eq!(stats.count, 1);
+/// assert_eq!(stats.sse, 0.0); // only the second rating, which p·q = 4 fits
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn train_block_skipping<const K: usize>(
+    isa: Isa,
+    params: &HyperParams,
+    epoch: u32,
+    mu: f32,
+    users: Band<'_, K>,
+    items: Band<'_, K>,
+    ratings: &[Rating],
+    skip: &[u32],
+) -> Result<BlockStats, KernelError> {
+    let job = SgdJob::new(params, epoch, mu, users, items, ratings, skip)?;
     let sse = isa.train(job);
     Ok(BlockStats {
         sse,
-        count: ratings.len() as u64,
+        count: (ratings.len() - skip.len()) as u64,
     })
 }

@@ -37,6 +37,14 @@ pub enum KernelError {
     /// A parameter reference outside the bands (or a bias of a band
     /// without biases).
     ParamOutOfRange(ParamRef),
+    /// A skip list entry that is not above the one before it, or that lies
+    /// outside the block.
+    InvalidSkip {
+        /// Position of the entry in the skip list.
+        entry: usize,
+        /// Ratings in the block.
+        len: usize,
+    },
 }
 
 impl fmt::Display for KernelError {
@@ -56,6 +64,10 @@ impl fmt::Display for KernelError {
                 f.write_str("clamp range must have finite-or-infinite low <= high")
             }
             Self::ParamOutOfRange(p) => write!(f, "parameter {p:?} is outside the bands"),
+            Self::InvalidSkip { entry, len } => write!(
+                f,
+                "skip list entry {entry} is not increasing or not inside the block of {len} ratings"
+            ),
         }
     }
 }

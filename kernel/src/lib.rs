@@ -67,7 +67,7 @@ mod view;
 
 pub use arch::{Avx2FmaToken, Avx512Token, Isa, NeonToken};
 pub use band::Band;
-pub use block::{train_block, BlockStats, ADAPTIVE_INITIAL_ACCUMULATOR};
+pub use block::{train_block, train_block_skipping, BlockStats, ADAPTIVE_INITIAL_ACCUMULATOR};
 pub use divergence::{all_finite, DivergenceMonitor, Health};
 pub use error::KernelError;
 pub use gradcheck::{check_gradient, GradCheckReport, RELATIVE_ERROR_FLOOR};
@@ -77,5 +77,5 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
-pub use sgd::{block_visit_order, BLOCK_STREAMS};
+pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS};
 pub use view::{BandGrad, BandView};

@@ -38,3 +38,17 @@ pub(crate) fn check_side(len: usize, rows: usize, required: bool) -> Result<(), 
         Err(KernelError::BandShape)
     }
 }
+
+/// Checks that a skip list is strictly increasing and inside a block of
+/// `len` ratings.
+pub(crate) fn check_skip(skip: &[u32], len: usize) -> Result<(), KernelError> {
+    let mut floor = 0usize;
+    for (entry, &h) in skip.iter().enumerate() {
+        let h = h as usize;
+        if h < floor || h >= len {
+            return Err(KernelError::InvalidSkip { entry, len });
+        }
+        floor = h + 1;
+    }
+    Ok(())
+}

@@ -7,7 +7,8 @@ use funk_kernel::{LearningRate, ModelKind};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::{
-    Checkpoint, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC, VERSION,
+    Checkpoint, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC, OLDEST_VERSION,
+    VERSION,
 };
 use super::CheckpointError;
 
@@ -27,7 +28,7 @@ impl Checkpoint {
         }
         r.pos = MAGIC.len();
         let version = r.u32("version")?;
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(CheckpointError::Version {
                 path: path.to_path_buf(),
                 found: version,
@@ -87,6 +88,11 @@ impl Checkpoint {
         let isa = String::from_utf8_lossy(&isa_bytes[..isa_len]).into_owned();
         let epochs = r.u32("epochs")?;
         let early_stop = r.u32("early stop")?;
+        let (validation, reg_row) = if version >= 2 {
+            (r.f32("validation fraction")?, r.f32("row prior")?)
+        } else {
+            (0.0, 0.0)
+        };
         let settings = Settings {
             kind,
             method,
@@ -105,6 +111,8 @@ impl Checkpoint {
             isa,
             epochs,
             early_stop,
+            validation,
+            reg_row,
         };
         if rank == 0 || k < rank || k % 16 != 0 {
             return Err(r.invalid(format!("rank {rank} does not fit rows of {k}")));
@@ -119,12 +127,26 @@ impl Checkpoint {
             updates: r.u64("updates")?,
             train_rmse: r.f64s("train rmse history")?,
             test_rmse: r.f64s("test rmse history")?,
+            validation_rmse: if version >= 2 {
+                r.f64s("validation rmse history")?
+            } else {
+                Vec::new()
+            },
         };
         let params = r.params(&settings, "parameters")?;
         let epoch_start = match r.u8("restore flag")? {
             0 => None,
             1 => Some(r.params(&settings, "epoch-start parameters")?),
             other => return Err(r.invalid(format!("unknown restore flag {other}"))),
+        };
+        let best = if version >= 2 {
+            match r.u8("best flag")? {
+                0 => None,
+                1 => Some(r.params(&settings, "best parameters")?),
+                other => return Err(r.invalid(format!("unknown best flag {other}"))),
+            }
+        } else {
+            None
         };
         if r.pos != r.bytes.len() {
             return Err(r.invalid(format!(
@@ -137,6 +159,7 @@ impl Checkpoint {
             progress,
             params,
             epoch_start,
+            best,
         })
     }
 }

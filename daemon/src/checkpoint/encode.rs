@@ -121,6 +121,8 @@ impl CheckpointView<'_> {
         w.bytes(&isa)?;
         w.u32(s.epochs)?;
         w.u32(s.early_stop)?;
+        w.f32(s.validation)?;
+        w.f32(s.reg_row)?;
 
         let p = self.progress;
         w.u32(p.epoch)?;
@@ -131,12 +133,20 @@ impl CheckpointView<'_> {
         w.u64(p.updates)?;
         w.f64s(&p.train_rmse)?;
         w.f64s(&p.test_rmse)?;
+        w.f64s(&p.validation_rmse)?;
 
         w.params(&self.params)?;
         match &self.epoch_start {
             Some(start) => {
                 w.u8(1)?;
                 w.params(start)?;
+            }
+            None => w.u8(0)?,
+        }
+        match &self.best {
+            Some(best) => {
+                w.u8(1)?;
+                w.params(best)?;
             }
             None => w.u8(0)?,
         }

@@ -12,7 +12,17 @@
 //!           updates so far, per-epoch train and test RMSE history
 //! params    μ, user and item biases, AdaGrad accumulators, factors
 //! restore   flag u8, then (if 1) the parameters at the start of the epoch
+//! best      (version 2) flag u8, then (if 1) the parameters of the epoch
+//!           with the lowest validation RMSE so far
 //! checksum  xxh3-64 of every byte before it
+//! ```
+//!
+//! Version 2 adds, after the early-stop patience, the validation fraction
+//! (f32) and the per-row prior λ₀ (f32); after the test history, the
+//! validation RMSE history; and the `best` section. Version 1 files are
+//! still read (no validation slice, no row prior, no best model).
+//!
+//! ```text
 //! ```
 //!
 //! Factor rows are stored with `k` values (the padded row length), in
@@ -23,7 +33,9 @@ use funk_kernel::{LearningRate, ModelKind};
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: &[u8; 8] = b"FUNKCKPT";
 /// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest format version this build still reads.
+pub const OLDEST_VERSION: u32 = 1;
 /// Bytes reserved for the ISA name.
 pub(super) const ISA_NAME_BYTES: usize = 16;
 
@@ -86,6 +98,11 @@ pub struct Settings {
     pub epochs: u32,
     /// Early-stopping patience in epochs (0 = off).
     pub early_stop: u32,
+    /// Fraction of the train ratings held out as the validation slice (0 = none).
+    pub validation: f32,
+    /// λ₀: the per-row prior, applied once per epoch to every factor row
+    /// whatever its number of ratings (0 = off).
+    pub reg_row: f32,
 }
 
 /// Where the run stands and what it has seen so far.
@@ -107,6 +124,9 @@ pub struct Progress {
     pub train_rmse: Vec<f64>,
     /// Test RMSE of every completed epoch (NaN when there is no test split).
     pub test_rmse: Vec<f64>,
+    /// Validation RMSE of every completed epoch (NaN when there is no
+    /// validation slice).
+    pub validation_rmse: Vec<f64>,
 }
 
 /// The numbers of a model plus the optimiser's per-row state.
@@ -141,6 +161,10 @@ pub struct Checkpoint {
     /// mid-epoch checkpoint so that a divergence after resuming restores
     /// exactly what an uninterrupted run would.
     pub epoch_start: Option<Parameters>,
+    /// The parameters after the epoch with the lowest validation RMSE so
+    /// far (kept while it is not the current one), so that early stopping
+    /// restores exactly what an uninterrupted run would.
+    pub best: Option<Parameters>,
 }
 
 /// Parameters as lists of slices to be read one after the other (one
@@ -190,6 +214,8 @@ pub struct CheckpointView<'a> {
     pub params: ParamParts<'a>,
     /// The parameters at the start of the epoch (mid-epoch checkpoints).
     pub epoch_start: Option<ParamParts<'a>>,
+    /// The parameters of the best epoch so far, if not the current ones.
+    pub best: Option<ParamParts<'a>>,
 }
 
 impl Checkpoint {
@@ -200,6 +226,7 @@ impl Checkpoint {
             progress: &self.progress,
             params: self.params.parts(),
             epoch_start: self.epoch_start.as_ref().map(Parameters::parts),
+            best: self.best.as_ref().map(Parameters::parts),
         }
     }
 }

@@ -62,7 +62,8 @@ fn all_finite(c: &Checkpoint) -> bool {
 fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Value {
     let s = &c.settings;
     let p = &c.progress;
-    let params = &c.params;
+    // The model the checkpoint delivers (the best validation epoch's).
+    let params = c.best.as_ref().unwrap_or(&c.params);
     let (schedule, decay) = match s.schedule {
         LearningRate::Constant => ("constant", None),
         LearningRate::Decay { decay } => ("decay", Some(decay)),
@@ -95,13 +96,17 @@ fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Valu
         "isa": s.isa,
         "epochs": s.epochs,
         "early_stop": s.early_stop,
+        "validation": short(s.validation),
+        "reg_row": short(s.reg_row),
         "epoch": p.epoch,
         "stratum": p.stratum,
         "backoffs": p.backoffs,
         "updates": p.updates,
         "train_rmse": finite_or_null(&p.train_rmse),
         "test_rmse": finite_or_null(&p.test_rmse),
+        "validation_rmse": finite_or_null(&p.validation_rmse),
         "mid_epoch_restore_point": c.epoch_start.is_some(),
+        "best_model_kept": c.best.is_some(),
         "mu": short(params.mu),
         "model_hash": model_hash(params.mu, &params.user_bias, &params.item_bias, &params.user_factors, &params.item_factors),
     })

@@ -21,7 +21,8 @@ use anyhow::Context;
 use crate::model::Model;
 
 pub use format::{
-    Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC, VERSION,
+    Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC,
+    OLDEST_VERSION, VERSION,
 };
 pub use inspect::inspect_command;
 pub use store::{CheckpointDir, Position};
@@ -44,7 +45,7 @@ pub enum CheckpointError {
         path: PathBuf,
     },
     /// The file was written by another format version.
-    #[error("{}: checkpoint format version {found}, this build reads version {VERSION}", path.display())]
+    #[error("{}: checkpoint format version {found}, this build reads versions {OLDEST_VERSION} to {VERSION}", path.display())]
     Version {
         /// The file.
         path: PathBuf,
@@ -146,9 +147,11 @@ pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
     })
 }
 
-/// The model of a checkpoint, as commands see it.
+/// The model of a checkpoint, as commands see it: the parameters of the
+/// epoch with the best validation RMSE when the checkpoint keeps them
+/// apart from the current ones, else the current ones.
 pub fn to_model(checkpoint: &Checkpoint) -> Model {
-    let p = &checkpoint.params;
+    let p = checkpoint.best.as_ref().unwrap_or(&checkpoint.params);
     let s = &checkpoint.settings;
     Model {
         kind: s.kind,

@@ -54,6 +54,8 @@ fn sample(adaptive: bool, mid_epoch: bool) -> Checkpoint {
             isa: "avx2".into(),
             epochs: 20,
             early_stop: 3,
+            validation: 0.02,
+            reg_row: 4.5,
         },
         progress: Progress {
             epoch: 4,
@@ -64,9 +66,11 @@ fn sample(adaptive: bool, mid_epoch: bool) -> Checkpoint {
             updates: 1234,
             train_rmse: vec![1.0, 0.9, 0.85, 0.8],
             test_rmse: vec![1.1, 0.95, f64::NAN, 0.9],
+            validation_rmse: vec![1.2, 0.97, 0.96, 0.99],
         },
         params: params(0.0),
         epoch_start: mid_epoch.then(|| params(1.0)),
+        best: (!mid_epoch).then(|| params(2.0)),
     }
 }
 
@@ -84,6 +88,7 @@ fn assert_round_trips(c: &Checkpoint) {
     assert_eq!(back.params, c.params);
     assert_eq!(back.settings, c.settings);
     assert_eq!(back.epoch_start, c.epoch_start);
+    assert_eq!(back.best, c.best);
 }
 
 #[test]
@@ -247,5 +252,8 @@ fn load_model_reads_a_directory_or_a_file() {
     assert_eq!(from_dir.epoch, 4);
     assert_eq!(from_dir.model.k, 16);
     assert_eq!(from_dir.model.user_row(1).len(), 10);
-    assert_eq!(from_dir.model.item_bias, c.params.item_bias);
+    // The model is the best validation epoch's when the checkpoint keeps it.
+    let best = c.best.as_ref().expect("the sample keeps a best model");
+    assert_eq!(from_dir.model.item_bias, best.item_bias);
+    assert_ne!(best.item_bias, c.params.item_bias);
 }

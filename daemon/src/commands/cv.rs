@@ -79,7 +79,8 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(values: impl Iterator<Item = f64> + Clone) -> Spread {
+    /// The mean and sample standard deviation of `values`.
+    pub fn of(values: impl Iterator<Item = f64> + Clone) -> Spread {
         let n = values.clone().count() as f64;
         let mean = values.clone().sum::<f64>() / n;
         let var = values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0);

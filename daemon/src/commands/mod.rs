@@ -14,3 +14,4 @@ pub mod rows;
 pub mod svd;
 pub mod titles;
 pub mod topn;
+pub mod tune;

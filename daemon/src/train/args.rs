@@ -51,7 +51,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub plain: bool,
 
-    /// Base learning rate η [default: 0.01 for sgd, 0.0005 for gd].
+    /// Base learning rate η [default: derived from the data for sgd:
+    /// clamp(0.1/√n̄, 0.002, 0.05)/s with n̄ the train ratings per row and s
+    /// a quarter of the rating range; 0.01 for --schedule adaptive; 0.0005 for gd].
     #[arg(long, visible_alias = "lr", value_name = "ETA")]
     pub learning_rate: Option<f32>,
 
@@ -64,13 +66,28 @@ pub struct TrainArgs {
     #[arg(long, value_name = "D")]
     pub decay: Option<f32>,
 
-    /// λ: regularisation of the factor rows, per rating [default: 0.03].
+    /// λ: regularisation of the factor rows, per rating [default:
+    /// clamp(0.165/√n̄, 0.005, 0.1)·s].
     #[arg(long, value_name = "LAMBDA")]
     pub reg: Option<f32>,
 
-    /// λ_b: regularisation of the biases, per rating [default: 0.01].
+    /// λ_b: regularisation of the biases, per rating [default: 0.01·s].
     #[arg(long, value_name = "LAMBDA")]
     pub reg_bias: Option<f32>,
+
+    /// λ₀: a per-row prior on the factors, the same for every row whatever
+    /// its number of ratings (so rare users and items are held near zero),
+    /// applied once per epoch as p ← (1 − η_t·λ₀)·p [default: 5·s for the
+    /// biased model trained by sgd with the decay or constant schedule and
+    /// no explicit --reg; 0 otherwise].
+    #[arg(long, value_name = "LAMBDA0")]
+    pub reg_row: Option<f32>,
+
+    /// Fraction of the train ratings held out (deterministically, by a hash
+    /// of user and item) as the validation slice that early stopping
+    /// watches; 0 = none [default: 0.02; 0 with --plain].
+    #[arg(long, value_name = "F")]
+    pub validation: Option<f32>,
 
     /// Also checkpoint whenever this many seconds passed since the last one
     /// (checked after every stratum) [default: off].
@@ -85,7 +102,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
 
-    /// Stop when the test RMSE has not improved for PATIENCE epochs [default: off].
+    /// Stop when the validation RMSE has not improved for PATIENCE epochs
+    /// (0 = never); the model of the best epoch is restored at the end
+    /// either way [default: 3].
     #[arg(long, value_name = "PATIENCE")]
     pub early_stop: Option<u32>,
 

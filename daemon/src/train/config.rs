@@ -16,16 +16,31 @@ use crate::ratingfile::RatingFile;
 pub const DEFAULT_RANK: usize = 32;
 /// Default number of epochs.
 pub const DEFAULT_EPOCHS: u32 = 20;
-/// Default SGD learning rate.
+/// Default SGD learning rate of the adaptive schedule (AdaGrad divides it
+/// by each row's gradient history, so it needs no scaling by the data).
 pub const DEFAULT_SGD_RATE: f32 = 0.01;
 /// Default GD learning rate (GD steps along a sum over all ratings).
 pub const DEFAULT_GD_RATE: f32 = 0.0005;
 /// Default decay per epoch of the decay schedule.
 pub const DEFAULT_DECAY: f32 = 0.05;
-/// Default λ.
-pub const DEFAULT_REG: f32 = 0.03;
-/// Default λ_b.
-pub const DEFAULT_REG_BIAS: f32 = 0.01;
+/// Default early-stopping patience (epochs without a better validation RMSE).
+pub const DEFAULT_EARLY_STOP: u32 = 3;
+/// Default fraction of the train ratings held out for validation.
+pub const DEFAULT_VALIDATION: f32 = 0.02;
+/// SGD step on a data set with one rating per row: η = this / √n̄, where n̄
+/// is the mean number of ratings per row (see [`Derived`]).
+pub const RATE_PER_SQRT_RATINGS: f64 = 0.1;
+/// Bounds of the derived SGD learning rate (before dividing by the spread).
+pub const RATE_BOUNDS: (f64, f64) = (0.002, 0.05);
+/// λ on a data set with one rating per row, per unit of rating spread:
+/// λ = this · s / √n̄ (see [`Derived`]).
+pub const REG_PER_SQRT_RATINGS: f64 = 0.165;
+/// Bounds of the derived λ (before multiplying by the spread).
+pub const REG_BOUNDS: (f64, f64) = (0.005, 0.1);
+/// λ_b per unit of rating spread: regularisation of biases, per rating.
+pub const REG_BIAS_PER_SPREAD: f64 = 0.01;
+/// λ₀ per unit of rating spread: the per-row prior, once per epoch.
+pub const REG_ROW_PER_SPREAD: f64 = 5.0;
 /// Default seed.
 pub const DEFAULT_SEED: u64 = 1;
 /// Default number of checkpoints kept.
@@ -73,8 +88,12 @@ pub struct TrainConfig {
     pub checkpoint_every_epochs: u32,
     /// Checkpoints kept.
     pub keep: usize,
-    /// Early-stopping patience (0 = off).
+    /// Early-stopping patience on the validation RMSE (0 = off).
     pub early_stop: u32,
+    /// Fraction of the train ratings held out as the validation slice.
+    pub validation: f32,
+    /// λ₀: per-row prior, applied once per epoch to every factor row.
+    pub reg_row: f32,
     /// Learning-rate halvings allowed after divergence.
     pub max_backoffs: u32,
     /// Output on stderr.
@@ -96,10 +115,13 @@ fn usage(msg: String) -> anyhow::Error {
 }
 
 impl TrainConfig {
-    /// The defaults for a data file: biased SGD model of rank 32, 20 epochs,
-    /// decaying learning rate, every CPU (at most P threads), the best ISA.
+    /// The defaults for a data file: biased SGD model of rank 32, at most 20
+    /// epochs with early stopping on a 2% validation slice, decaying learning
+    /// rate; learning rate and regularisation derived from the data's shape
+    /// ([`Derived::for_shape`]); every CPU (at most P threads), the best ISA.
     pub fn defaults_for(data: &RatingFile) -> TrainConfig {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let derived = Derived::for_shape(&DataShape::of(data));
         TrainConfig {
             kind: ModelKind::Biased,
             method: Method::Sgd,
@@ -107,17 +129,19 @@ impl TrainConfig {
             epochs: DEFAULT_EPOCHS,
             threads: cpus.clamp(1, data.grid().max(1)),
             seed: DEFAULT_SEED,
-            learning_rate: DEFAULT_SGD_RATE,
+            learning_rate: derived.learning_rate,
             schedule: LearningRate::Decay {
                 decay: DEFAULT_DECAY,
             },
-            reg: DEFAULT_REG,
-            reg_bias: DEFAULT_REG_BIAS,
+            reg: derived.reg,
+            reg_bias: derived.reg_bias,
             isa: Isa::detect(),
             checkpoint_every: None,
             checkpoint_every_epochs: 1,
             keep: DEFAULT_KEEP,
-            early_stop: 0,
+            early_stop: DEFAULT_EARLY_STOP,
+            validation: DEFAULT_VALIDATION,
+            reg_row: derived.reg_row,
             max_backoffs: DEFAULT_MAX_BACKOFFS,
             verbosity: Verbosity::Normal,
             handle_signals: false,
@@ -160,14 +184,17 @@ impl TrainConfig {
         if c.method == Method::Gd {
             c.learning_rate = DEFAULT_GD_RATE;
             c.schedule = LearningRate::Constant;
+            // GD descends J exactly as `gradcheck` defines it: no row prior.
+            c.reg_row = 0.0;
         }
         if args.plain {
+            // The plain model is the textbook least-squares fit of p·q to
+            // every train rating (SVD recovery, LIBMF comparisons): no
+            // validation slice, no row prior unless asked for.
             explicit.insert("plain");
             c.kind = ModelKind::Plain;
-        }
-        if let Some(lr) = args.learning_rate {
-            explicit.insert("learning-rate");
-            c.learning_rate = lr;
+            c.validation = 0.0;
+            c.reg_row = 0.0;
         }
         let decay = args.decay.unwrap_or(DEFAULT_DECAY);
         match (args.schedule, args.decay) {
@@ -175,7 +202,15 @@ impl TrainConfig {
                 return Err(usage("--decay only applies to --schedule decay".into()))
             }
             (Some(ScheduleArg::Constant), None) => c.schedule = LearningRate::Constant,
-            (Some(ScheduleArg::Adaptive), None) => c.schedule = LearningRate::Adaptive,
+            (Some(ScheduleArg::Adaptive), None) => {
+                // AdaGrad scales steps per row by itself: the plain base
+                // rate, and no per-epoch row prior (its step is not η_t).
+                c.schedule = LearningRate::Adaptive;
+                if c.method == Method::Sgd {
+                    c.learning_rate = DEFAULT_SGD_RATE;
+                }
+                c.reg_row = 0.0;
+            }
             (Some(ScheduleArg::Decay), _) | (None, Some(_)) => {
                 c.schedule = LearningRate::Decay { decay }
             }
@@ -184,9 +219,16 @@ impl TrainConfig {
         if args.schedule.is_some() || args.decay.is_some() {
             explicit.insert("schedule");
         }
+        if let Some(lr) = args.learning_rate {
+            explicit.insert("learning-rate");
+            c.learning_rate = lr;
+        }
         if let Some(reg) = args.reg {
+            // Choosing λ chooses the regulariser: the derived row prior
+            // only comes with the derived λ (or with --reg-row).
             explicit.insert("reg");
             c.reg = reg;
+            c.reg_row = 0.0;
         }
         if let Some(reg_bias) = args.reg_bias {
             explicit.insert("reg-bias");
@@ -212,6 +254,14 @@ impl TrainConfig {
         if let Some(patience) = args.early_stop {
             explicit.insert("early-stop");
             c.early_stop = patience;
+        }
+        if let Some(fraction) = args.validation {
+            explicit.insert("validation");
+            c.validation = fraction;
+        }
+        if let Some(reg_row) = args.reg_row {
+            explicit.insert("reg-row");
+            c.reg_row = reg_row;
         }
         if let Some(n) = args.max_backoffs {
             c.max_backoffs = n;
@@ -258,6 +308,23 @@ impl TrainConfig {
         if self.threads == 0 {
             return Err(usage("--threads must be at least 1".into()));
         }
+        if !(0.0..=0.5).contains(&self.validation) {
+            return Err(usage(format!(
+                "--validation {} must be within 0..=0.5 (a fraction of the train ratings)",
+                self.validation
+            )));
+        }
+        if !(self.reg_row.is_finite() && self.reg_row >= 0.0) {
+            return Err(usage(format!(
+                "--reg-row {} must be a finite number ≥ 0",
+                self.reg_row
+            )));
+        }
+        if self.early_stop > 0 && self.validation == 0.0 && self.explicit.contains("early-stop") {
+            return Err(usage(
+                "--early-stop needs a validation slice (--validation > 0): stopping on the test split would tune to it".into(),
+            ));
+        }
         self.hyper_params()?;
         Ok(())
     }
@@ -293,7 +360,13 @@ impl TrainConfig {
             data_identity: data.identity(),
             isa: self.isa.name().to_string(),
             epochs: self.epochs,
-            early_stop: self.early_stop,
+            early_stop: if self.validation > 0.0 {
+                self.early_stop
+            } else {
+                0
+            },
+            validation: self.validation,
+            reg_row: self.reg_row,
         }
     }
 
@@ -364,6 +437,16 @@ impl TrainConfig {
             self.early_stop.to_string(),
             saved.early_stop.to_string(),
         );
+        check(
+            "validation",
+            self.validation.to_string(),
+            saved.validation.to_string(),
+        );
+        check(
+            "reg-row",
+            self.reg_row.to_string(),
+            saved.reg_row.to_string(),
+        );
         if !conflicts.is_empty() {
             let what = if self.explicit.contains("factors") && self.rank as u32 != saved.rank {
                 "another rank"
@@ -399,6 +482,87 @@ impl TrainConfig {
                 );
                 self.isa
             }
+        }
+    }
+}
+
+/// What the default hyper-parameters are derived from: two numbers any
+/// rating file gives without a pass over its ratings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DataShape {
+    /// The rating spread s: a quarter of the rating range (1 for a 1–5
+    /// scale, 2.25 for 1–10), or 1 when the file records no range.
+    pub spread: f64,
+    /// n̄: train ratings per row, `train / (users + items)` — how many SGD
+    /// updates a row sees per epoch, on average.
+    pub ratings_per_row: f64,
+}
+
+impl DataShape {
+    /// The shape of a rating file.
+    pub fn of(data: &RatingFile) -> DataShape {
+        let spread = match data.rating_range() {
+            Some((lo, hi)) if hi > lo => f64::from(hi - lo) / 4.0,
+            _ => 1.0,
+        };
+        let rows = (data.users() + data.items()).max(1) as f64;
+        DataShape {
+            spread,
+            ratings_per_row: data.train_count() as f64 / rows,
+        }
+    }
+}
+
+/// The default SGD hyper-parameters of a data set, derived from its shape
+/// (never searched on its test split):
+///
+/// - η = clamp(0.1 / √n̄, 0.002, 0.05) / s. A row takes about n̄ steps per
+///   epoch; their noise adds up like √n̄, so sparse data (MovieLens 100K,
+///   n̄ ≈ 30: η ≈ 0.018) can take larger steps than dense data (Netflix,
+///   n̄ ≈ 200: η ≈ 0.007). Dividing by s keeps the factor updates
+///   invariant when all ratings are scaled (p, q then scale like √s).
+/// - λ = clamp(0.165 / √n̄, 0.005, 0.1)·s per rating for factor rows
+///   (MovieLens 100K: 0.03; Netflix: 0.012), λ_b = 0.01·s for biases.
+///   Regularisation is in rating units (hence ·s); the more ratings a
+///   row has, the less each one needs to be held back — the per-rating λ
+///   shrinks with the density like the step size does; biases are few and
+///   well determined, so they are regularised less.
+/// - λ₀ = 5·s: a per-row Gaussian prior, the same for every row whatever
+///   its number of ratings, applied once per epoch as the shrink
+///   p ← (1 − η_t·λ₀)·p. Per rating it adds λ₀/n to a row with n
+///   ratings: strong for rare users and items, negligible for common ones
+///   (maximum a posteriori with a prior, where per-rating λ alone would
+///   regularise a 5-rating user as weakly as a 500-rating one).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Derived {
+    /// η.
+    pub learning_rate: f32,
+    /// λ.
+    pub reg: f32,
+    /// λ_b.
+    pub reg_bias: f32,
+    /// λ₀.
+    pub reg_row: f32,
+}
+
+impl Derived {
+    /// The defaults for data of this shape.
+    pub fn for_shape(shape: &DataShape) -> Derived {
+        let s = if shape.spread.is_finite() && shape.spread > 0.0 {
+            shape.spread
+        } else {
+            1.0
+        };
+        let n = shape.ratings_per_row.max(1.0);
+        let (lo, hi) = RATE_BOUNDS;
+        let eta = (RATE_PER_SQRT_RATINGS / n.sqrt()).clamp(lo, hi) / s;
+        let (lo, hi) = REG_BOUNDS;
+        let reg = (REG_PER_SQRT_RATINGS / n.sqrt()).clamp(lo, hi) * s;
+        Derived {
+            learning_rate: eta as f32,
+            reg: reg as f32,
+            reg_bias: (REG_BIAS_PER_SPREAD * s) as f32,
+            reg_row: (REG_ROW_PER_SPREAD * s) as f32,
         }
     }
 }

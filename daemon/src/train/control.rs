@@ -8,6 +8,7 @@ use anyhow::bail;
 
 use super::report::Ending;
 use super::run::best_epoch;
+use super::state::ModelState;
 use super::trainer::Trainer;
 use crate::checkpoint::{CheckpointView, Position};
 use crate::service::status::unix_now;
@@ -95,6 +96,7 @@ impl<const K: usize> Trainer<'_, K> {
             progress: &self.progress,
             params: self.state.parts(),
             epoch_start: (self.progress.stratum > 0).then(|| self.epoch_start.parts()),
+            best: self.best_to_save().map(ModelState::parts),
         };
         let path = self.dir.write(
             &checkpoint,
@@ -164,7 +166,7 @@ impl<const K: usize> Trainer<'_, K> {
         if patience == 0 {
             return false;
         }
-        let hist = &self.progress.test_rmse;
+        let hist = &self.progress.validation_rmse;
         let Some(best) = best_epoch(hist) else {
             return false;
         };

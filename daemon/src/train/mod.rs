@@ -13,12 +13,14 @@
 pub mod args;
 pub mod config;
 mod control;
+mod early;
 mod passes;
 pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod state;
 mod trainer;
+pub mod validation;
 pub mod workers;
 
 use std::path::Path;
@@ -27,7 +29,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 pub use args::TrainArgs;
-pub use config::{TrainConfig, Verbosity};
+pub use config::{DataShape, Derived, TrainConfig, Verbosity};
 pub use report::{Ending, EpochRecord, TrainSummary};
 
 use crate::checkpoint::CheckpointDir;
@@ -148,11 +150,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 fn print_summary(s: &TrainSummary) {
     let how = match s.ending {
         Ending::Finished => "finished",
-        Ending::EarlyStopped => "stopped early (test RMSE no longer improving)",
+        Ending::EarlyStopped => "stopped early (validation RMSE no longer improving)",
         Ending::Stopped => "stopped by a signal (run the same command to resume)",
     };
     println!("training {how}: {} of {} epochs", s.epochs, s.epochs_target);
+    if let Some(e) = s.model_epoch.filter(|e| *e != s.epochs) {
+        println!("model           epoch {e} (best validation RMSE, restored)");
+    }
     println!("train rmse      {:.4}", s.train_rmse);
+    if let Some(v) = s.validation_rmse {
+        println!(
+            "valid rmse      {v:.4} ({} held-out train ratings)",
+            s.validation_ratings
+        );
+    }
     match s.test_rmse {
         Some(t) => println!("test rmse       {t:.4}"),
         None => println!("test rmse       - (no test split)"),

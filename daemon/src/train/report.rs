@@ -18,7 +18,7 @@ use crate::checkpoint::Settings;
 pub enum Ending {
     /// Every epoch trained.
     Finished,
-    /// Early stopping: the test RMSE stopped improving.
+    /// Early stopping: the validation RMSE stopped improving.
     EarlyStopped,
     /// A signal asked to stop; the checkpoint resumes the run.
     Stopped,
@@ -31,13 +31,24 @@ pub struct TrainSummary {
     pub epochs: u32,
     /// Epochs asked for.
     pub epochs_target: u32,
-    /// Train RMSE of the last epoch (errors before each update), NaN → null if none completed.
+    /// The epoch (1-based) whose parameters the model holds: the one with
+    /// the best validation RMSE, restored at the end of a finished or
+    /// early-stopped run; else the last one (`null` before any epoch).
+    pub model_epoch: Option<u32>,
+    /// Train RMSE of the model's epoch (errors before each update), NaN → null if none completed.
     pub train_rmse: f64,
-    /// Test RMSE after the last epoch (clamped to the rating range), if there is a test split.
+    /// Test RMSE of the model (clamped to the rating range), if there is a test split.
     pub test_rmse: Option<f64>,
-    /// Test MAE after the last epoch.
+    /// Test MAE of the model.
     pub test_mae: Option<f64>,
-    /// The best test RMSE over all epochs, and its epoch (1-based).
+    /// Validation RMSE of the model, if there is a validation slice.
+    pub validation_rmse: Option<f64>,
+    /// The best validation RMSE over all epochs, and its epoch (1-based).
+    pub best_validation_rmse: Option<(f64, u32)>,
+    /// Train ratings held out as the validation slice.
+    pub validation_ratings: u64,
+    /// The best test RMSE over all epochs, and its epoch (1-based): for
+    /// information only, nothing is decided on the test split.
     pub best_test_rmse: Option<(f64, u32)>,
     /// The data set's known noise floor (RMSE of the true model), if known.
     pub noise_floor: Option<f64>,
@@ -83,6 +94,8 @@ pub struct EpochRecord {
     pub test_rmse: Option<f64>,
     /// Test MAE.
     pub test_mae: Option<f64>,
+    /// Validation RMSE (clamped predictions), if there is a validation slice.
+    pub validation_rmse: Option<f64>,
     /// Learning rate of the epoch.
     pub learning_rate: f32,
     /// Updates per second in the epoch's strata.
@@ -152,10 +165,13 @@ impl Reporter {
 
     /// An epoch finished.
     pub fn epoch_done(&self, r: &EpochRecord) {
-        let test = match (r.test_rmse, r.test_mae) {
+        let mut test = match (r.test_rmse, r.test_mae) {
             (Some(rmse), Some(mae)) => format!("test rmse {rmse:.4} mae {mae:.4}"),
             _ => "no test split".to_string(),
         };
+        if let Some(v) = r.validation_rmse {
+            test = format!("valid rmse {v:.4}  {test}");
+        }
         self.note(&format!(
             "epoch {:>3}/{}  train rmse {:.4}  {test}  lr {:.4e}  {:.1} M updates/s  {:.1} s  ETA {}",
             r.epoch,
@@ -222,6 +238,16 @@ pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> Str
         ("schedule", schedule, src("schedule")),
         ("reg", settings.reg.to_string(), src("reg")),
         ("reg-bias", settings.reg_bias.to_string(), src("reg-bias")),
+        ("reg-row", settings.reg_row.to_string(), src("reg-row")),
+        (
+            "validation",
+            if settings.validation == 0.0 {
+                "none".into()
+            } else {
+                settings.validation.to_string()
+            },
+            src("validation"),
+        ),
         ("seed", settings.seed.to_string(), src("seed")),
         (
             "early-stop",

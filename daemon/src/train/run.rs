@@ -17,6 +17,7 @@ use super::report::{Ending, EpochRecord, Reporter, TrainSummary};
 use super::schedule::EpochSchedule;
 use super::state::ModelState;
 use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
+use super::validation::ValidationSlice;
 use super::workers::{work, Job, Outcome};
 use crate::checkpoint::{Checkpoint, CheckpointDir, Method, Progress, Settings};
 use crate::ratingfile::RatingFile;
@@ -45,7 +46,9 @@ pub fn run<const K: usize>(
     let grid = data.grid();
     let user_bands: Vec<Range<usize>> = (0..grid).map(|b| data.user_band(b)).collect();
     let item_bands: Vec<Range<usize>> = (0..grid).map(|b| data.item_band(b)).collect();
-    let (state, epoch_start, progress, resumed_from, last_checkpoint) = match start {
+    let threads = config.threads.clamp(1, grid.max(1));
+    let validation = &ValidationSlice::select(data, settings.validation, threads);
+    let (state, epoch_start, best, progress, resumed_from, last_checkpoint) = match start {
         Start::Fresh => {
             let mu = match settings.kind {
                 funk_kernel::ModelKind::Biased => data.mean() as f32,
@@ -59,7 +62,7 @@ pub fn run<const K: usize>(
                 mu,
                 settings.schedule,
             );
-            (state.clone(), state, Progress::default(), None, None)
+            (state.clone(), state, None, Progress::default(), None, None)
         }
         Start::Resume(checkpoint, path) => {
             let checkpoint = *checkpoint;
@@ -70,9 +73,20 @@ pub fn run<const K: usize>(
                 None => state.clone(),
             };
             let at = (checkpoint.progress.epoch, checkpoint.progress.stratum);
+            // The best model is in the checkpoint unless it is the current
+            // one (a checkpoint written at the end of the best epoch).
+            let best = match &checkpoint.best {
+                Some(p) => Some(ModelState::<K>::from_parameters(
+                    p,
+                    &user_bands,
+                    &item_bands,
+                )),
+                None => best_epoch(&checkpoint.progress.validation_rmse).map(|_| state.clone()),
+            };
             (
                 state,
                 epoch_start,
+                best,
                 checkpoint.progress,
                 Some(at),
                 Some(path),
@@ -82,6 +96,8 @@ pub fn run<const K: usize>(
     let isa = config.isa_for(&settings);
     let mut trainer = Trainer {
         data,
+        validation,
+        best,
         config,
         reporter: Reporter::new(config.verbosity, grid as u64),
         settings,
@@ -108,7 +124,6 @@ pub fn run<const K: usize>(
     trainer.settings.isa = isa.name().to_string();
     trainer.publish(RunState::Starting, None);
 
-    let threads = config.threads.clamp(1, grid.max(1));
     let outcome = std::thread::scope(|scope| -> anyhow::Result<Ending> {
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job<K>>();
         let (result_tx, result_rx) = crossbeam_channel::unbounded::<Outcome<K>>();
@@ -116,7 +131,7 @@ pub fn run<const K: usize>(
             let (jobs, results) = (job_rx.clone(), result_tx.clone());
             std::thread::Builder::new()
                 .name(format!("funkd-worker-{n}"))
-                .spawn_scoped(scope, move || work(data, isa, jobs, results))
+                .spawn_scoped(scope, move || work(data, validation, isa, jobs, results))
                 .context("cannot start a worker thread")?;
         }
         drop(result_tx);
@@ -193,24 +208,7 @@ impl<const K: usize> Trainer<'_, K> {
                 }
             }
 
-            // EXPERIMENT
-            if let Ok(v) = std::env::var("FUNKD_X_REGROW") {
-                let l0: f32 = v.parse().unwrap_or(0.0);
-                let eta = self.hyper_params()?.step_size(self.progress.epoch);
-                let f = 1.0 - eta * l0;
-                for b in self
-                    .state
-                    .users
-                    .iter_mut()
-                    .chain(self.state.items.iter_mut())
-                {
-                    for r in b.factors.iter_mut() {
-                        for x in r.0.iter_mut() {
-                            *x *= f;
-                        }
-                    }
-                }
-            }
+            self.apply_row_prior()?;
             // The epoch is complete: check it, evaluate it, record it.
             if !self.state.all_finite() {
                 self.diverged("a parameter became non-finite")?;
@@ -234,11 +232,23 @@ impl<const K: usize> Trainer<'_, K> {
                 }
             }
             let test = self.evaluate(ch)?;
+            let valid = self.evaluate_validation(ch)?;
             let train_rmse = mse.sqrt();
             self.progress.train_rmse.push(train_rmse);
             self.progress
                 .test_rmse
                 .push(test.map_or(f64::NAN, |t| t.rmse()));
+            self.progress
+                .validation_rmse
+                .push(valid.map_or(f64::NAN, |v| v.rmse()));
+            if best_epoch(&self.progress.validation_rmse)
+                == Some(self.progress.validation_rmse.len() - 1)
+            {
+                match &mut self.best {
+                    Some(best) => best.clone_from(&self.state),
+                    None => self.best = Some(self.state.clone()),
+                }
+            }
             self.progress.epoch += 1;
             self.progress.stratum = 0;
             self.progress.partial_sse = 0.0;
@@ -257,6 +267,7 @@ impl<const K: usize> Trainer<'_, K> {
                 train_rmse,
                 test_rmse: test.map(|t| t.rmse()),
                 test_mae: test.map(|t| t.mae()),
+                validation_rmse: valid.map(|v| v.rmse()),
                 learning_rate: self.hyper_params()?.step_size(self.progress.epoch - 1),
                 updates_per_sec: rate,
                 seconds,
@@ -272,6 +283,7 @@ impl<const K: usize> Trainer<'_, K> {
             let every = self.config.checkpoint_every_epochs;
             let time_due = self.checkpoint_time_due();
             if last || early {
+                self.measure_best(ch)?;
                 self.checkpoint()?;
             } else if time_due
                 || self.checkpoint_requested
@@ -304,12 +316,21 @@ impl<const K: usize> Trainer<'_, K> {
         isa: Isa,
     ) -> TrainSummary {
         let finite = |x: f64| x.is_finite().then_some(x);
-        let train_rmse = match self.progress.train_rmse.last() {
-            Some(x) => *x,
+        // The epoch whose parameters the model holds: the best one.
+        let model_epoch = self.model_epoch();
+        let at = |hist: &[f64]| model_epoch.and_then(|e| hist.get(e as usize - 1).copied());
+        let train_rmse = match at(&self.progress.train_rmse) {
+            Some(x) => x,
             None => (self.progress.partial_sse / self.progress.partial_count as f64).sqrt(),
         };
-        let test = self.progress.test_rmse.last().copied().and_then(finite);
+        let test = at(&self.progress.test_rmse).and_then(finite);
+        let best_validation = best_epoch(&self.progress.validation_rmse)
+            .map(|e| (self.progress.validation_rmse[e], e as u32 + 1));
         TrainSummary {
+            model_epoch,
+            validation_rmse: at(&self.progress.validation_rmse).and_then(finite),
+            best_validation_rmse: best_validation,
+            validation_ratings: self.validation.count(),
             epochs: self.progress.epoch,
             epochs_target: self.settings.epochs,
             train_rmse,
@@ -322,7 +343,7 @@ impl<const K: usize> Trainer<'_, K> {
             updates: self.updates_here,
             seconds: self.started.elapsed().as_secs_f64(),
             startup_seconds: self.startup.map(|d| d.as_secs_f64()),
-            model_hash: self.state.model_hash(),
+            model_hash: self.model().model_hash(),
             ending,
             checkpoint: self.last_checkpoint.clone(),
             resumed_from,

@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::config::TrainConfig;
 use super::report::Reporter;
 use super::state::ModelState;
+use super::validation::ValidationSlice;
 use super::workers::{Job, Outcome};
 use crate::checkpoint::{CheckpointDir, Progress, Settings};
 use crate::ratingfile::RatingFile;
@@ -44,6 +45,11 @@ pub(super) struct Channels<'c, const K: usize> {
 
 pub(super) struct Trainer<'d, const K: usize> {
     pub(super) data: &'d RatingFile,
+    /// The held-out validation ratings (none when the fraction is 0).
+    pub(super) validation: &'d ValidationSlice,
+    /// The parameters after the epoch with the lowest validation RMSE so
+    /// far (`None` until an epoch with a validation RMSE completes).
+    pub(super) best: Option<ModelState<K>>,
     pub(super) config: &'d TrainConfig,
     pub(super) settings: Settings,
     pub(super) progress: Progress,

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use funk_kernel::{
-    accumulate_gradient, evaluate_block, train_block, BlockStats, HyperParams, Isa, KernelError,
-    LossStats, ModelKind,
+    accumulate_gradient, evaluate_block, train_block_skipping, BlockStats, HyperParams, Isa,
+    KernelError, LossStats, ModelKind,
 };
 
 use super::schedule::BlockId;
 use super::state::{BandState, Gradient, ModelState};
+use super::validation::ValidationSlice;
 use crate::ratingfile::RatingFile;
 
 /// Work for one worker.
@@ -68,8 +69,10 @@ pub enum Job<const K: usize> {
 /// Which ratings an evaluation covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
-    /// The train split.
+    /// The train split less the validation slice (what is learnt from).
     Train,
+    /// The validation slice (held out of the train split).
+    Validation,
     /// The test split.
     Test,
 }
@@ -115,19 +118,25 @@ pub enum Outcome<const K: usize> {
 /// Runs jobs until the job channel closes.
 pub fn work<const K: usize>(
     data: &RatingFile,
+    validation: &ValidationSlice,
     isa: Isa,
     jobs: Receiver<Job<K>>,
     results: Sender<Outcome<K>>,
 ) {
     for job in jobs {
-        let outcome = run_job(data, isa, job);
+        let outcome = run_job(data, validation, isa, job);
         if results.send(outcome).is_err() {
             return;
         }
     }
 }
 
-fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<K> {
+fn run_job<const K: usize>(
+    data: &RatingFile,
+    validation: &ValidationSlice,
+    isa: Isa,
+    job: Job<K>,
+) -> Outcome<K> {
     match job {
         Job::Train {
             block,
@@ -138,7 +147,9 @@ fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<
             mut items,
         } => {
             let ratings = data.train_block(block.user_band, block.item_band);
-            let stats = train_block(
+            // The block less its held-out ratings, without copying it, in
+            // the kernel's own (interleaved) visiting order.
+            let stats = train_block_skipping(
                 isa,
                 &params,
                 epoch,
@@ -146,6 +157,7 @@ fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<
                 users.as_band(),
                 items.as_band(),
                 ratings,
+                validation.held_out(block.user_band, block.item_band),
             );
             Outcome::Trained {
                 block,
@@ -164,15 +176,26 @@ fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<
             mut grad_items,
         } => {
             let ratings = data.train_block(block.user_band, block.item_band);
-            let stats = accumulate_gradient(
-                &params,
-                mu,
-                users.view(),
-                items.view(),
-                ratings,
-                grad_users.as_grad(),
-                grad_items.as_grad(),
-            );
+            let mut stats = Ok(LossStats::default());
+            for run in validation.training_runs(block.user_band, block.item_band, ratings) {
+                let part = accumulate_gradient(
+                    &params,
+                    mu,
+                    users.view(),
+                    items.view(),
+                    run,
+                    grad_users.as_grad(),
+                    grad_items.as_grad(),
+                );
+                match (&mut stats, part) {
+                    (Ok(total), Ok(part)) => total.merge(part),
+                    (_, Err(e)) => {
+                        stats = Err(e);
+                        break;
+                    }
+                    (Err(_), Ok(_)) => {}
+                }
+            }
             Outcome::Accumulated {
                 block,
                 users,
@@ -192,24 +215,30 @@ fn run_job<const K: usize>(data: &RatingFile, isa: Isa, job: Job<K>) -> Outcome<
             let users = &model.users[user_band];
             let mut total = LossStats::default();
             let mut result = Ok(());
-            for (item_band, items) in model.items.iter().enumerate() {
-                let ratings = match split {
-                    Split::Train => data.train_block(user_band, item_band),
-                    Split::Test => data.test_block(user_band, item_band),
+            'bands: for (item_band, items) in model.items.iter().enumerate() {
+                let train = data.train_block(user_band, item_band);
+                let runs: Vec<&[funk_kernel::Rating]> = match split {
+                    Split::Train => validation
+                        .training_runs(user_band, item_band, train)
+                        .collect(),
+                    Split::Validation => vec![validation.ratings(user_band, item_band)],
+                    Split::Test => vec![data.test_block(user_band, item_band)],
                 };
-                match evaluate_block(
-                    isa,
-                    kind,
-                    model.mu,
-                    users.view(),
-                    items.view(),
-                    ratings,
-                    clamp,
-                ) {
-                    Ok(stats) => total.merge(stats),
-                    Err(e) => {
-                        result = Err(e);
-                        break;
+                for ratings in runs {
+                    match evaluate_block(
+                        isa,
+                        kind,
+                        model.mu,
+                        users.view(),
+                        items.view(),
+                        ratings,
+                        clamp,
+                    ) {
+                        Ok(stats) => total.merge(stats),
+                        Err(e) => {
+                            result = Err(e);
+                            break 'bands;
+                        }
                     }
                 }
             }

@@ -227,4 +227,10 @@ pub(crate) trait RowOps {
     unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {
         let _ = row;
     }
+    /// Hints that the cache line holding `at` will be read soon. `at` may
+    /// point anywhere (even out of bounds): a prefetch never faults.
+    #[inline(always)]
+    unsafe fn prefetch_bytes(at: *const u8) {
+        let _ = at;
+    }
 }

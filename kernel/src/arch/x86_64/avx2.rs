@@ -133,6 +133,12 @@ impl RowOps for Avx2Ops {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(line * 64)) };
         }
     }
+
+    #[inline(always)]
+    unsafe fn prefetch_bytes(at: *const u8) {
+        // SAFETY: a prefetch never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(at.cast::<i8>()) };
+    }
 }
 
 /// p·q.

@@ -1,0 +1,380 @@
+//! `funkd tune`: a small, honest search over rank, learning rate and
+//! regularisation, by k-fold cross-validation of the TRAIN split only.
+//!
+//! The file's test split is never read: the train ratings are shuffled with
+//! `--fold-seed` and dealt into `--folds` folds (as `funkd cv` deals all
+//! ratings); each candidate is trained on all folds but one and measured on
+//! that one, for every fold. The candidates are the grid of `--factors` ×
+//! `--learning-rate` × `--reg` (or `--samples` of them drawn at random with
+//! `--search-seed`); learning rates and λ are given as multiples of the
+//! defaults derived from the data unless `--absolute` is set. Every other
+//! setting is `funkd train`'s default (early stopping on a validation
+//! slice of each fold's train ratings included). The table is sorted by
+//! mean RMSE; the best row's flags are printed for `funkd train`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+
+use crate::commands::context::{open_data, print_json, write_stdout};
+use crate::commands::cv::{deal_folds, fold_set, Spread};
+use crate::ratingfile::{self, RatingFile, WriteOptions};
+use crate::train::{train, DataShape, Derived, TrainConfig, Verbosity};
+use crate::usage_bail;
+
+/// Options of `funkd tune`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TuneArgs {
+    /// The rating file (only its train split is used).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Work directory for the fold files and the candidates' checkpoints.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Folds of the train split, at least 2.
+    #[arg(long, default_value_t = 3)]
+    pub folds: usize,
+    /// Seed of the shuffle that deals the train ratings into folds.
+    #[arg(long, default_value_t = 1)]
+    pub fold_seed: u64,
+    /// Ranks to try, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64")]
+    pub factors: Vec<usize>,
+    /// Learning rates to try: multiples of the derived default (or
+    /// absolute values with --absolute), comma-separated.
+    #[arg(
+        long,
+        visible_alias = "lr",
+        value_delimiter = ',',
+        default_value = "0.5,1,2"
+    )]
+    pub learning_rate: Vec<f32>,
+    /// λ values to try: multiples of the derived default (or absolute with
+    /// --absolute), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,2")]
+    pub reg: Vec<f32>,
+    /// --learning-rate and --reg are absolute values, not multiples.
+    #[arg(long)]
+    pub absolute: bool,
+    /// Random search: try this many candidates drawn from the grid.
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// Seed of the random search.
+    #[arg(long, default_value_t = 1)]
+    pub search_seed: u64,
+    /// Epochs per training [default: train's default].
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u32>,
+    /// Worker threads per training [default: train's default].
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One candidate setting.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Rank.
+    pub factors: usize,
+    /// Learning rate η.
+    pub learning_rate: f32,
+    /// λ.
+    pub reg: f32,
+    /// λ₀, the per-row prior (the derived default, not searched).
+    pub reg_row: f32,
+}
+
+impl Candidate {
+    /// The `funkd train` flags of this candidate.
+    pub fn flags(&self) -> String {
+        format!(
+            "--factors {} --learning-rate {} --reg {} --reg-row {}",
+            self.factors, self.learning_rate, self.reg, self.reg_row
+        )
+    }
+}
+
+/// A candidate's cross-validated error.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scored {
+    /// The setting.
+    pub candidate: Candidate,
+    /// RMSE over the folds (clamped predictions on each held-out fold).
+    pub rmse: Spread,
+    /// Each fold's RMSE.
+    pub per_fold: Vec<f64>,
+    /// Epochs whose model was kept, per fold (early stopping).
+    pub model_epochs: Vec<u32>,
+}
+
+/// What `tune` found, as printed by `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TuneReport {
+    /// The rating file.
+    pub data: String,
+    /// Folds of its train split.
+    pub folds: usize,
+    /// Train ratings searched on (the test split is not used).
+    pub train_ratings: u64,
+    /// The defaults derived from the data: (η, λ).
+    pub derived: (f32, f32),
+    /// Every candidate, best first.
+    pub candidates: Vec<Scored>,
+    /// The best candidate's flags for `funkd train`.
+    pub best_flags: String,
+}
+
+/// The candidates: the grid, or `samples` of it at random.
+pub fn candidates(args: &TuneArgs, derived: &Derived) -> Vec<Candidate> {
+    let (derived_rate, derived_reg) = (derived.learning_rate, derived.reg);
+    let scale = |v: f32, base: f32| if args.absolute { v } else { v * base };
+    let mut grid = Vec::new();
+    for &factors in &args.factors {
+        for &lr in &args.learning_rate {
+            for &reg in &args.reg {
+                grid.push(Candidate {
+                    factors,
+                    learning_rate: scale(lr, derived_rate),
+                    reg: scale(reg, derived_reg),
+                    reg_row: derived.reg_row,
+                });
+            }
+        }
+    }
+    if let Some(n) = args.samples {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.search_seed);
+        grid.shuffle(&mut rng);
+        grid.truncate(n);
+    }
+    grid
+}
+
+/// Runs `funkd tune`.
+pub fn run(args: TuneArgs) -> Result<()> {
+    if args.folds < 2 {
+        usage_bail!("--folds must be at least 2, not {}", args.folds);
+    }
+    if args.factors.is_empty() || args.learning_rate.is_empty() || args.reg.is_empty() {
+        usage_bail!("--factors, --learning-rate and --reg each need at least one value");
+    }
+    if args.samples == Some(0) {
+        usage_bail!("--samples must be at least 1");
+    }
+    let data = open_data(&args.data)?;
+    if data.train_count() < args.folds as u64 {
+        usage_bail!(
+            "--folds {} is more than the {} train ratings",
+            args.folds,
+            data.train_count()
+        );
+    }
+    let derived = Derived::for_shape(&DataShape::of(&data));
+    let list = candidates(&args, &derived);
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
+
+    // Folds of the train split only: the test split is dropped here.
+    let mut set = data.to_rating_set();
+    set.test.clear();
+    let dealt = deal_folds(&set, args.folds, args.fold_seed);
+    let mut fold_files = Vec::with_capacity(args.folds);
+    for f in 0..args.folds {
+        let path = args.dir.join(format!("train-fold-{}.funk", f + 1));
+        let options = WriteOptions {
+            grid: None,
+            seed: args.fold_seed.wrapping_add(f as u64),
+        };
+        ratingfile::write(&path, &fold_set(&set, &dealt, f), &options)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        fold_files.push(open_data(&path)?);
+    }
+    drop(set);
+
+    let mut scored = Vec::with_capacity(list.len());
+    for (c, cand) in list.iter().enumerate() {
+        let mut per_fold = Vec::with_capacity(args.folds);
+        let mut model_epochs = Vec::with_capacity(args.folds);
+        for (f, fold) in fold_files.iter().enumerate() {
+            let dir = args.dir.join(format!("cand-{}-fold-{}", c + 1, f + 1));
+            let (rmse, epoch) = train_candidate(&args, cand, fold, &dir).with_context(|| {
+                format!("candidate {} ({}), fold {}", c + 1, cand.flags(), f + 1)
+            })?;
+            per_fold.push(rmse);
+            model_epochs.push(epoch);
+        }
+        let s = Scored {
+            candidate: *cand,
+            rmse: Spread::of(per_fold.iter().copied()),
+            per_fold,
+            model_epochs,
+        };
+        if !args.quiet {
+            eprintln!(
+                "funkd: tune {}/{}: {}  rmse {:.4} ± {:.4}",
+                c + 1,
+                list.len(),
+                cand.flags(),
+                s.rmse.mean,
+                s.rmse.std
+            );
+        }
+        scored.push(s);
+    }
+    scored.sort_by(|a, b| a.rmse.mean.total_cmp(&b.rmse.mean));
+    let report = TuneReport {
+        data: data.path().display().to_string(),
+        folds: args.folds,
+        train_ratings: data.train_count(),
+        derived: (derived.learning_rate, derived.reg),
+        best_flags: scored
+            .first()
+            .map_or(String::new(), |s| s.candidate.flags()),
+        candidates: scored,
+    };
+    if args.json {
+        return print_json(&report);
+    }
+    write_stdout(|out| {
+        writeln!(
+            out,
+            "{}-fold cross-validation of the {} train ratings of {} (its test split unused)",
+            report.folds, report.train_ratings, report.data
+        )?;
+        writeln!(
+            out,
+            "derived defaults: learning rate {}, reg {}",
+            report.derived.0, report.derived.1
+        )?;
+        writeln!(
+            out,
+            "factors  learning-rate        reg    rmse     std  epochs"
+        )?;
+        for s in &report.candidates {
+            let c = s.candidate;
+            writeln!(
+                out,
+                "{:>7}  {:>13.6}  {:>9.6}  {:.4}  {:.4}  {:?}",
+                c.factors, c.learning_rate, c.reg, s.rmse.mean, s.rmse.std, s.model_epochs
+            )?;
+        }
+        writeln!(out, "best: funkd train {}", report.best_flags)
+    })
+}
+
+/// Trains one candidate on one fold from scratch; its held-out RMSE and
+/// the epoch of the model kept.
+fn train_candidate(
+    args: &TuneArgs,
+    cand: &Candidate,
+    fold: &RatingFile,
+    dir: &Path,
+) -> Result<(f64, u32)> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let mut config = TrainConfig::defaults_for(fold);
+    config.rank = cand.factors;
+    config.learning_rate = cand.learning_rate;
+    config.reg = cand.reg;
+    config.reg_row = cand.reg_row;
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    if let Some(threads) = args.threads {
+        config.threads = threads.clamp(1, fold.grid().max(1));
+    }
+    config.verbosity = Verbosity::Quiet;
+    config.checkpoint_every_epochs = 0;
+    config.keep = 1;
+    config.validate()?;
+    let summary = train(fold, &config, dir)?;
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    let rmse = summary
+        .test_rmse
+        .context("internal error: a tuning fold has no held-out ratings")?;
+    Ok((rmse, summary.model_epoch.unwrap_or(summary.epochs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        tune: TuneArgs,
+    }
+
+    fn args(extra: &[&str]) -> TuneArgs {
+        let mut v = vec!["tune", "--data", "d.funk", "--dir", "w"];
+        v.extend_from_slice(extra);
+        Cli::parse_from(v).tune
+    }
+
+    fn derived(learning_rate: f32, reg: f32) -> Derived {
+        Derived {
+            learning_rate,
+            reg,
+            reg_bias: 0.01,
+            reg_row: 5.0,
+        }
+    }
+
+    #[test]
+    fn the_grid_is_multiples_of_the_derived_defaults() {
+        let c = candidates(
+            &args(&["--factors", "8,16", "--lr", "1,2", "--reg", "0.5"]),
+            &derived(0.01, 0.04),
+        );
+        assert_eq!(c.len(), 4);
+        assert_eq!(
+            c[1],
+            Candidate {
+                factors: 8,
+                learning_rate: 0.02,
+                reg: 0.02,
+                reg_row: 5.0,
+            }
+        );
+        let abs = candidates(
+            &args(&[
+                "--factors",
+                "8",
+                "--lr",
+                "0.3",
+                "--reg",
+                "0.1",
+                "--absolute",
+            ]),
+            &derived(0.01, 0.04),
+        );
+        assert_eq!(abs[0].learning_rate, 0.3);
+        assert_eq!(abs[0].reg, 0.1);
+    }
+
+    #[test]
+    fn random_search_draws_distinct_grid_points_reproducibly() {
+        let a = candidates(&args(&["--samples", "5"]), &derived(0.01, 0.03));
+        assert_eq!(a.len(), 5);
+        assert_eq!(
+            a,
+            candidates(&args(&["--samples", "5"]), &derived(0.01, 0.03))
+        );
+        let grid = candidates(&args(&[]), &derived(0.01, 0.03));
+        assert_eq!(grid.len(), 27);
+        assert!(a.iter().all(|c| grid.contains(c)));
+        for (i, x) in a.iter().enumerate() {
+            assert!(!a[i + 1..].contains(x), "drawn twice: {x:?}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Quick updates/s of `train_block` on one full-scale Netflix block, for
+//! tuning the inner loop without building the whole workspace:
+//!
+//! ```text
+//! cargo run --release -p funk-kernel --example block_rate [-- ISA [REPS [FILTER]]]
+//! ```
+//!
+//! The block has the shape of one block of the full-scale grid (P = 32):
+//! 15,006 user rows, 555 item rows, 97,000 ratings sorted by user then item;
+//! a stratum of 32 such blocks with their own rows (so that rows and
+//! ratings come from memory, as in `funkd train`); the netflix block less
+//! a 2% held-out slice, trained with `train_block_skipping` or run by run;
+//! and a 256 × 256 block that stays in L1/L2. Prints the median and best
+//! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128.
+//! A measurement program: the criterion suite (`benches/kernel.rs`) is the
+//! reference; this one exists because it compiles in seconds.
+
+use std::time::Instant;
+
+use funk_kernel::{
+    train_block, train_block_skipping, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind,
+    Rating,
+};
+
+/// splitmix64: fixed, dependency-free bench data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> u32 {
+        (self.next() % n as u64) as u32
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+fn rows<const K: usize>(n: usize, rng: &mut SplitMix) -> Vec<FactorRow<K>> {
+    (0..n)
+        .map(|_| {
+            let mut row = FactorRow::zeroed();
+            row.0.iter_mut().for_each(|v| *v = (rng.unit() - 0.5) * 0.2);
+            row
+        })
+        .collect()
+}
+
+fn measure<const K: usize>(
+    isa: Isa,
+    name: &str,
+    users: usize,
+    items: usize,
+    n: usize,
+    reps: usize,
+) {
+    let mut rng = SplitMix(42);
+    let mut user_rows = rows::<K>(users, &mut rng);
+    let mut item_rows = rows::<K>(items, &mut rng);
+    let mut user_biases = vec![0.0; users];
+    let mut item_biases = vec![0.0; items];
+    let mut ratings: Vec<Rating> = (0..n)
+        .map(|_| Rating {
+            user: rng.below(users),
+            item: rng.below(items),
+            value: 1.0 + 4.0 * rng.unit(),
+        })
+        .collect();
+    ratings.sort_by_key(|r| (r.user, r.item));
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    let mut rates = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        let stats = train_block(
+            isa,
+            &params,
+            0,
+            3.0,
+            Band {
+                factors: &mut user_rows,
+                biases: &mut user_biases,
+                grad_sq: &mut [],
+            },
+            Band {
+                factors: &mut item_rows,
+                biases: &mut item_biases,
+                grad_sq: &mut [],
+            },
+            std::hint::black_box(&ratings),
+        )
+        .expect("a valid block");
+        std::hint::black_box(stats);
+        rates.push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{isa} K={K:<3} {name:<14} median {:6.1}  best {:6.1} M updates/s",
+        rates[reps / 2],
+        rates[reps - 1]
+    );
+}
+
+/// One stratum of the full-scale grid: `bands` blocks of the netflix-block
+/// shape, each with its own user band, item band and ratings, trained one
+/// after another, so that (as in `funkd train`) every block's rows and
+/// ratings come from memory rather than from the cache.
+fn stratum<const K: usize>(isa: Isa, bands: usize, reps: usize) {
+    let (users, items, n) = (15_006, 555, 97_000);
+    let mut rng = SplitMix(7);
+    let mut blocks: Vec<_> = (0..bands)
+        .map(|_| {
+            let mut ratings: Vec<Rating> = (0..n)
+                .map(|_| Rating {
+                    user: rng.below(users),
+                    item: rng.below(items),
+                    value: 1.0 + 4.0 * rng.unit(),
+                })
+                .collect();
+            ratings.sort_by_key(|r| (r.user, r.item));
+            (
+                rows::<K>(users, &mut rng),
+                rows::<K>(items, &mut rng),
+                vec![0.0; users],
+                vec![0.0; items],
+                ratings,
+            )
+        })
+        .collect();
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    let mut rates = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for (user_rows, item_rows, user_biases, item_biases, ratings) in &mut blocks {
+            let stats = train_block(
+                isa,
+                &params,
+                0,
+                3.0,
+                Band {
+                    factors: user_rows,
+                    biases: user_biases,
+                    grad_sq: &mut [],
+                },
+                Band {
+                    factors: item_rows,
+                    biases: item_biases,
+                    grad_sq: &mut [],
+                },
+                std::hint::black_box(ratings),
+            )
+            .expect("a valid block");
+            std::hint::black_box(stats);
+        }
+        rates.push((bands * n) as f64 / start.elapsed().as_secs_f64() / 1e6);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
+        "stratum",
+        rates[reps / 2],
+        rates[reps - 1]
+    );
+}
+
+/// The netflix-block shape less a 2% held-out slice (every position whose
+/// hash falls under 2%), trained either as one `train_block_skipping` call
+/// or as one `train_block` call per run between held-out positions.
+fn held_out<const K: usize>(isa: Isa, reps: usize) {
+    let (users, items, n) = (15_006, 555, 97_000);
+    let mut rng = SplitMix(9);
+    let mut user_rows = rows::<K>(users, &mut rng);
+    let mut item_rows = rows::<K>(items, &mut rng);
+    let mut user_biases = vec![0.0; users];
+    let mut item_biases = vec![0.0; items];
+    let mut ratings: Vec<Rating> = (0..n)
+        .map(|_| Rating {
+            user: rng.below(users),
+            item: rng.below(items),
+            value: 1.0 + 4.0 * rng.unit(),
+        })
+        .collect();
+    ratings.sort_by_key(|r| (r.user, r.item));
+    let skip: Vec<u32> = (0..n as u32).filter(|_| rng.unit() < 0.02).collect();
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    for as_runs in [false, true] {
+        let mut rates = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let start = Instant::now();
+            let mut band = |run: &[Rating], skip: &[u32]| {
+                let stats = train_block_skipping(
+                    isa,
+                    &params,
+                    0,
+                    3.0,
+                    Band {
+                        factors: &mut user_rows,
+                        biases: &mut user_biases,
+                        grad_sq: &mut [],
+                    },
+                    Band {
+                        factors: &mut item_rows,
+                        biases: &mut item_biases,
+                        grad_sq: &mut [],
+                    },
+                    std::hint::black_box(run),
+                    skip,
+                )
+                .expect("a valid block");
+                std::hint::black_box(stats);
+            };
+            if as_runs {
+                let mut from = 0;
+                for &h in skip.iter().chain([n as u32].iter()) {
+                    if h as usize > from {
+                        band(&ratings[from..h as usize], &[]);
+                    }
+                    from = h as usize + 1;
+                }
+            } else {
+                band(&ratings, &skip);
+            }
+            rates.push((n - skip.len()) as f64 / start.elapsed().as_secs_f64() / 1e6);
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
+            if as_runs {
+                "2% held, runs"
+            } else {
+                "2% held, skip"
+            },
+            rates[reps / 2],
+            rates[reps - 1]
+        );
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let isa = args
+        .next()
+        .map(|name| Isa::from_name(&name).expect("an ISA this CPU has"))
+        .unwrap_or_else(Isa::detect);
+    let reps = args.next().map_or(15, |r| r.parse().expect("a count"));
+    // Optional third argument: run only the cases whose "K/shape" label
+    // contains it (e.g. `128/netflix`), for `perf stat`.
+    let only = args.next().unwrap_or_default();
+    let wanted = |label: &str| label.contains(only.as_str());
+    if wanted("32/netflix-block") {
+        measure::<32>(isa, "netflix-block", 15_006, 555, 97_000, reps);
+    }
+    if wanted("128/netflix-block") {
+        measure::<128>(isa, "netflix-block", 15_006, 555, 97_000, reps);
+    }
+    if wanted("32/stratum") {
+        stratum::<32>(isa, 32, reps.div_ceil(3));
+    }
+    if wanted("128/stratum") {
+        stratum::<128>(isa, 32, reps.div_ceil(3));
+    }
+    if wanted("32/held-out") {
+        held_out::<32>(isa, reps);
+    }
+    if wanted("128/held-out") {
+        held_out::<128>(isa, reps);
+    }
+    if wanted("32/cache-resident") {
+        measure::<32>(isa, "cache-resident", 256, 256, 65_536, reps);
+    }
+    if wanted("128/cache-resident") {
+        measure::<128>(isa, "cache-resident", 256, 256, 65_536, reps);
+    }
+}
