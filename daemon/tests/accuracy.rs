@@ -282,3 +282,30 @@ fn tune_searches_on_train_folds_and_prints_the_best_flags() {
         assert_eq!(c["per_fold"].as_array().unwrap().len(), 2);
     }
 }
+
+#[test]
+fn the_row_prior_shrinks_every_factor_row_once_per_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 3);
+    // η·λ₀ ≥ 1: the shrink p ← max(0, 1 − η·λ₀)·p leaves only μ and the biases.
+    let common = ["--epochs", "2", "--learning-rate", "0.01"];
+    let mut args = common.to_vec();
+    args.extend_from_slice(&["--reg-row", "100"]);
+    train_ok(&data, &tmp.path().join("strong"), &args);
+    let strong = funkd::checkpoint::load_model(&tmp.path().join("strong")).unwrap();
+    assert!(strong.model.user_factors.iter().all(|x| *x == 0.0));
+    assert!(strong.model.item_factors.iter().all(|x| *x == 0.0));
+    assert!(strong.model.user_bias.iter().any(|x| *x != 0.0));
+
+    let mut args = common.to_vec();
+    args.extend_from_slice(&["--reg-row", "0"]);
+    train_ok(&data, &tmp.path().join("none"), &args);
+    let none = funkd::checkpoint::load_model(&tmp.path().join("none")).unwrap();
+    let mut args = common.to_vec();
+    args.extend_from_slice(&["--reg-row", "20"]);
+    train_ok(&data, &tmp.path().join("some"), &args);
+    let some = funkd::checkpoint::load_model(&tmp.path().join("some")).unwrap();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+    assert!(norm(&some.model.user_factors) < norm(&none.model.user_factors));
+    assert!(norm(&some.model.item_factors) < norm(&none.model.item_factors));
+}

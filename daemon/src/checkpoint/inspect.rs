@@ -178,5 +178,16 @@ fn print_human(r: &serde_json::Value) {
     };
     println!("train rmse      {}", history("train_rmse"));
     println!("test rmse       {}", history("test_rmse"));
+    println!(
+        "validation      {} of the train ratings, λ₀ {}, rmse {}",
+        field("validation"),
+        field("reg_row"),
+        history("validation_rmse")
+    );
+    if r["best_model_kept"].as_bool() == Some(true) {
+        println!(
+            "model           the best validation epoch's (kept beside the current parameters)"
+        );
+    }
     println!("model hash      {}", field("model_hash"));
 }

@@ -5,9 +5,10 @@
 //! `--fold-seed` and dealt into `--folds` folds (as `funkd cv` deals all
 //! ratings); each candidate is trained on all folds but one and measured on
 //! that one, for every fold. The candidates are the grid of `--factors` ×
-//! `--learning-rate` × `--reg` (or `--samples` of them drawn at random with
-//! `--search-seed`); learning rates and λ are given as multiples of the
-//! defaults derived from the data unless `--absolute` is set. Every other
+//! `--learning-rate` × `--reg` × `--reg-row` (or `--samples` of them drawn
+//! at random with `--search-seed`); learning rates, λ and λ₀ are given as
+//! multiples of the defaults derived from the data unless `--absolute` is
+//! set. Every other
 //! setting is `funkd train`'s default (early stopping on a validation
 //! slice of each fold's train ratings included). The table is sorted by
 //! mean RMSE; the best row's flags are printed for `funkd train`.
@@ -57,7 +58,12 @@ pub struct TuneArgs {
     /// --absolute), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.5,1,2")]
     pub reg: Vec<f32>,
-    /// --learning-rate and --reg are absolute values, not multiples.
+    /// λ₀ values (the per-row prior) to try: multiples of the derived
+    /// default (or absolute with --absolute), comma-separated [default:
+    /// the derived λ₀ only].
+    #[arg(long, value_delimiter = ',')]
+    pub reg_row: Option<Vec<f32>>,
+    /// --learning-rate, --reg and --reg-row are absolute values, not multiples.
     #[arg(long)]
     pub absolute: bool,
     /// Random search: try this many candidates drawn from the grid.
@@ -89,7 +95,7 @@ pub struct Candidate {
     pub learning_rate: f32,
     /// λ.
     pub reg: f32,
-    /// λ₀, the per-row prior (the derived default, not searched).
+    /// λ₀, the per-row prior.
     pub reg_row: f32,
 }
 
@@ -135,18 +141,25 @@ pub struct TuneReport {
 
 /// The candidates: the grid, or `samples` of it at random.
 pub fn candidates(args: &TuneArgs, derived: &Derived) -> Vec<Candidate> {
-    let (derived_rate, derived_reg) = (derived.learning_rate, derived.reg);
+    let (derived_rate, derived_reg, derived_row) =
+        (derived.learning_rate, derived.reg, derived.reg_row);
     let scale = |v: f32, base: f32| if args.absolute { v } else { v * base };
+    let rows: Vec<f32> = match &args.reg_row {
+        Some(list) => list.iter().map(|&r| scale(r, derived_row)).collect(),
+        None => vec![derived_row],
+    };
     let mut grid = Vec::new();
     for &factors in &args.factors {
         for &lr in &args.learning_rate {
             for &reg in &args.reg {
-                grid.push(Candidate {
-                    factors,
-                    learning_rate: scale(lr, derived_rate),
-                    reg: scale(reg, derived_reg),
-                    reg_row: derived.reg_row,
-                });
+                for &row in &rows {
+                    grid.push(Candidate {
+                        factors,
+                        learning_rate: scale(lr, derived_rate),
+                        reg: scale(reg, derived_reg),
+                        reg_row: row,
+                    });
+                }
             }
         }
     }
@@ -163,8 +176,12 @@ pub fn run(args: TuneArgs) -> Result<()> {
     if args.folds < 2 {
         usage_bail!("--folds must be at least 2, not {}", args.folds);
     }
-    if args.factors.is_empty() || args.learning_rate.is_empty() || args.reg.is_empty() {
-        usage_bail!("--factors, --learning-rate and --reg each need at least one value");
+    if args.factors.is_empty()
+        || args.learning_rate.is_empty()
+        || args.reg.is_empty()
+        || args.reg_row.as_ref().is_some_and(Vec::is_empty)
+    {
+        usage_bail!("--factors, --learning-rate, --reg and --reg-row each need at least one value");
     }
     if args.samples == Some(0) {
         usage_bail!("--samples must be at least 1");
@@ -256,14 +273,20 @@ pub fn run(args: TuneArgs) -> Result<()> {
         )?;
         writeln!(
             out,
-            "factors  learning-rate        reg    rmse     std  epochs"
+            "factors  learning-rate        reg  reg-row    rmse     std  epochs"
         )?;
         for s in &report.candidates {
             let c = s.candidate;
             writeln!(
                 out,
-                "{:>7}  {:>13.6}  {:>9.6}  {:.4}  {:.4}  {:?}",
-                c.factors, c.learning_rate, c.reg, s.rmse.mean, s.rmse.std, s.model_epochs
+                "{:>7}  {:>13.6}  {:>9.6}  {:>7.3}  {:.4}  {:.4}  {:?}",
+                c.factors,
+                c.learning_rate,
+                c.reg,
+                c.reg_row,
+                s.rmse.mean,
+                s.rmse.std,
+                s.model_epochs
             )?;
         }
         writeln!(out, "best: funkd train {}", report.best_flags)
@@ -360,6 +383,24 @@ mod tests {
         );
         assert_eq!(abs[0].learning_rate, 0.3);
         assert_eq!(abs[0].reg, 0.1);
+        assert_eq!(abs[0].reg_row, 5.0, "without --reg-row: the derived λ₀");
+        let rows = candidates(
+            &args(&[
+                "--factors",
+                "8",
+                "--lr",
+                "1",
+                "--reg",
+                "1",
+                "--reg-row",
+                "0,2",
+            ]),
+            &derived(0.01, 0.04),
+        );
+        assert_eq!(
+            rows.iter().map(|c| c.reg_row).collect::<Vec<_>>(),
+            vec![0.0, 10.0]
+        );
     }
 
     #[test]
