@@ -319,6 +319,10 @@ fn worker_funk(args: &[String]) -> Result<()> {
     config.epochs = w.epochs;
     config.verbosity = train::Verbosity::Quiet;
     config.checkpoint_every_epochs = 0;
+    // Side by side means the same epochs on the same ratings: no early
+    // stop, no validation slice held out of what funkd learns from.
+    config.early_stop = 0;
+    config.validation = 0.0;
     let dir = tempfile::tempdir()?;
     let summary = train::train(&data, &config, dir.path())?;
     let total = start.elapsed().as_secs_f64();
