@@ -21,6 +21,9 @@ fn one_two_and_three_threads_give_the_same_model() {
         let dir = tmp.path().join(format!("t{threads}"));
         let s = train_ok(&data, &dir, &["--epochs", EPOCHS, "--threads", threads]);
         assert_eq!(s["threads"].as_u64().unwrap().to_string(), threads);
+        // The default validation slice is on: its blocks are scanned by
+        // whichever worker first needs them.
+        assert!(s["validation_ratings"].as_u64().unwrap() > 0);
         hashes.push(s["model_hash"].as_str().unwrap().to_string());
         finals.push(final_checkpoint(&dir, 4));
     }

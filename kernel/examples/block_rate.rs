@@ -106,6 +106,89 @@ fn measure<const K: usize>(
     );
 }
 
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut SplitMix) -> f64 {
+    let (a, b) = (f64::from(rng.unit()).max(1e-9), f64::from(rng.unit()));
+    (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+}
+
+/// A sampler of `n` indices with log-normal(σ) weights (as `funkd gen`
+/// draws user activity, σ 1.25, and item popularity, σ 2.15).
+fn skewed(n: usize, sigma: f64, rng: &mut SplitMix) -> Vec<f64> {
+    let mut total = 0.0;
+    (0..n)
+        .map(|_| {
+            total += (sigma * normal(rng)).exp();
+            total
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|c| c / total)
+        .collect()
+}
+
+fn pick(cumulative: &[f64], rng: &mut SplitMix) -> u32 {
+    let x = f64::from(rng.unit());
+    cumulative
+        .partition_point(|&c| c < x)
+        .min(cumulative.len() - 1) as u32
+}
+
+/// The netflix-block shape with `funkd gen`'s skew: log-normal user
+/// activity and item popularity, so that a few items take much of the
+/// block and consecutive updates often share an item row.
+fn skewed_block<const K: usize>(isa: Isa, reps: usize) {
+    let (users, items, n) = (15_006, 555, 97_000);
+    let mut rng = SplitMix(11);
+    let mut user_rows = rows::<K>(users, &mut rng);
+    let mut item_rows = rows::<K>(items, &mut rng);
+    let mut user_biases = vec![0.0; users];
+    let mut item_biases = vec![0.0; items];
+    let user_w = skewed(users, 1.25, &mut rng);
+    let item_w = skewed(items, 2.15, &mut rng);
+    let mut ratings: Vec<Rating> = (0..n)
+        .map(|_| Rating {
+            user: pick(&user_w, &mut rng),
+            item: pick(&item_w, &mut rng),
+            value: 1.0 + 4.0 * rng.unit(),
+        })
+        .collect();
+    ratings.sort_by_key(|r| (r.user, r.item));
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    let mut rates = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        let stats = train_block(
+            isa,
+            &params,
+            0,
+            3.0,
+            Band {
+                factors: &mut user_rows,
+                biases: &mut user_biases,
+                grad_sq: &mut [],
+            },
+            Band {
+                factors: &mut item_rows,
+                biases: &mut item_biases,
+                grad_sq: &mut [],
+            },
+            std::hint::black_box(&ratings),
+        )
+        .expect("a valid block");
+        std::hint::black_box(stats);
+        rates.push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
+        "skewed-block",
+        rates[reps / 2],
+        rates[reps - 1]
+    );
+}
+
 /// One stratum of the full-scale grid: `bands` blocks of the netflix-block
 /// shape, each with its own user band, item band and ratings, trained one
 /// after another, so that (as in `funkd train`) every block's rows and
@@ -164,6 +247,65 @@ fn stratum<const K: usize>(isa: Isa, bands: usize, reps: usize) {
     println!(
         "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
         "stratum",
+        rates[reps / 2],
+        rates[reps - 1]
+    );
+}
+
+/// One user band walking `bands` item bands in a row (each block with its
+/// own item rows and ratings, the user rows shared): the visiting order of
+/// a schedule that keeps a user band on a worker, so that its rows stay in
+/// the cache from one block to the next.
+fn band_run<const K: usize>(isa: Isa, bands: usize, reps: usize) {
+    let (users, items, n) = (15_006, 555, 97_000);
+    let mut rng = SplitMix(7);
+    let mut user_rows = rows::<K>(users, &mut rng);
+    let mut user_biases = vec![0.0; users];
+    let mut blocks: Vec<_> = (0..bands)
+        .map(|_| {
+            let mut ratings: Vec<Rating> = (0..n)
+                .map(|_| Rating {
+                    user: rng.below(users),
+                    item: rng.below(items),
+                    value: 1.0 + 4.0 * rng.unit(),
+                })
+                .collect();
+            ratings.sort_by_key(|r| (r.user, r.item));
+            (rows::<K>(items, &mut rng), vec![0.0; items], ratings)
+        })
+        .collect();
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    let mut rates = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for (item_rows, item_biases, ratings) in &mut blocks {
+            let stats = train_block(
+                isa,
+                &params,
+                0,
+                3.0,
+                Band {
+                    factors: &mut user_rows,
+                    biases: &mut user_biases,
+                    grad_sq: &mut [],
+                },
+                Band {
+                    factors: item_rows,
+                    biases: item_biases,
+                    grad_sq: &mut [],
+                },
+                std::hint::black_box(ratings),
+            )
+            .expect("a valid block");
+            std::hint::black_box(stats);
+        }
+        rates.push((bands * n) as f64 / start.elapsed().as_secs_f64() / 1e6);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
+        "band-run",
         rates[reps / 2],
         rates[reps - 1]
     );
@@ -265,6 +407,18 @@ fn main() {
     }
     if wanted("128/stratum") {
         stratum::<128>(isa, 32, reps.div_ceil(3));
+    }
+    if wanted("32/skewed-block") {
+        skewed_block::<32>(isa, reps);
+    }
+    if wanted("128/skewed-block") {
+        skewed_block::<128>(isa, reps);
+    }
+    if wanted("32/band-run") {
+        band_run::<32>(isa, 32, reps.div_ceil(3));
+    }
+    if wanted("128/band-run") {
+        band_run::<128>(isa, 32, reps.div_ceil(3));
     }
     if wanted("32/held-out") {
         held_out::<32>(isa, reps);

@@ -1,7 +1,7 @@
 //! The block trainer: one pass of SGD over the ratings of one block.
 
 use crate::sgd::SgdJob;
-use crate::{Band, HyperParams, Isa, KernelError, Rating};
+use crate::{Band, CheckedRatings, HyperParams, Isa, KernelError, Rating};
 
 /// The value every AdaGrad accumulator (`Band::grad_sq`) starts from, as in
 /// LIBMF: the first step of a row is the base learning rate.
@@ -109,10 +109,47 @@ pub fn train_block_skipping<const K: usize>(
     ratings: &[Rating],
     skip: &[u32],
 ) -> Result<BlockStats, KernelError> {
+    let checked = CheckedRatings::new(ratings, users.factors.len(), items.factors.len())?;
+    train_checked_block(isa, params, epoch, mu, users, items, checked, skip)
+}
+
+/// [`train_block_skipping`] on ratings checked before
+/// ([`CheckedRatings`]), without the pass over them that checks every
+/// index: for a caller who trains the same block every epoch. The bands
+/// must have at least the rows the ratings were checked against
+/// ([`KernelError::BandSmallerThanChecked`] otherwise); everything else is
+/// as in [`train_block_skipping`], the visiting order and the result
+/// included.
+///
+/// # Examples
+///
+/// ```
+/// use funk_kernel::*;
+/// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
+/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }];
+/// let checked = CheckedRatings::new(&ratings, 1, 1).unwrap(); // once
+/// let mut p = [FactorRow::<16>::splat(0.5)];
+/// let mut q = [FactorRow::<16>::splat(0.5)];
+/// let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
+/// for epoch in 0..3 {
+///     train_checked_block(Isa::detect(), &params, epoch, 0.0, band(&mut p), band(&mut q), checked, &[]).unwrap();
+/// }
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn train_checked_block<const K: usize>(
+    isa: Isa,
+    params: &HyperParams,
+    epoch: u32,
+    mu: f32,
+    users: Band<'_, K>,
+    items: Band<'_, K>,
+    ratings: CheckedRatings<'_>,
+    skip: &[u32],
+) -> Result<BlockStats, KernelError> {
     let job = SgdJob::new(params, epoch, mu, users, items, ratings, skip)?;
     let sse = isa.train(job);
     Ok(BlockStats {
         sse,
-        count: (ratings.len() - skip.len()) as u64,
+        count: (ratings.ratings().len() - skip.len()) as u64,
     })
 }

@@ -45,6 +45,18 @@ pub enum KernelError {
         /// Ratings in the block.
         len: usize,
     },
+    /// A band has fewer rows than the [`CheckedRatings`](crate::CheckedRatings)
+    /// were checked against.
+    BandSmallerThanChecked {
+        /// Rows in the user band handed in.
+        users: usize,
+        /// Rows in the item band handed in.
+        items: usize,
+        /// User rows the ratings were checked against.
+        checked_users: usize,
+        /// Item rows the ratings were checked against.
+        checked_items: usize,
+    },
 }
 
 impl fmt::Display for KernelError {
@@ -67,6 +79,16 @@ impl fmt::Display for KernelError {
             Self::InvalidSkip { entry, len } => write!(
                 f,
                 "skip list entry {entry} is not increasing or not inside the block of {len} ratings"
+            ),
+            Self::BandSmallerThanChecked {
+                users,
+                items,
+                checked_users,
+                checked_items,
+            } => write!(
+                f,
+                "bands of {users} × {items} rows are smaller than the {checked_users} × \
+                 {checked_items} the ratings were checked against"
             ),
         }
     }

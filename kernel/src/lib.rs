@@ -52,6 +52,7 @@ extern crate std;
 pub mod arch;
 mod band;
 mod block;
+mod checked;
 mod divergence;
 mod error;
 mod gradcheck;
@@ -67,7 +68,11 @@ mod view;
 
 pub use arch::{Avx2FmaToken, Avx512Token, Isa, NeonToken};
 pub use band::Band;
-pub use block::{train_block, train_block_skipping, BlockStats, ADAPTIVE_INITIAL_ACCUMULATOR};
+pub use block::{
+    train_block, train_block_skipping, train_checked_block, BlockStats,
+    ADAPTIVE_INITIAL_ACCUMULATOR,
+};
+pub use checked::CheckedRatings;
 pub use divergence::{all_finite, DivergenceMonitor, Health};
 pub use error::KernelError;
 pub use gradcheck::{check_gradient, GradCheckReport, RELATIVE_ERROR_FLOOR};

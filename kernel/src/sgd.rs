@@ -8,8 +8,8 @@
 //! generics: no branch on them per rating.
 
 use crate::arch::{RowOps, Step};
-use crate::validate::{check_ratings, check_side, check_skip};
-use crate::{Band, HyperParams, KernelError, LearningRate, ModelKind, Rating};
+use crate::validate::{check_side, check_skip};
+use crate::{Band, CheckedRatings, HyperParams, KernelError, LearningRate, ModelKind, Rating};
 
 /// Contiguous runs of a block that are visited round-robin, so that
 /// consecutive updates touch different rows and overlap in the CPU.
@@ -47,16 +47,16 @@ pub(crate) struct SgdJob<'a, 'r, const K: usize> {
 }
 
 impl<'a, 'r, const K: usize> SgdJob<'a, 'r, K> {
-    /// Validates the bands against the model and schedule, every rating
-    /// against the bands, and the skip list (strictly increasing positions
-    /// inside the block) against the block.
+    /// Validates the bands against the model and schedule and against the
+    /// sizes the ratings were checked for, and the skip list (strictly
+    /// increasing positions inside the block) against the block.
     pub(crate) fn new(
         params: &HyperParams,
         epoch: u32,
         mu: f32,
         users: Band<'a, K>,
         items: Band<'a, K>,
-        ratings: &'r [Rating],
+        checked: CheckedRatings<'r>,
         skip: &'r [u32],
     ) -> Result<Self, KernelError> {
         let biased = params.model() == ModelKind::Biased;
@@ -65,7 +65,8 @@ impl<'a, 'r, const K: usize> SgdJob<'a, 'r, K> {
             check_side(band.biases.len(), band.factors.len(), biased)?;
             check_side(band.grad_sq.len(), band.factors.len(), adaptive)?;
         }
-        check_ratings(ratings, users.factors.len(), items.factors.len())?;
+        checked.fits(users.factors.len(), items.factors.len())?;
+        let ratings = checked.ratings();
         check_skip(skip, ratings.len())?;
         Ok(Self {
             users,
@@ -111,6 +112,11 @@ pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: SgdJob<'_, '_, K>) -> f
 /// the result exactly that of the sequential order, which is what every
 /// backend, the scalar reference included, computes.
 ///
+/// Most rounds have a rating in every stream and every look-ahead position
+/// inside the block; those run without a bounds check or a branch per
+/// prefetch (the fast rounds). The last few rounds, where streams run out,
+/// take the checked path. Both visit exactly [`block_visit_order`].
+///
 /// # Safety
 ///
 /// The CPU must have the features `O` needs; `job.biased == BIASED` and
@@ -130,90 +136,169 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         lambda_b,
         ..
     } = job;
-    let Band {
-        factors: user_rows,
-        biases: user_biases,
-        grad_sq: user_acc,
-    } = users;
-    let Band {
-        factors: item_rows,
-        biases: item_biases,
-        grad_sq: item_acc,
-    } = items;
-    let inv_k = 1.0 / K as f32;
+    let mut rows = Rows {
+        user_rows: users.factors,
+        user_biases: users.biases,
+        user_acc: users.grad_sq,
+        item_rows: items.factors,
+        item_biases: items.biases,
+        item_acc: items.grad_sq,
+        mu,
+        eta,
+        lambda,
+        lambda_b,
+    };
+    let len = ratings.len();
     let mut sse = 0.0f64;
-    let run = ratings.len().div_ceil(BLOCK_STREAMS);
-    // Per stream, where in `skip` its next left-out position is (the list
-    // is strictly increasing, so each stream walks its own part of it).
-    let mut next_skip: [usize; BLOCK_STREAMS] =
+    let run = len.div_ceil(BLOCK_STREAMS);
+    // Per stream, the position of its next left-out rating (`usize::MAX`
+    // when none is left) and that entry's index in `skip` (the list is
+    // strictly increasing, so each stream walks its own part of it).
+    let mut next_index: [usize; BLOCK_STREAMS] =
         core::array::from_fn(|stream| skip.partition_point(|&h| (h as usize) < stream * run));
-    for round in 0..run {
-        for (stream, next) in next_skip.iter_mut().enumerate() {
+    let mut next_skip: [usize; BLOCK_STREAMS] = core::array::from_fn(|stream| {
+        skip.get(next_index[stream])
+            .map_or(usize::MAX, |&h| h as usize)
+    });
+    // Rounds in which every stream has a rating and every look-ahead of
+    // every stream (the last one's included) is inside the block.
+    let last_stream = len.saturating_sub((BLOCK_STREAMS - 1) * run);
+    let fast_rounds = last_stream.saturating_sub(LOOK_AHEAD);
+    let base = ratings.as_ptr();
+    for round in 0..fast_rounds {
+        for stream in 0..BLOCK_STREAMS {
+            let n = stream * run + round;
+            if n == next_skip[stream] {
+                next_index[stream] += 1;
+                next_skip[stream] = skip
+                    .get(next_index[stream])
+                    .map_or(usize::MAX, |&h| h as usize);
+                continue;
+            }
+            // SAFETY: n + LOOK_AHEAD < len in a fast round (the last stream's
+            // n + LOOK_AHEAD < last_stream + (BLOCK_STREAMS − 1)·run = len);
+            // `SgdJob::new` checked every index; the CPU features are the
+            // caller's promise.
+            unsafe {
+                let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
+                O::prefetch(rows.item_rows.get_unchecked(item_ahead));
+                let user_ahead = (*base.add(n + USER_AHEAD)).user as usize;
+                O::prefetch(rows.user_rows.get_unchecked(user_ahead));
+                O::prefetch_bytes(base.wrapping_add(n + RECORDS_AHEAD).cast());
+                sse += rows.update::<O, BIASED, ADAPTIVE>(&*base.add(n));
+            }
+        }
+    }
+    for round in fast_rounds..run {
+        for stream in 0..BLOCK_STREAMS {
             let n = stream * run + round;
             let Some(r) = ratings.get(n) else { continue };
-            if skip.get(*next).is_some_and(|&h| h as usize == n) {
-                *next += 1;
+            if n == next_skip[stream] {
+                next_index[stream] += 1;
+                next_skip[stream] = skip
+                    .get(next_index[stream])
+                    .map_or(usize::MAX, |&h| h as usize);
                 continue;
             }
             if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
                 // SAFETY: `SgdJob::new` checked every item index; the CPU
                 // features are the caller's promise.
-                unsafe { O::prefetch(item_rows.get_unchecked(ahead.item as usize)) };
+                unsafe { O::prefetch(rows.item_rows.get_unchecked(ahead.item as usize)) };
             }
             if let Some(ahead) = ratings.get(n + USER_AHEAD) {
                 // SAFETY: as above, for the user index.
-                unsafe { O::prefetch(user_rows.get_unchecked(ahead.user as usize)) };
+                unsafe { O::prefetch(rows.user_rows.get_unchecked(ahead.user as usize)) };
             }
-            // SAFETY: a prefetch never faults, even past the end (the
-            // pointer is formed with wrapping arithmetic); the CPU features
-            // are the caller's promise. The records come in BLOCK_STREAMS
-            // sequential runs, more than the hardware prefetcher follows.
-            unsafe { O::prefetch_bytes(ratings.as_ptr().wrapping_add(n + RECORDS_AHEAD).cast()) };
-            let (u, i) = (r.user as usize, r.item as usize);
-            // SAFETY: `SgdJob::new` checked u < user rows and i < item rows,
-            // and (when BIASED / ADAPTIVE) one bias / accumulator per row; the
-            // CPU features are the caller's promise.
-            unsafe {
-                let p = user_rows.get_unchecked_mut(u);
-                let q = item_rows.get_unchecked_mut(i);
-                let mut prediction = O::dot(p, q);
-                if BIASED {
-                    prediction +=
-                        mu + *user_biases.get_unchecked(u) + *item_biases.get_unchecked(i);
-                }
-                let err = r.value - prediction;
-                sse += f64::from(err) * f64::from(err);
-                let (eta_p, eta_q) = if ADAPTIVE {
-                    (
-                        eta / libm::sqrtf(*user_acc.get_unchecked(u)),
-                        eta / libm::sqrtf(*item_acc.get_unchecked(i)),
-                    )
-                } else {
-                    (eta, eta)
-                };
-                if BIASED {
-                    let bu = user_biases.get_unchecked_mut(u);
-                    *bu += eta_p * (err - lambda_b * *bu);
-                    let bi = item_biases.get_unchecked_mut(i);
-                    *bi += eta_q * (err - lambda_b * *bi);
-                }
-                let step = Step {
-                    err,
-                    eta_p,
-                    eta_q,
-                    lambda,
-                };
-                if ADAPTIVE {
-                    let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
-                    *user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
-                    *item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
-                } else {
-                    O::update(p, q, step);
-                }
-            }
+            // SAFETY: `SgdJob::new` checked the rating's indices; the CPU
+            // features are the caller's promise.
+            sse += unsafe { rows.update::<O, BIASED, ADAPTIVE>(r) };
         }
     }
     sse
+}
+
+/// The furthest look-ahead of the loop (records excluded: their prefetch
+/// never reads the record).
+const LOOK_AHEAD: usize = if USER_AHEAD > PREFETCH_AHEAD {
+    USER_AHEAD
+} else {
+    PREFETCH_AHEAD
+};
+
+/// The block's rows and the step's constants, for the per-rating update.
+struct Rows<'a, const K: usize> {
+    user_rows: &'a mut [crate::FactorRow<K>],
+    user_biases: &'a mut [f32],
+    user_acc: &'a mut [f32],
+    item_rows: &'a mut [crate::FactorRow<K>],
+    item_biases: &'a mut [f32],
+    item_acc: &'a mut [f32],
+    mu: f32,
+    eta: f32,
+    lambda: f32,
+    lambda_b: f32,
+}
+
+impl<const K: usize> Rows<'_, K> {
+    /// One SGD update for rating `r`; returns e² of the error before it.
+    ///
+    /// # Safety
+    ///
+    /// `r.user` and `r.item` index the bands (and their biases /
+    /// accumulators when BIASED / ADAPTIVE), as `SgdJob::new` checks; the
+    /// CPU has the features `O` needs.
+    #[inline(always)]
+    unsafe fn update<O: RowOps, const BIASED: bool, const ADAPTIVE: bool>(
+        &mut self,
+        r: &Rating,
+    ) -> f64 {
+        let (u, i) = (r.user as usize, r.item as usize);
+        // SAFETY: the caller's promise (indices in range, CPU features).
+        unsafe {
+            let p = self.user_rows.get_unchecked_mut(u);
+            let q = self.item_rows.get_unchecked_mut(i);
+            let mut prediction = O::dot(p, q);
+            if BIASED {
+                prediction += self.mu
+                    + *self.user_biases.get_unchecked(u)
+                    + *self.item_biases.get_unchecked(i);
+            }
+            let err = r.value - prediction;
+            let (eta_p, eta_q) = if ADAPTIVE {
+                (
+                    self.eta / libm::sqrtf(*self.user_acc.get_unchecked(u)),
+                    self.eta / libm::sqrtf(*self.item_acc.get_unchecked(i)),
+                )
+            } else {
+                (self.eta, self.eta)
+            };
+            let step = Step {
+                err,
+                eta_p,
+                eta_q,
+                lambda: self.lambda,
+            };
+            // The rows first: with no store between the dot product's loads
+            // and these, the compiler can keep p and q in registers (the
+            // bias stores could alias them, as far as it knows).
+            if ADAPTIVE {
+                let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
+                let inv_k = 1.0 / K as f32;
+                *self.user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
+                *self.item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
+            } else {
+                O::update(p, q, step);
+            }
+            if BIASED {
+                let lambda_b = self.lambda_b;
+                let bu = self.user_biases.get_unchecked_mut(u);
+                *bu += eta_p * (err - lambda_b * *bu);
+                let bi = self.item_biases.get_unchecked_mut(i);
+                *bi += eta_q * (err - lambda_b * *bi);
+            }
+            f64::from(err) * f64::from(err)
+        }
+    }
 }
 
 /// The positions of a block of `len` ratings that

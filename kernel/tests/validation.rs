@@ -5,8 +5,9 @@ mod common;
 
 use common::{random_ratings, rng, OwnedBand};
 use funk_kernel::{
-    evaluate_block, objective, train_block, Band, BandView, DivergenceMonitor, Health, HyperParams,
-    Isa, KernelError, LearningRate, ModelKind, ParamRef, Rating,
+    evaluate_block, objective, train_block, train_block_skipping, train_checked_block, Band,
+    BandView, CheckedRatings, DivergenceMonitor, Health, HyperParams, Isa, KernelError,
+    LearningRate, ModelKind, ParamRef, Rating,
 };
 
 const K: usize = 32;
@@ -198,4 +199,73 @@ fn divergence_monitor_flags_non_finite_and_growing_losses() {
     assert_eq!(monitor.observe(7.8), Health::Growing);
     monitor.reset();
     assert_eq!(monitor.observe(100.0), Health::Ok);
+}
+
+#[test]
+fn checked_ratings_train_exactly_as_the_plain_call_and_refuse_smaller_bands() {
+    let params =
+        HyperParams::new(ModelKind::Biased, 0.05, 0.02, 0.01, LearningRate::Constant).unwrap();
+    for isa in Isa::available() {
+        let (mut users, mut items, ratings) = bands(5);
+        let (mut users2, mut items2) = (users.clone(), items.clone());
+        let checked = CheckedRatings::new(&ratings, 10, 8).unwrap();
+        assert_eq!((checked.users(), checked.items()), (10, 8));
+        for epoch in 0..3 {
+            let a = train_block_skipping(
+                isa,
+                &params,
+                epoch,
+                3.0,
+                users.band(),
+                items.band(),
+                &ratings,
+                &[1, 7],
+            );
+            let b = train_checked_block(
+                isa,
+                &params,
+                epoch,
+                3.0,
+                users2.band(),
+                items2.band(),
+                checked,
+                &[1, 7],
+            );
+            assert_eq!(a, b, "{isa}");
+        }
+        assert_eq!(
+            (&users, &items),
+            (&users2, &items2),
+            "{isa}: not the same bits"
+        );
+
+        // Checked against more rows than the bands have: refused, untouched.
+        let wide = CheckedRatings::new(&ratings, 11, 8).unwrap();
+        let before = (users.clone(), items.clone());
+        let err = train_checked_block(isa, &params, 0, 3.0, users.band(), items.band(), wide, &[]);
+        assert_eq!(
+            err,
+            Err(KernelError::BandSmallerThanChecked {
+                users: 10,
+                items: 8,
+                checked_users: 11,
+                checked_items: 8
+            })
+        );
+        assert_eq!(
+            (users, items),
+            before,
+            "{isa}: a refused block was modified"
+        );
+    }
+    let mut bad = bands(5).2;
+    bad[3].item = 8;
+    assert_eq!(
+        CheckedRatings::new(&bad, 10, 8).map(|_| ()),
+        Err(KernelError::ItemOutOfRange {
+            rating: 3,
+            item: 8,
+            band: 8
+        })
+    );
 }

@@ -5,8 +5,9 @@
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use funk_kernel::Rating;
+use funk_kernel::{CheckedRatings, KernelError, Rating};
 use memmap2::Mmap;
 use serde::Serialize;
 
@@ -30,6 +31,9 @@ pub struct RatingFile {
     path: PathBuf,
     map: Mmap,
     header: RawHeader,
+    /// Per block (user band · P + item band): its train records passed
+    /// the kernel's index check (see [`RatingFile::checked_train_block`]).
+    checked: Box<[AtomicBool]>,
 }
 
 /// Train ratings per block: the smallest, mean and largest block.
@@ -64,10 +68,12 @@ impl RatingFile {
         // use and every bit pattern of the record type is valid.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         let header = super::validate::validate(path, &map)?;
+        let blocks = (header.grid as usize).pow(2);
         Ok(RatingFile {
             path: path.to_path_buf(),
             map,
             header,
+            checked: (0..blocks).map(|_| AtomicBool::new(false)).collect(),
         })
     }
 
@@ -146,6 +152,38 @@ impl RatingFile {
     pub fn train_block(&self, ub: usize, ib: usize) -> &[Rating] {
         let e = self.block_entry(ub, ib);
         self.records(e.train_start, e.train_len)
+    }
+
+    /// The train records of block (`ub`, `ib`) as the kernel's
+    /// [`CheckedRatings`] against the block's user and item bands. The first
+    /// call for a block checks every index (one pass over its records);
+    /// later calls trust that check, so a trainer pays for it once per run
+    /// rather than once per epoch. That is sound because the records are
+    /// the same bytes every time: the map is read-only and a rating file is
+    /// never modified in place (see [`RatingFile::open`]).
+    ///
+    /// # Panics
+    ///
+    /// If `ub` or `ib` is not below [`RatingFile::grid`].
+    pub fn checked_train_block(
+        &self,
+        ub: usize,
+        ib: usize,
+    ) -> Result<CheckedRatings<'_>, KernelError> {
+        let ratings = self.train_block(ub, ib);
+        let (users, items) = (self.user_band(ub).len(), self.item_band(ib).len());
+        let flag = &self.checked[ub * self.grid() + ib];
+        if flag.load(Ordering::Acquire) {
+            // SAFETY: these records passed `CheckedRatings::new` against the
+            // same band sizes earlier in this process (the flag is set only
+            // after that), and they cannot have changed since: the map is
+            // read-only and funk never rewrites a rating file in place (the
+            // premise under which `open` maps it).
+            return Ok(unsafe { CheckedRatings::new_unchecked(ratings, users, items) });
+        }
+        let checked = CheckedRatings::new(ratings, users, items)?;
+        flag.store(true, Ordering::Release);
+        Ok(checked)
     }
 
     /// The test records of block (`ub`, `ib`), band-local indices.

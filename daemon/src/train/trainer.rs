@@ -46,7 +46,7 @@ pub(super) struct Channels<'c, const K: usize> {
 pub(super) struct Trainer<'d, const K: usize> {
     pub(super) data: &'d RatingFile,
     /// The held-out validation ratings (none when the fraction is 0).
-    pub(super) validation: &'d ValidationSlice,
+    pub(super) validation: &'d ValidationSlice<'d>,
     /// The parameters after the epoch with the lowest validation RMSE so
     /// far (`None` until an epoch with a validation RMSE completes).
     pub(super) best: Option<ModelState<K>>,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use funk_kernel::{
-    accumulate_gradient, evaluate_block, train_block_skipping, BlockStats, HyperParams, Isa,
+    accumulate_gradient, evaluate_block, train_checked_block, BlockStats, HyperParams, Isa,
     KernelError, LossStats, ModelKind,
 };
 
@@ -146,19 +146,23 @@ fn run_job<const K: usize>(
             mut users,
             mut items,
         } => {
-            let ratings = data.train_block(block.user_band, block.item_band);
             // The block less its held-out ratings, without copying it, in
-            // the kernel's own (interleaved) visiting order.
-            let stats = train_block_skipping(
-                isa,
-                &params,
-                epoch,
-                mu,
-                users.as_band(),
-                items.as_band(),
-                ratings,
-                validation.held_out(block.user_band, block.item_band),
-            );
+            // the kernel's own (interleaved) visiting order; its indices are
+            // checked the first time only (`checked_train_block`).
+            let stats = data
+                .checked_train_block(block.user_band, block.item_band)
+                .and_then(|ratings| {
+                    train_checked_block(
+                        isa,
+                        &params,
+                        epoch,
+                        mu,
+                        users.as_band(),
+                        items.as_band(),
+                        ratings,
+                        validation.held_out(block.user_band, block.item_band),
+                    )
+                });
             Outcome::Trained {
                 block,
                 users,

@@ -1,0 +1,192 @@
+//! Tests of the validation slice: the skip runs, the fraction, and the
+//! lazily scanned slice against an eager reference scan.
+
+use super::*;
+
+fn r(user: u32, item: u32) -> Rating {
+    Rating {
+        user,
+        item,
+        value: 3.0,
+    }
+}
+
+fn runs_of(block: &[Rating], held: &[u32]) -> Vec<Vec<(u32, u32)>> {
+    TrainingRuns {
+        block,
+        held,
+        next: 0,
+    }
+    .map(|run| run.iter().map(|x| (x.user, x.item)).collect())
+    .collect()
+}
+
+#[test]
+fn runs_skip_exactly_the_held_out_positions() {
+    let block: Vec<Rating> = (0..6).map(|i| r(i, i)).collect();
+    assert_eq!(
+        runs_of(&block, &[1, 2, 5]),
+        vec![vec![(0, 0)], vec![(3, 3), (4, 4)]]
+    );
+    assert_eq!(
+        runs_of(&block, &[0]),
+        vec![(1..6).map(|i| (i, i)).collect::<Vec<_>>()]
+    );
+    assert_eq!(runs_of(&block, &[]).len(), 1);
+    assert!(runs_of(&block, &[0, 1, 2, 3, 4, 5]).is_empty());
+    assert!(runs_of(&[], &[]).is_empty());
+}
+
+#[test]
+fn the_held_out_fraction_is_about_the_asked_one() {
+    let n = 200_000;
+    let held = (0..n)
+        .filter(|&k| is_held_out(k % 977, k / 977, 0.02))
+        .count();
+    let frac = held as f64 / n as f64;
+    assert!((frac - 0.02).abs() < 0.002, "held out {frac}");
+    assert!(!(0..1000).any(|k| is_held_out(k, k, 0.0)));
+    assert!((0..1000).all(|k| is_held_out(k, 3 * k, 1.0)));
+}
+
+/// A small generated rating file (grid 6), in a temporary directory.
+fn small_file() -> (tempfile::TempDir, RatingFile) {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let path = tmp.path().join("small.funk");
+    let config = crate::gen::GenConfig {
+        scale: 0.005,
+        seed: 11,
+        ..crate::gen::GenConfig::default()
+    };
+    crate::gen::generate(&config, &path).expect("generate test data");
+    let data = RatingFile::open(&path).expect("open test data");
+    (tmp, data)
+}
+
+/// The eager reference: every block scanned in order with the public
+/// per-pair rule, (positions, ratings) per block.
+fn eager(data: &RatingFile, fraction: f32) -> Vec<(Vec<u32>, Vec<Rating>)> {
+    let grid = data.grid();
+    let mut all = Vec::new();
+    for ub in 0..grid {
+        for ib in 0..grid {
+            let (u0, i0) = (data.user_band(ub).start, data.item_band(ib).start);
+            let mut part = (Vec::new(), Vec::new());
+            for (pos, r) in data.train_block(ub, ib).iter().enumerate() {
+                if is_held_out(u0 + r.user as usize, i0 + r.item as usize, fraction) {
+                    part.0.push(pos as u32);
+                    part.1.push(*r);
+                }
+            }
+            all.push(part);
+        }
+    }
+    all
+}
+
+#[test]
+fn the_lazy_slice_equals_an_eager_scan_whoever_asks_first() {
+    let (_tmp, data) = small_file();
+    let grid = data.grid();
+    assert!(grid > 2, "the test wants several blocks, grid {grid}");
+    let fraction = 0.05;
+    let reference = eager(&data, fraction);
+    let total: u64 = reference.iter().map(|(h, _)| h.len() as u64).sum();
+    assert!(total > 100, "too few held out to compare: {total}");
+
+    // Blocks asked for by three threads at once, in scrambled orders,
+    // then the count.
+    let lazy = ValidationSlice::select(&data, fraction, 3);
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let lazy = &lazy;
+            s.spawn(move || {
+                for k in 0..grid * grid {
+                    let b = (k * 7 + t * 5) % (grid * grid);
+                    let _ = lazy.held_out(b / grid, b % grid);
+                }
+            });
+        }
+    });
+    // The count first: it scans every block itself (on one thread).
+    let counted_first = ValidationSlice::select(&data, fraction, 1);
+    assert_eq!(counted_first.count(), total);
+    // Half the blocks seen through the runs, the rest by the count.
+    let mixed = ValidationSlice::select(&data, fraction, 2);
+    for b in (0..grid * grid).step_by(2) {
+        let block = data.train_block(b / grid, b % grid);
+        let _ = mixed.training_runs(b / grid, b % grid, block).count();
+    }
+    assert_eq!(mixed.count(), total);
+
+    for slice in [&lazy, &counted_first, &mixed] {
+        for (b, (held, ratings)) in reference.iter().enumerate() {
+            let (ub, ib) = (b / grid, b % grid);
+            assert_eq!(slice.held_out(ub, ib), &held[..], "positions of block {b}");
+            assert_eq!(slice.ratings(ub, ib), &ratings[..], "ratings of block {b}");
+            let kept: usize = slice
+                .training_runs(ub, ib, data.train_block(ub, ib))
+                .map(<[Rating]>::len)
+                .sum();
+            assert_eq!(kept + held.len(), data.train_block(ub, ib).len());
+        }
+        assert_eq!(slice.count(), total);
+    }
+    // Outside the grid: nothing held out.
+    assert!(lazy.held_out(grid, 0).is_empty() && lazy.ratings(0, grid).is_empty());
+}
+
+#[test]
+fn the_portable_and_the_dispatched_scan_agree_with_the_rule() {
+    let (_tmp, data) = small_file();
+    let grid = data.grid();
+    for fraction in [0.05, 0.5, 1.0] {
+        let below = threshold(fraction);
+        for b in 0..grid * grid {
+            let (ub, ib) = (b / grid, b % grid);
+            let origin = (data.user_band(ub).start, data.item_band(ib).start);
+            let block = data.train_block(ub, ib);
+            // Whole blocks and short prefixes around the chunk size.
+            for len in [
+                block.len(),
+                0,
+                1,
+                CHUNK - 1,
+                CHUNK,
+                CHUNK + 1,
+                2 * CHUNK + 3,
+            ] {
+                let part = &block[..len.min(block.len())];
+                let rule: Vec<u32> = (0..part.len() as u32)
+                    .filter(|&p| {
+                        let r = part[p as usize];
+                        is_held_out(
+                            origin.0 + r.user as usize,
+                            origin.1 + r.item as usize,
+                            fraction,
+                        )
+                    })
+                    .collect();
+                assert_eq!(held_positions_with(part, origin, below), rule);
+                assert_eq!(held_positions(part, origin, below), rule);
+            }
+        }
+    }
+}
+
+#[test]
+fn no_fraction_holds_out_nothing_and_scans_nothing() {
+    let (_tmp, data) = small_file();
+    let slice = ValidationSlice::select(&data, 0.0, 2);
+    let grid = data.grid();
+    for ub in 0..grid {
+        for ib in 0..grid {
+            assert!(slice.held_out(ub, ib).is_empty());
+            let block = data.train_block(ub, ib);
+            let runs: Vec<_> = slice.training_runs(ub, ib, block).collect();
+            assert_eq!(runs.len(), usize::from(!block.is_empty()));
+        }
+    }
+    assert_eq!(slice.count(), 0);
+    assert!(slice.blocks.iter().all(|b| b.get().is_none()));
+}
