@@ -186,6 +186,40 @@ impl RatingFile {
         Ok(checked)
     }
 
+    /// Maps the record pages in ahead of their first use (Linux:
+    /// `MADV_POPULATE_READ`, 64 MiB at a time; where that is unsupported,
+    /// read-ahead with `MADV_WILLNEED`), so that a trainer's first epoch
+    /// does not stop on a page fault every 4 KiB of every block. It blocks
+    /// until done (≈ 0.1–0.3 s for the 1.2 GB full-scale file when it is in
+    /// the page cache; longer from disk): call it on a thread of its own.
+    /// Purely an optimisation: failures are ignored.
+    pub fn prefault_records(&self) {
+        #[cfg(unix)]
+        {
+            use memmap2::Advice;
+            const CHUNK: usize = 64 << 20;
+            let records = self.section_bytes(Section::Records);
+            let start = records.as_ptr() as usize - self.map.as_ptr() as usize;
+            let mut at = 0;
+            while at < records.len() {
+                let len = CHUNK.min(records.len() - at);
+                #[cfg(target_os = "linux")]
+                let populated = self
+                    .map
+                    .advise_range(Advice::PopulateRead, start + at, len)
+                    .is_ok();
+                #[cfg(not(target_os = "linux"))]
+                let populated = false;
+                if !populated {
+                    let rest = records.len() - at;
+                    let _ = self.map.advise_range(Advice::WillNeed, start + at, rest);
+                    return;
+                }
+                at += len;
+            }
+        }
+    }
+
     /// The test records of block (`ub`, `ib`), band-local indices.
     ///
     /// # Panics

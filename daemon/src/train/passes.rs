@@ -15,9 +15,17 @@ use super::trainer::{Channels, Flow, Trainer, STATUS_EVERY};
 use super::workers::{Job, Outcome, Split};
 use crate::service::RunState;
 
+/// Strata trained as one window (see [`Trainer::run_window`]): a quarter of
+/// the epoch, so that a user band can be trained up to P/4 blocks in a row
+/// while signals and checkpoints still wait for at most a quarter epoch.
+fn window_strata(grid: usize) -> usize {
+    (grid / 4).max(1)
+}
+
 impl<const K: usize> Trainer<'_, K> {
-    /// The rest of an SGD epoch, stratum by stratum; signals and timed
-    /// checkpoints are honoured between strata.
+    /// The rest of an SGD epoch, a window of strata at a time (see
+    /// [`Trainer::run_window`]); signals and timed checkpoints are honoured
+    /// between windows.
     pub(super) fn sgd_epoch(
         &mut self,
         schedule: &EpochSchedule,
@@ -28,23 +36,31 @@ impl<const K: usize> Trainer<'_, K> {
             if let Some(signal) = self.stop {
                 return Ok(Flow::Stop(signal));
             }
+            let from = self.progress.stratum as usize;
+            let to = (from + window_strata(grid)).min(grid);
             let began = Instant::now();
-            let stats = self.run_stratum(schedule, self.progress.stratum as usize, ch)?;
+            let per_stratum = self.run_window(schedule, from..to, ch)?;
             let took = began.elapsed();
             self.train_time += took;
-            if !stats.sse.is_finite() {
-                return Ok(Flow::Diverged("the training error became non-finite"));
+            let mut count = 0;
+            for stats in &per_stratum {
+                if !stats.sse.is_finite() {
+                    return Ok(Flow::Diverged("the training error became non-finite"));
+                }
+                // Stratum by stratum, whatever the window: the sums do not
+                // depend on where a resumed run's windows start.
+                self.progress.partial_sse += stats.sse;
+                self.progress.partial_count += stats.count;
+                self.progress.updates += stats.count;
+                self.updates_here += stats.count;
+                count += stats.count;
             }
-            self.progress.partial_sse += stats.sse;
-            self.progress.partial_count += stats.count;
-            self.progress.updates += stats.count;
-            self.progress.stratum += 1;
+            self.progress.stratum = to as u32;
             self.saved_position = None;
-            self.updates_here += stats.count;
             self.reporter
-                .stratum_done(stats.count as f64 / took.as_secs_f64().max(1e-9));
+                .stratum_done(count as f64 / took.as_secs_f64().max(1e-9));
             if let Some(delay) = self.config.stratum_delay {
-                self.sleep_listening(delay, ch);
+                self.sleep_listening(delay * (to - from) as u32, ch);
             }
             if let Some(signal) = self.stop {
                 return Ok(Flow::Stop(signal));
@@ -184,34 +200,70 @@ impl<const K: usize> Trainer<'_, K> {
         )
     }
 
-    /// Trains one stratum: sends its blocks, waits for all of them while
-    /// answering signals, and merges their statistics in user-band order.
-    pub(super) fn run_stratum(
+    /// Trains strata `window` of the epoch and returns each stratum's
+    /// statistics, merged in user-band order.
+    ///
+    /// The blocks are not trained stratum by stratum but as soon as their
+    /// two predecessors are done (see [`EpochSchedule::block`]): after
+    /// block (b, s) the same user band's next block (b, s + 1) goes out
+    /// whenever it is ready, so a band is trained several blocks in a row
+    /// while its rows are still in the cache, instead of once per stratum
+    /// with every other band in between. Otherwise the first ready band
+    /// below the one just finished is taken (the descending sweep lets each
+    /// band run up to the end of the window). Which ready block a free
+    /// worker gets changes the speed, never the result: blocks that share a
+    /// band always run in the schedule's order.
+    pub(super) fn run_window(
         &mut self,
         schedule: &EpochSchedule,
-        s: usize,
+        window: std::ops::Range<usize>,
         ch: &Channels<'_, K>,
-    ) -> anyhow::Result<BlockStats> {
+    ) -> anyhow::Result<Vec<BlockStats>> {
         let grid = self.grid();
         let params = self.hyper_params()?;
         self.startup.get_or_insert_with(|| self.entered.elapsed());
-        for block in schedule.stratum(s) {
-            let job = Job::Train {
-                block,
-                epoch: self.progress.epoch,
-                params,
-                mu: self.state.mu,
-                users: std::mem::take(&mut self.state.users[block.user_band]),
-                items: std::mem::take(&mut self.state.items[block.item_band]),
-            };
-            ch.jobs
-                .send(job)
-                .map_err(|_| anyhow!("the worker threads are gone"))?;
-        }
-        let mut stats: Vec<Option<BlockStats>> = vec![None; grid];
+        let strata = window.len();
+        // Per user band: the next stratum it trains, and whether a block of
+        // it is with a worker.
+        let mut next = vec![window.start; grid];
+        let mut busy = vec![false; grid];
+        let mut stats: Vec<Option<BlockStats>> = vec![None; grid * strata];
+        let ready = |next: &[usize], busy: &[bool], b: usize| {
+            let s = next[b];
+            !busy[b] && s < window.end && (s == window.start || next[(b + 1) % grid] >= s)
+        };
+        let mut in_flight = 0;
+        let mut remaining = grid * strata;
         let mut failure = None;
-        let mut pending = grid;
-        while pending > 0 {
+        let mut last = grid.saturating_sub(1);
+        while remaining > 0 {
+            // Keep every worker busy while no failure has been seen.
+            while failure.is_none() && in_flight < ch.workers {
+                let Some(b) = (0..grid)
+                    .map(|d| (last + grid - d) % grid)
+                    .find(|&b| ready(&next, &busy, b))
+                else {
+                    break;
+                };
+                let block = schedule.block(b, next[b]);
+                let job = Job::Train {
+                    block,
+                    epoch: self.progress.epoch,
+                    params,
+                    mu: self.state.mu,
+                    users: std::mem::take(&mut self.state.users[block.user_band]),
+                    items: std::mem::take(&mut self.state.items[block.item_band]),
+                };
+                ch.jobs
+                    .send(job)
+                    .map_err(|_| anyhow!("the worker threads are gone"))?;
+                busy[b] = true;
+                in_flight += 1;
+                last = b;
+            }
+            if in_flight == 0 {
+                break;
+            }
             match self.next_outcome(ch)? {
                 Outcome::Trained {
                     block,
@@ -219,15 +271,21 @@ impl<const K: usize> Trainer<'_, K> {
                     items,
                     stats: result,
                 } => {
-                    self.state.users[block.user_band] = users;
+                    let b = block.user_band;
+                    self.state.users[b] = users;
                     self.state.items[block.item_band] = items;
                     match result {
-                        Ok(st) => stats[block.user_band] = Some(st),
+                        Ok(st) => stats[(next[b] - window.start) * grid + b] = Some(st),
                         Err(e) => {
                             failure.get_or_insert(self.block_error(block, e));
                         }
                     }
-                    pending -= 1;
+                    busy[b] = false;
+                    next[b] += 1;
+                    in_flight -= 1;
+                    remaining -= 1;
+                    // Stay on this band if its next block is ready.
+                    last = b;
                 }
                 _ => bail!("internal error: an unexpected answer during training"),
             }
@@ -235,11 +293,19 @@ impl<const K: usize> Trainer<'_, K> {
         if let Some(e) = failure {
             return Err(e);
         }
-        let mut total = BlockStats::default();
-        for st in stats.into_iter().flatten() {
-            total.merge(st);
+        if remaining > 0 {
+            bail!("internal error: {remaining} blocks of the window could not be scheduled");
         }
-        Ok(total)
+        Ok(stats
+            .chunks(grid.max(1))
+            .map(|stratum| {
+                let mut total = BlockStats::default();
+                for st in stratum.iter().flatten() {
+                    total.merge(*st);
+                }
+                total
+            })
+            .collect())
     }
 
     /// The test error of the model (clamped to the rating range), in

@@ -125,6 +125,12 @@ pub fn run<const K: usize>(
     trainer.publish(RunState::Starting, None);
 
     let outcome = std::thread::scope(|scope| -> anyhow::Result<Ending> {
+        // The first epoch would otherwise take a page fault every 4 KiB of
+        // the memory-mapped records; a helper thread maps them in ahead.
+        // Failing to start it costs speed, not correctness.
+        let _ = std::thread::Builder::new()
+            .name("funkd-prefault".into())
+            .spawn_scoped(scope, || data.prefault_records());
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job<K>>();
         let (result_tx, result_rx) = crossbeam_channel::unbounded::<Outcome<K>>();
         for n in 0..threads {
@@ -136,6 +142,7 @@ pub fn run<const K: usize>(
         }
         drop(result_tx);
         let channels = Channels {
+            workers: threads,
             jobs: &job_tx,
             results: &result_rx,
             requests,

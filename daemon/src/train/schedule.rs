@@ -2,16 +2,25 @@
 //! and in what order.
 //!
 //! An epoch is a sequence of P strata. Stratum `s` pairs every user band
-//! `b` with the item band `σ_s(b) = τ((b + shift_s) mod P)`, where `shift`
-//! is a seeded permutation of 0..P (the order of the strata) and `τ` a
-//! seeded permutation of the item bands. Within a stratum no user band and
-//! no item band repeats, so its P blocks can be trained in parallel without
-//! locks; over the epoch every block (b, j) is trained exactly once (for a
-//! fixed b, `shift_s` runs over all of 0..P). Everything is derived from
-//! (seed, epoch) alone, so a resumed run replays the same schedule.
+//! `b` with the item band `σ_s(b) = τ((b + shift + s) mod P)`, where `shift`
+//! is a seeded offset and `τ` a seeded permutation of the item bands.
+//! Within a stratum no user band and no item band repeats, so its P blocks
+//! can be trained in parallel without locks; over the epoch every block
+//! (b, j) is trained exactly once (for a fixed b, `s` runs over 0..P).
+//! Everything is derived from (seed, epoch) alone, so a resumed run replays
+//! the same schedule.
+//!
+//! Because consecutive strata shift by one, block (b, s) shares its user
+//! band with (b, s − 1) and its item band with (b + 1, s − 1) and with
+//! nothing else trained before it in the epoch: those two are its only
+//! predecessors ([`EpochSchedule::block`]). The model therefore depends
+//! only on that partial order, and a trainer may run the blocks in any
+//! order that respects it — in particular several consecutive blocks of
+//! one user band in a row, so that the band stays in the cache (see
+//! `passes.rs`) — and still get the bits of the stratum-by-stratum order.
 
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// One block of the grid: a user band and an item band.
@@ -26,7 +35,7 @@ pub struct BlockId {
 /// The strata of one epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EpochSchedule {
-    shifts: Vec<usize>,
+    shift: usize,
     item_order: Vec<usize>,
 }
 
@@ -41,27 +50,32 @@ impl EpochSchedule {
             seed ^ SCHEDULE_STREAM,
             u64::from(epoch),
         ));
-        let mut shifts: Vec<usize> = (0..grid).collect();
-        shifts.shuffle(&mut rng);
+        let shift = rng.random_range(0..grid.max(1));
         let mut item_order: Vec<usize> = (0..grid).collect();
         item_order.shuffle(&mut rng);
-        Self { shifts, item_order }
+        Self { shift, item_order }
     }
 
     /// Number of strata (= P).
     pub fn strata(&self) -> usize {
-        self.shifts.len()
+        self.item_order.len()
+    }
+
+    /// The block of user band `b` in stratum `s`. Its predecessors in the
+    /// epoch are `block(b, s − 1)` (same user band) and `block(b + 1 mod P,
+    /// s − 1)` (same item band).
+    pub fn block(&self, b: usize, s: usize) -> BlockId {
+        let p = self.item_order.len();
+        BlockId {
+            user_band: b,
+            item_band: self.item_order[(b + self.shift + s) % p],
+        }
     }
 
     /// The blocks of stratum `s`, in user-band order (the order in which
     /// their results are merged).
     pub fn stratum(&self, s: usize) -> impl Iterator<Item = BlockId> + '_ {
-        let p = self.shifts.len();
-        let shift = self.shifts[s];
-        (0..p).map(move |b| BlockId {
-            user_band: b,
-            item_band: self.item_order[(b + shift) % p],
-        })
+        (0..self.item_order.len()).map(move |b| self.block(b, s))
     }
 }
 
@@ -98,6 +112,29 @@ mod tests {
                 }
             }
             assert_eq!(seen.len(), grid * grid);
+        }
+    }
+
+    #[test]
+    fn a_block_shares_bands_only_with_its_two_predecessors_and_their_chains() {
+        for grid in [1, 2, 5, 8] {
+            let sched = EpochSchedule::new(grid, 3, 2);
+            for s in 1..grid {
+                for b in 0..grid {
+                    let block = sched.block(b, s);
+                    let same_user = sched.block(b, s - 1);
+                    let same_item = sched.block((b + 1) % grid, s - 1);
+                    assert_eq!(same_user.user_band, block.user_band);
+                    assert_eq!(same_item.item_band, block.item_band);
+                    // No other block of the previous stratum shares a band.
+                    for other in sched.stratum(s - 1) {
+                        if other != same_user && other != same_item {
+                            assert_ne!(other.user_band, block.user_band);
+                            assert_ne!(other.item_band, block.item_band);
+                        }
+                    }
+                }
+            }
         }
     }
 

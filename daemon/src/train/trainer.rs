@@ -37,6 +37,8 @@ pub(super) enum Flow {
 }
 
 pub(super) struct Channels<'c, const K: usize> {
+    /// Worker threads listening on `jobs`.
+    pub(super) workers: usize,
     pub(super) jobs: &'c Sender<Job<K>>,
     pub(super) results: &'c Receiver<Outcome<K>>,
     pub(super) requests: &'c Receiver<Request>,
