@@ -130,10 +130,12 @@ pub fn train_block_skipping<const K: usize>(
 /// let checked = CheckedRatings::new(&ratings, 1, 1).unwrap(); // once
 /// let mut p = [FactorRow::<16>::splat(0.5)];
 /// let mut q = [FactorRow::<16>::splat(0.5)];
-/// let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
 /// for epoch in 0..3 {
-///     train_checked_block(Isa::detect(), &params, epoch, 0.0, band(&mut p), band(&mut q), checked, &[]).unwrap();
+///     let users = Band { factors: &mut p, biases: &mut [], grad_sq: &mut [] };
+///     let items = Band { factors: &mut q, biases: &mut [], grad_sq: &mut [] };
+///     train_checked_block(Isa::detect(), &params, epoch, 0.0, users, items, checked, &[]).unwrap();
 /// }
+/// assert!(p[0].0[0] < 0.5);
 /// ```
 #[allow(clippy::too_many_arguments)]
 pub fn train_checked_block<const K: usize>(

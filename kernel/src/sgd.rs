@@ -257,44 +257,46 @@ impl<const K: usize> Rows<'_, K> {
         unsafe {
             let p = self.user_rows.get_unchecked_mut(u);
             let q = self.item_rows.get_unchecked_mut(i);
-            let mut prediction = O::dot(p, q);
-            if BIASED {
-                prediction += self.mu
-                    + *self.user_biases.get_unchecked(u)
-                    + *self.item_biases.get_unchecked(i);
-            }
-            let err = r.value - prediction;
-            let (eta_p, eta_q) = if ADAPTIVE {
-                (
-                    self.eta / libm::sqrtf(*self.user_acc.get_unchecked(u)),
-                    self.eta / libm::sqrtf(*self.item_acc.get_unchecked(i)),
-                )
-            } else {
-                (self.eta, self.eta)
+            let predict = |dot: f32| {
+                if BIASED {
+                    dot + (self.mu
+                        + *self.user_biases.get_unchecked(u)
+                        + *self.item_biases.get_unchecked(i))
+                } else {
+                    dot
+                }
             };
-            let step = Step {
-                err,
-                eta_p,
-                eta_q,
-                lambda: self.lambda,
-            };
-            // The rows first: with no store between the dot product's loads
-            // and these, the compiler can keep p and q in registers (the
-            // bias stores could alias them, as far as it knows).
-            if ADAPTIVE {
+            let step = if ADAPTIVE {
+                let err = r.value - predict(O::dot(p, q));
+                let step = Step {
+                    err,
+                    eta_p: self.eta / libm::sqrtf(*self.user_acc.get_unchecked(u)),
+                    eta_q: self.eta / libm::sqrtf(*self.item_acc.get_unchecked(i)),
+                    lambda: self.lambda,
+                };
                 let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
                 let inv_k = 1.0 / K as f32;
                 *self.user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
                 *self.item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
+                step
             } else {
-                O::update(p, q, step);
-            }
+                // One load of each row for the dot product and the update.
+                O::dot_then_update(p, q, |dot| Step {
+                    err: r.value - predict(dot),
+                    eta_p: self.eta,
+                    eta_q: self.eta,
+                    lambda: self.lambda,
+                })
+            };
+            let err = step.err;
+            // The biases after the rows: their stores come after every
+            // load of the rows.
             if BIASED {
                 let lambda_b = self.lambda_b;
                 let bu = self.user_biases.get_unchecked_mut(u);
-                *bu += eta_p * (err - lambda_b * *bu);
+                *bu += step.eta_p * (err - lambda_b * *bu);
                 let bi = self.item_biases.get_unchecked_mut(i);
-                *bi += eta_q * (err - lambda_b * *bi);
+                *bi += step.eta_q * (err - lambda_b * *bi);
             }
             f64::from(err) * f64::from(err)
         }

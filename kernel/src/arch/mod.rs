@@ -222,6 +222,23 @@ pub(crate) trait RowOps {
         q: &mut FactorRow<K>,
         step: Step,
     ) -> (f32, f32);
+    /// The whole non-adaptive SGD step: `step_for(p·q)` gives the step
+    /// (and may store anything but the two rows, e.g. the biases), then
+    /// [`RowOps::update`] with it. Returns the step. A backend may override
+    /// it to load each row once (the same values, so the same result).
+    #[inline(always)]
+    unsafe fn dot_then_update<const K: usize>(
+        p: &mut FactorRow<K>,
+        q: &mut FactorRow<K>,
+        step_for: impl FnOnce(f32) -> Step,
+    ) -> Step {
+        // SAFETY: the caller's promise (CPU features) is forwarded.
+        unsafe {
+            let step = step_for(Self::dot(p, q));
+            Self::update(p, q, step);
+            step
+        }
+    }
     /// Hints that `row` will be read soon.
     #[inline(always)]
     unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {

@@ -12,6 +12,8 @@ use crate::FactorRow;
 const LANES: usize = 16;
 /// Independent accumulators in a reduction (hides the FMA latency).
 const ACCUMULATORS: usize = 4;
+/// Registers per row at the largest K the daemon uses (256).
+const MAX_CHUNKS: usize = 16;
 
 /// The AVX-512F row operations.
 pub(crate) struct Avx512Ops;
@@ -74,6 +76,40 @@ impl RowOps for Avx512Ops {
                 _mm512_store_ps(pp.add(c * LANES), p_new);
                 _mm512_store_ps(qp.add(c * LANES), q_new);
             }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dot_then_update<const K: usize>(
+        p: &mut FactorRow<K>,
+        q: &mut FactorRow<K>,
+        step_for: impl FnOnce(f32) -> Step,
+    ) -> Step {
+        let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+        // SAFETY: as in `dot` and `update`. The rows are loaded once into
+        // locals, so nothing `step_for` stores can change what the update
+        // reads (and the compiler need not read them again).
+        unsafe {
+            let mut pv = [_mm512_setzero_ps(); MAX_CHUNKS];
+            let mut qv = [_mm512_setzero_ps(); MAX_CHUNKS];
+            let mut acc = [_mm512_setzero_ps(); ACCUMULATORS];
+            for c in 0..K / LANES {
+                pv[c] = _mm512_load_ps(pp.add(c * LANES));
+                qv[c] = _mm512_load_ps(qp.add(c * LANES));
+                acc[c % ACCUMULATORS] = _mm512_fmadd_ps(pv[c], qv[c], acc[c % ACCUMULATORS]);
+            }
+            let step = step_for(_mm512_reduce_add_ps(combine(acc, K / LANES)));
+            let keep_p = _mm512_set1_ps(1.0 - step.eta_p * step.lambda);
+            let keep_q = _mm512_set1_ps(1.0 - step.eta_q * step.lambda);
+            let pull_p = _mm512_set1_ps(step.eta_p * step.err);
+            let pull_q = _mm512_set1_ps(step.eta_q * step.err);
+            for c in 0..K / LANES {
+                let p_new = _mm512_fmadd_ps(pull_p, qv[c], _mm512_mul_ps(keep_p, pv[c]));
+                let q_new = _mm512_fmadd_ps(pull_q, pv[c], _mm512_mul_ps(keep_q, qv[c]));
+                _mm512_store_ps(pp.add(c * LANES), p_new);
+                _mm512_store_ps(qp.add(c * LANES), q_new);
+            }
+            step
         }
     }
 
