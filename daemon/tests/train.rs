@@ -355,6 +355,44 @@ fn gradient_descent_lowers_the_error() {
 }
 
 #[test]
+fn gradient_descent_runs_into_its_optimum_without_false_divergence() {
+    // A noise-free dense matrix: GD reaches its (regularised) optimum, where
+    // the f32 train error wobbles from step to step. That wobble must not
+    // count as divergence (it used to halve the rate four times and fail).
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("dense.funk");
+    let config = funkd::gen::GenConfig {
+        dense: Some((60, 40)),
+        rank: 4,
+        noise: 0.0,
+        test_fraction: 0.0,
+        ..funkd::gen::GenConfig::default()
+    };
+    funkd::gen::generate(&config, &data).unwrap();
+    let dir = tmp.path().join("c");
+    let s = train_ok(
+        &data,
+        &dir,
+        &[
+            "--method",
+            "gd",
+            "--plain",
+            "--factors",
+            "4",
+            "--learning-rate",
+            "0.01",
+            "--epochs",
+            "400",
+            "--checkpoint-every-epochs",
+            "0",
+        ],
+    );
+    assert_eq!(s["ending"], "finished");
+    assert_eq!(s["epochs"], 400);
+    assert_eq!(s["backoffs"], 0, "no back-off at the optimum: {s}");
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let data = small_data(tmp.path(), 7);

@@ -15,6 +15,15 @@ use super::trainer::{Channels, Flow, Trainer, STATUS_EVERY};
 use super::workers::{Job, Outcome, Split};
 use crate::service::RunState;
 
+/// A GD step may raise the train SSE by this fraction before it counts as
+/// a step too far: near convergence the f32 residuals wobble by about that
+/// much from one evaluation to the next (a noise-free dense matrix trained
+/// to its optimum was stopped by "increases" of this size).
+const GD_RELATIVE_SLACK: f64 = 1e-4;
+/// …and by this much per rating (RMSE changes below 1e-6 are rounding),
+/// for errors so close to zero that a relative margin means nothing.
+const GD_MSE_FLOOR: f64 = 1e-12;
+
 /// Strata trained as one window (see [`Trainer::run_window`]): a quarter of
 /// the epoch, so that a user band can be trained up to P/4 blocks in a row
 /// while signals and checkpoints still wait for at most a quarter epoch.
@@ -176,7 +185,9 @@ impl<const K: usize> Trainer<'_, K> {
         }
         self.train_time += began.elapsed();
         let after = self.evaluate_split(ch, Split::Train, None)?;
-        if after.sse.is_nan() || after.sse > total.sse {
+        if after.sse.is_nan()
+            || after.sse > total.sse * (1.0 + GD_RELATIVE_SLACK) + total.count as f64 * GD_MSE_FLOOR
+        {
             self.state.clone_from(&self.epoch_start);
             return Ok(Flow::Diverged(
                 "the gradient step increased the training error",
