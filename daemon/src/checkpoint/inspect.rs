@@ -1,12 +1,13 @@
 //! `funkd inspect` on a checkpoint: what run it belongs to, where it stands,
 //! and whether it is intact.
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
 use funk_kernel::{LearningRate, ModelKind};
 
-use super::{model_hash, store, Checkpoint};
+use super::{model_hash, store, Checkpoint, MAGIC};
 
 /// Prints what a checkpoint holds. Reading it always checks the checksum
 /// and every length; `verify` also checks that every parameter is finite.
@@ -28,8 +29,9 @@ pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<
         file = path.to_path_buf();
     }
     let path = file.as_path();
+    let version = format_version(path)?;
     let finite = verify.then(|| all_finite(&checkpoint));
-    let report = report(&checkpoint, path, finite);
+    let report = report(&checkpoint, version, path, finite);
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -42,6 +44,25 @@ pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<
         );
     }
     Ok(())
+}
+
+/// The format version a checkpoint file was written in (the `u32` after
+/// the magic): what the file holds, not what this build writes. The file
+/// was just decoded, so its header is known to be good.
+fn format_version(path: &Path) -> anyhow::Result<u32> {
+    let mut header = [0u8; MAGIC.len() + 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .with_context(|| format!("cannot read the header of {}", path.display()))?;
+    if &header[..MAGIC.len()] != MAGIC {
+        anyhow::bail!(
+            "{}: no FUNKCKPT magic (was the file replaced while it was read?)",
+            path.display()
+        );
+    }
+    let mut version = [0u8; 4];
+    version.copy_from_slice(&header[MAGIC.len()..]);
+    Ok(u32::from_le_bytes(version))
 }
 
 fn all_finite(c: &Checkpoint) -> bool {
@@ -59,7 +80,7 @@ fn all_finite(c: &Checkpoint) -> bool {
         .all(|v| v.iter().all(|x| x.is_finite()))
 }
 
-fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Value {
+fn report(c: &Checkpoint, version: u32, path: &Path, finite: Option<bool>) -> serde_json::Value {
     let s = &c.settings;
     let p = &c.progress;
     // The model the checkpoint delivers (the best validation epoch's).
@@ -75,7 +96,7 @@ fn report(c: &Checkpoint, path: &Path, finite: Option<bool>) -> serde_json::Valu
     serde_json::json!({
         "kind": "checkpoint",
         "path": path.display().to_string(),
-        "version": super::VERSION,
+        "version": version,
         "checksum_ok": true,
         "finite": finite,
         "model": match s.kind { ModelKind::Plain => "plain", ModelKind::Biased => "biased" },

@@ -1,9 +1,16 @@
-//! What the model commands share: loading a checkpoint, opening its data
-//! file, refusing a pair that does not belong together, choosing the ISA,
-//! and printing the one JSON object of `--json`.
+//! What the model commands share: loading a checkpoint, finding and
+//! opening its data file, refusing a pair that does not belong together,
+//! choosing the ISA, and printing the one JSON object of `--json`.
+//!
+//! A checkpoint stores only its data file's identity, not the file's id
+//! maps, so the model commands need the data file too. `--data` names it;
+//! without it they use the one `funkd train` recorded in the checkpoint
+//! directory's `status.json` ([`resolve_data`]). Either way the identity
+//! check ([`check_model_matches`]) refuses a file that is not the one
+//! trained on.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use funk_kernel::Isa;
@@ -11,6 +18,7 @@ use funk_kernel::Isa;
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::commands::rows::check_model_shape;
 use crate::ratingfile::RatingFile;
+use crate::service::STATUS_FILE_NAME;
 use crate::usage_bail;
 
 /// A model and the data file it was trained on, checked to belong
@@ -64,14 +72,158 @@ pub fn check_model_matches(loaded: &LoadedModel, data: &RatingFile) -> Result<()
     Ok(())
 }
 
+/// The checkpoint directory of a `--model` path: the path itself when it
+/// is a directory, else the checkpoint file's directory.
+pub fn checkpoint_dir_of(model: &Path) -> PathBuf {
+    if model.is_dir() {
+        return model.to_path_buf();
+    }
+    match model.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The data file of the model at `model`: `data` (`--data`) when given,
+/// else the one `funkd train` recorded in the checkpoint directory's
+/// `status.json`. No status file, none that names a data file, or a named
+/// file that is gone is a usage error (exit code 2) that asks for `--data`.
+/// The file found is not checked against the model here: see
+/// [`check_model_matches`].
+pub fn resolve_data(model: &Path, data: Option<&Path>) -> Result<PathBuf> {
+    match data {
+        Some(path) => Ok(path.to_path_buf()),
+        None => recorded_data(model),
+    }
+}
+
+/// The data file named in the `status.json` of `model`'s checkpoint
+/// directory (see [`resolve_data`]).
+fn recorded_data(model: &Path) -> Result<PathBuf> {
+    let status = checkpoint_dir_of(model).join(STATUS_FILE_NAME);
+    let text = match std::fs::read_to_string(&status) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => usage_bail!(
+            "no --data given, and there is no {} to say which data file {} was trained on: \
+             pass --data FILE (the rating file the model was trained on)",
+            status.display(),
+            model.display()
+        ),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "no --data given, and cannot read {} (pass --data FILE)",
+                    status.display()
+                )
+            })
+        }
+    };
+    let named = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => value
+            .get("data")
+            .and_then(serde_json::Value::as_str)
+            .map(PathBuf::from),
+        Err(e) => usage_bail!(
+            "no --data given, and {} is not valid JSON ({e}): pass --data FILE \
+             (the rating file the model was trained on)",
+            status.display()
+        ),
+    };
+    let Some(path) = named else {
+        usage_bail!(
+            "no --data given, and {} names no data file (written by an older funkd?): \
+             pass --data FILE (the rating file the model was trained on)",
+            status.display()
+        );
+    };
+    if let Err(e) = std::fs::metadata(&path) {
+        usage_bail!(
+            "no --data given; {} says the model was trained on {}, which cannot be opened ({e}): \
+             pass --data FILE (where that data file is now)",
+            status.display(),
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 impl ModelWithData {
-    /// Loads the model at `model`, opens the rating file at `data`, and
-    /// checks that they belong together.
-    pub fn open(model: &Path, data: &Path) -> Result<ModelWithData> {
-        let data = open_data(data)?;
-        let loaded = load_checked_model(model)?;
-        check_model_matches(&loaded, &data)?;
-        Ok(ModelWithData { data, loaded })
+    /// Loads the model at `model`, opens its rating file (`data`, or the
+    /// one recorded in the checkpoint directory: see [`resolve_data`]),
+    /// and checks that they belong together.
+    pub fn open(model: &Path, data: Option<&Path>) -> Result<ModelWithData> {
+        match data {
+            Some(path) => {
+                // The data file first: a wrong --data fails before a large
+                // checkpoint is read.
+                let data = open_data(path)?;
+                let loaded = load_checked_model(model)?;
+                check_model_matches(&loaded, &data)?;
+                Ok(ModelWithData { data, loaded })
+            }
+            None => {
+                // The model first: a missing --model is reported as such,
+                // not as a missing status.json.
+                let loaded = load_checked_model(model)?;
+                let data = recorded_matching_data(model, &loaded)?;
+                Ok(ModelWithData { data, loaded })
+            }
+        }
+    }
+}
+
+/// The data file of an already loaded model, for a command that needs it:
+/// `data` (`--data`) when given, else the recorded one (see
+/// [`resolve_data`]); either way checked to be the file trained on.
+pub fn required_data(
+    model: &Path,
+    loaded: &LoadedModel,
+    data: Option<&Path>,
+) -> Result<RatingFile> {
+    match data {
+        Some(path) => {
+            let data = open_data(path)?;
+            check_model_matches(loaded, &data)?;
+            Ok(data)
+        }
+        None => recorded_matching_data(model, loaded),
+    }
+}
+
+/// The data file recorded for `model`, opened and checked to be the one
+/// `loaded` was trained on.
+fn recorded_matching_data(model: &Path, loaded: &LoadedModel) -> Result<RatingFile> {
+    let path = recorded_data(model)?;
+    let data = open_data(&path)?;
+    check_model_matches(loaded, &data).with_context(|| {
+        format!(
+            "no --data given, and {} (recorded in the checkpoint directory's \
+             {STATUS_FILE_NAME}) is not the data this model was trained on: pass --data FILE",
+            path.display()
+        )
+    })?;
+    Ok(data)
+}
+
+/// The data file for a command to which it is optional (it only adds the
+/// original ids to the output): `data` (`--data`) when given, which must
+/// match the model; else the data file recorded in the checkpoint
+/// directory when there is one and it matches; else none, with a note on
+/// stderr saying why.
+pub fn optional_data(
+    model: &Path,
+    loaded: &LoadedModel,
+    data: Option<&Path>,
+) -> Result<Option<RatingFile>> {
+    if data.is_some() {
+        return required_data(model, loaded, data).map(Some);
+    }
+    match recorded_matching_data(model, loaded) {
+        Ok(data) => Ok(Some(data)),
+        Err(why) => {
+            eprintln!("funkd: note: writing internal ids only: {why:#}");
+            Ok(None)
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! the data's rating range when it has one.
 //!
 //! Blocks are evaluated in parallel with the kernel's
-//! [`evaluate_block`](funk_kernel::evaluate_block) and their f64 sums merged
+//! [`evaluate_block`] and their f64 sums merged
 //! in block order, so the result does not depend on the thread count.
 
 use std::io::Write;
@@ -23,9 +23,10 @@ use crate::{usage_bail, with_k};
 /// Options of `funkd eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The rating file the model was trained on.
+    /// The rating file the model was trained on
+    /// [default: the data file the checkpoint directory was trained on, from its status.json].
     #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// A checkpoint file, or a checkpoint directory (its newest good checkpoint).
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     pub model: PathBuf,
@@ -186,7 +187,7 @@ pub fn thread_count(requested: Option<usize>) -> Result<usize> {
 pub fn run(args: EvalArgs) -> Result<()> {
     let isa = choose_isa(args.isa.as_deref())?;
     let threads = thread_count(args.threads)?;
-    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, &args.data)?;
+    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
     let clamp = clamp_range(&data, args.no_clamp);
     let splits: &[Split] = if args.train {
         &[Split::Test, Split::Train]

@@ -39,9 +39,10 @@ rating range unless --no-clamp is given.\n\nOutput: one `user<TAB>item<TAB>predi
 line per pair, in input order; --json prints {predictions, count, fallbacks, clamp, model, epoch}."
 )]
 pub struct PredictArgs {
-    /// The rating file the model was trained on (for its id maps).
+    /// The rating file the model was trained on, for its id maps
+    /// [default: the data file the checkpoint directory was trained on, from its status.json].
     #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// A checkpoint file, or a checkpoint directory (its newest good checkpoint).
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     pub model: PathBuf,
@@ -155,7 +156,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
         _ => usage_bail!("give --user and --item, or --pairs FILE (- for stdin)"),
     };
-    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, &args.data)?;
+    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
     let range = clamp_range(&data, args.no_clamp);
     let (users, items) = (data.user_index(), data.item_index());
     let data_mean = data.mean() as f32;

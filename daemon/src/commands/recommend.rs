@@ -25,9 +25,10 @@ use crate::{usage_bail, with_k};
 /// Options of `funkd recommend`.
 #[derive(Debug, clap::Args)]
 pub struct RecommendArgs {
-    /// The rating file the model was trained on (id maps, and what the user rated).
+    /// The rating file the model was trained on: id maps, and what the user rated
+    /// [default: the data file the checkpoint directory was trained on, from its status.json].
     #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
     /// A checkpoint file, or a checkpoint directory (its newest good checkpoint).
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     pub model: PathBuf,
@@ -158,7 +159,7 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         Some(path) => Some(Titles::load(path)?),
         None => None,
     };
-    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, &args.data)?;
+    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
     let Some(user) = data.user_index().get(&args.user) else {
         usage_bail!(
             "--user {}: no such user in {} (ids are the original ones of the imported data)",

@@ -3,10 +3,10 @@
 //! status file (replaced atomically) and a metrics log (JSON lines).
 //!
 //! - [`signals`]: SIGINT/SIGTERM → stop, SIGHUP → checkpoint, SIGUSR1 → status line.
-//! - [`status`]: `status.json` and `metrics.jsonl` in the checkpoint directory.
+//! - [`status`]: `status.json` (with the run's data file) and `metrics.jsonl` in the checkpoint directory.
 
 pub mod signals;
 pub mod status;
 
 pub use signals::{Request, SignalListener};
-pub use status::{MetricsLog, RunState, Status, StatusFile};
+pub use status::{MetricsLog, RunState, Status, StatusFile, STATUS_FILE_NAME};

@@ -1,6 +1,10 @@
 //! What a run publishes about itself: `status.json` (the state now,
 //! replaced atomically, so a reader never sees half of it) and
 //! `metrics.jsonl` (one JSON object per completed epoch, appended).
+//!
+//! `status.json` also names the data file the run trains on (`"data"`, an
+//! absolute path), so that the model commands can find it from the
+//! checkpoint directory alone.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -60,24 +64,55 @@ pub struct Status {
     pub error: Option<String>,
 }
 
+/// The name of the status file in a checkpoint directory.
+pub const STATUS_FILE_NAME: &str = "status.json";
+
 /// `status.json` in a checkpoint directory.
 #[derive(Debug, Clone)]
 pub struct StatusFile {
     path: PathBuf,
+    data: Option<PathBuf>,
+}
+
+/// What `status.json` holds: the status, then the run's data file.
+#[derive(Serialize)]
+struct Published<'a> {
+    #[serde(flatten)]
+    status: &'a Status,
+    /// The data file trained on (absolute), when known.
+    data: Option<&'a Path>,
 }
 
 impl StatusFile {
     /// The status file of `dir`.
     pub fn new(dir: &Path) -> Self {
         Self {
-            path: dir.join("status.json"),
+            path: dir.join(STATUS_FILE_NAME),
+            data: None,
         }
+    }
+
+    /// Also records, in every status written, the data file the run trains
+    /// on, as an absolute path (symbolic links resolved when the file
+    /// exists), so that a later `funkd eval --model DIR` finds it. A path
+    /// that is not UTF-8 cannot be written in JSON and is left out (the
+    /// model commands then ask for `--data`).
+    pub fn recording_data(mut self, data: &Path) -> Self {
+        let absolute = std::fs::canonicalize(data)
+            .or_else(|_| std::path::absolute(data))
+            .unwrap_or_else(|_| data.to_path_buf());
+        self.data = absolute.to_str().is_some().then_some(absolute);
+        self
     }
 
     /// Replaces the file atomically.
     pub fn write(&self, status: &Status) -> anyhow::Result<()> {
+        let published = Published {
+            status,
+            data: self.data.as_deref(),
+        };
         write_atomically(&self.path, |w| {
-            serde_json::to_writer_pretty(&mut *w, status)?;
+            serde_json::to_writer_pretty(&mut *w, &published)?;
             w.write_all(b"\n")?;
             Ok(())
         })
@@ -118,4 +153,60 @@ pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            state: RunState::Training,
+            pid: 7,
+            epoch: 2,
+            epochs: 5,
+            stratum: 1,
+            strata: 4,
+            learning_rate: 0.01,
+            train_rmse: Some(0.9),
+            test_rmse: None,
+            updates_per_sec: None,
+            checkpoint: None,
+            updated_unix: 1.5,
+            error: None,
+        }
+    }
+
+    fn written(file: &StatusFile, dir: &Path) -> serde_json::Value {
+        file.write(&status()).unwrap();
+        let text = std::fs::read_to_string(dir.join(STATUS_FILE_NAME)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn status_json_names_the_data_file_by_its_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("ratings.funk");
+        std::fs::write(&data, b"x").unwrap();
+        let value = written(
+            &StatusFile::new(dir.path()).recording_data(&data),
+            dir.path(),
+        );
+        let recorded = PathBuf::from(value["data"].as_str().unwrap());
+        assert!(recorded.is_absolute());
+        assert_eq!(recorded, std::fs::canonicalize(&data).unwrap());
+        // The status itself is all there, beside it.
+        assert_eq!(value["state"], "training");
+        assert_eq!(value["epoch"], 2);
+        assert_eq!(value["strata"], 4);
+        assert!(value["test_rmse"].is_null());
+    }
+
+    #[test]
+    fn without_a_data_file_the_field_is_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let value = written(&StatusFile::new(dir.path()), dir.path());
+        assert!(value["data"].is_null());
+        assert_eq!(value["pid"], 7);
+    }
 }

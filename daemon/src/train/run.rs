@@ -105,7 +105,7 @@ pub fn run<const K: usize>(
         state,
         epoch_start,
         dir: dir.clone(),
-        status_file: StatusFile::new(dir.path()),
+        status_file: StatusFile::new(dir.path()).recording_data(data.path()),
         metrics: MetricsLog::new(dir.path()),
         started: Instant::now(),
         entered,

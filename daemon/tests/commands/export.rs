@@ -243,6 +243,9 @@ fn libmf_text_carries_the_biases_in_two_extra_dimensions() {
 fn bad_export_requests_fail_cleanly() {
     let f = sparse(false, 45);
     let dir = f.path("x");
+    // Without status.json nothing says which data file the model was
+    // trained on, so csv needs --data.
+    std::fs::remove_file(f.model.join("status.json")).unwrap();
     let err = fails(
         &[
             "export",

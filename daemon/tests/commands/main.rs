@@ -1,11 +1,12 @@
 //! End-to-end tests of the model commands (eval, predict, recommend,
-//! export, svd, gradcheck, cv): each spawns the real `funkd` binary on
+//! export, svd, gradcheck, cv, and finding the data file without --data): each spawns the real `funkd` binary on
 //! small data generated here, and checks what it prints against the model
 //! read back through the library.
 
 mod fixture;
 
 mod cv;
+mod data_path;
 mod eval;
 mod export;
 mod gradcheck;

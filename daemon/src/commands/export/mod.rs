@@ -4,11 +4,16 @@
 //! - `npy`: `user_factors.npy` (users × rank, f32), `item_factors.npy`,
 //!   and for the biased model `user_bias.npy`, `item_bias.npy`; rows in
 //!   internal-id order, whose original ids are in `user_ids.txt` and
-//!   `item_ids.txt` (one per line) when `--data` is given.
+//!   `item_ids.txt` (one per line) when the data file is known.
 //! - `csv`: `users.csv` and `items.csv`, one row per user/item keyed by
-//!   its original id (`--data` required): `id[,bias],f0,…,f{rank-1}`.
+//!   its original id (the data file required): `id[,bias],f0,…,f{rank-1}`.
 //! - `libmf`: `model.txt` in LIBMF's model text format (`mf_save_model`),
 //!   readable by `mf-predict` and `mf_load_model` (see [`libmf`]).
+//!
+//! The data file is `--data`, else the one recorded in the checkpoint
+//! directory's `status.json` (see [`resolve_data`](crate::commands::context::resolve_data));
+//! `npy` and `libmf` go without it (internal ids, with a note on stderr)
+//! when neither is there.
 //!
 //! Every format also gets `model.json` (kind, rank, μ, counts, where the
 //! model came from, the prediction formula), and every file is written
@@ -26,7 +31,7 @@ use serde::Serialize;
 
 use crate::atomic::write_atomically;
 use crate::checkpoint::LoadedModel;
-use crate::commands::context::{check_model_matches, load_checked_model, open_data, print_json};
+use crate::commands::context::{load_checked_model, optional_data, print_json, required_data};
 use crate::ratingfile::RatingFile;
 use crate::usage_bail;
 
@@ -34,9 +39,9 @@ use crate::usage_bail;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// NumPy .npy arrays (plus id lists with --data).
+    /// NumPy .npy arrays (plus id lists when the data file is known).
     Npy,
-    /// CSV keyed by original ids (needs --data).
+    /// CSV keyed by original ids (needs the data file).
     Csv,
     /// LIBMF model text (`mf_save_model` format).
     Libmf,
@@ -48,7 +53,9 @@ pub struct ExportArgs {
     /// A checkpoint file, or a checkpoint directory (its newest good checkpoint).
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     pub model: PathBuf,
-    /// The rating file the model was trained on: original ids for the output.
+    /// The rating file the model was trained on: original ids for the output
+    /// [default: the data file the checkpoint directory was trained on, from its status.json;
+    /// without one, npy and libmf write internal ids only].
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// What to write.
@@ -105,27 +112,25 @@ pub fn kind_name(kind: ModelKind) -> &'static str {
 
 /// Runs `funkd export`.
 pub fn run(args: ExportArgs) -> Result<()> {
-    if args.format == Format::Csv && args.data.is_none() {
-        usage_bail!("--format csv writes original ids: give --data FILE (the model's rating file)");
-    }
     let loaded = load_checked_model(&args.model)?;
-    let data = match &args.data {
-        Some(path) => {
-            let data = open_data(path)?;
-            check_model_matches(&loaded, &data)?;
-            Some(data)
-        }
-        None => None,
+    let data = match args.format {
+        Format::Csv => Some(
+            required_data(&args.model, &loaded, args.data.as_deref())
+                .context("--format csv writes original ids, so it needs the model's data file")?,
+        ),
+        Format::Npy | Format::Libmf => optional_data(&args.model, &loaded, args.data.as_deref())?,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create directory {}", args.out.display()))?;
-    let mut files = match args.format {
-        Format::Npy => numpy::write(&loaded.model, data.as_ref(), &args.out)?,
-        Format::Csv => match &data {
-            Some(data) => csv::write(&loaded.model, data, &args.out)?,
-            None => unreachable!("checked above"),
-        },
-        Format::Libmf => libmf::write(&loaded.model, data.as_ref(), &args.out)?.files,
+    let mut files = match (args.format, &data) {
+        (Format::Npy, _) => numpy::write(&loaded.model, data.as_ref(), &args.out)?,
+        (Format::Csv, Some(data)) => csv::write(&loaded.model, data, &args.out)?,
+        (Format::Csv, None) => {
+            usage_bail!(
+                "--format csv writes original ids: give --data FILE (the model's rating file)"
+            )
+        }
+        (Format::Libmf, _) => libmf::write(&loaded.model, data.as_ref(), &args.out)?.files,
     };
     let row_order = match (args.format, &data) {
         (Format::Csv, _) => "by original id (first column)",

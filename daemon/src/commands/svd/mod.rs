@@ -4,7 +4,8 @@
 //! Prints the singular values; with `-o DIR` also writes `S.npy` (f64),
 //! `U.npy` (users × s, f32) and `V.npy` (items × s, f32), s the number of
 //! numerically non-zero singular values, rows in internal-id order (and
-//! `user_ids.txt` / `item_ids.txt` when `--data` is given).
+//! `user_ids.txt` / `item_ids.txt` when the data file is known: `--data`,
+//! else the one recorded in the checkpoint directory's `status.json`).
 
 pub mod recover;
 
@@ -13,9 +14,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::commands::context::{
-    check_model_matches, load_checked_model, open_data, print_json, write_stdout,
-};
+use crate::commands::context::{load_checked_model, optional_data, print_json, write_stdout};
 use crate::commands::export::{kind_name, write_id_list};
 use crate::commands::npy;
 use recover::RecoveredSvd;
@@ -27,7 +26,8 @@ pub struct SvdArgs {
     #[arg(long, value_name = "DIR|CHECKPOINT")]
     pub model: PathBuf,
     /// The model's rating file: checked against the model, and its original
-    /// ids written next to U and V.
+    /// ids written next to U and V [default with -o: the data file the checkpoint
+    /// directory was trained on, from its status.json; without one, internal ids only].
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Also write S.npy, U.npy and V.npy into this directory.
@@ -54,13 +54,12 @@ struct Report {
 /// Runs `funkd svd`.
 pub fn run(args: SvdArgs) -> Result<()> {
     let loaded = load_checked_model(&args.model)?;
-    let data = match &args.data {
-        Some(path) => {
-            let data = open_data(path)?;
-            check_model_matches(&loaded, &data)?;
-            Some(data)
-        }
-        None => None,
+    // The data file only adds id lists to the files of -o; an explicit
+    // --data is checked against the model even without -o.
+    let data = if args.data.is_some() || args.out.is_some() {
+        optional_data(&args.model, &loaded, args.data.as_deref())?
+    } else {
+        None
     };
     let model = &loaded.model;
     let svd = RecoveredSvd::from_factors(
