@@ -9,6 +9,10 @@ mod train_support;
 use std::collections::HashSet;
 
 use funkd::ratingfile::RatingFile;
+use funkd::train::config::{
+    RATE_BOUNDS, RATE_PER_SQRT_RATINGS, REG_BIAS_PER_SPREAD, REG_BOUNDS, REG_PER_SQRT_RATINGS,
+    REG_ROW_PER_SPREAD,
+};
 use funkd::train::validation::{is_held_out, ValidationSlice};
 use funkd::train::{DataShape, Derived, TrainConfig};
 use train_support::*;
@@ -153,22 +157,46 @@ fn the_validation_slice_is_train_ratings_only_and_never_a_test_pair() {
 
 #[test]
 fn defaults_are_derived_from_the_spread_and_the_ratings_per_row() {
-    // One rating per row on a 1–5 scale: the upper bound of η, λ = 0.1.
+    // One rating per row on a 1–5 scale: the constants themselves, within
+    // their bounds.
     let d = Derived::for_shape(&DataShape {
         spread: 1.0,
         ratings_per_row: 1.0,
     });
-    assert!((d.learning_rate - 0.05).abs() < 1e-7);
-    assert!((d.reg - 0.1).abs() < 1e-7);
-    // 100 ratings per row: η = 0.1/10, λ = 0.165/10.
+    let near = |a: f32, b: f64| (f64::from(a) - b).abs() < 1e-6 * b.max(1.0);
+    assert!(near(
+        d.learning_rate,
+        RATE_PER_SQRT_RATINGS.clamp(RATE_BOUNDS.0, RATE_BOUNDS.1)
+    ));
+    assert!(near(
+        d.reg,
+        REG_PER_SQRT_RATINGS.clamp(REG_BOUNDS.0, REG_BOUNDS.1)
+    ));
+    // 100 ratings per row: η and λ are a tenth of the constants (1/√n̄);
+    // λ_b and λ₀ do not depend on n̄.
     let d = Derived::for_shape(&DataShape {
         spread: 1.0,
         ratings_per_row: 100.0,
     });
-    assert!((d.learning_rate - 0.01).abs() < 1e-7);
-    assert!((d.reg - 0.0165).abs() < 1e-7);
-    assert!((d.reg_bias - 0.01).abs() < 1e-7);
-    assert!((d.reg_row - 5.0).abs() < 1e-6);
+    assert!(near(d.learning_rate, RATE_PER_SQRT_RATINGS / 10.0));
+    assert!(near(d.reg, REG_PER_SQRT_RATINGS / 10.0));
+    assert!(near(d.reg_bias, REG_BIAS_PER_SPREAD));
+    assert!(near(d.reg_row, REG_ROW_PER_SPREAD));
+    // Four times the ratings per row: half the step and half the λ.
+    let d4 = Derived::for_shape(&DataShape {
+        spread: 1.0,
+        ratings_per_row: 400.0,
+    });
+    assert!(near(d4.learning_rate, f64::from(d.learning_rate) / 2.0));
+    assert!(near(d4.reg, f64::from(d.reg) / 2.0));
+    assert_eq!(d4.reg_row, d.reg_row);
+    // Absurdly dense data stays within the bounds.
+    let huge = Derived::for_shape(&DataShape {
+        spread: 1.0,
+        ratings_per_row: 1e12,
+    });
+    assert!(near(huge.learning_rate, RATE_BOUNDS.0));
+    assert!(near(huge.reg, REG_BOUNDS.0));
     // Ratings twice as spread (a 1–9 scale): η halves, every λ doubles.
     let wide = Derived::for_shape(&DataShape {
         spread: 2.0,
@@ -178,13 +206,6 @@ fn defaults_are_derived_from_the_spread_and_the_ratings_per_row() {
     assert!((wide.reg - 2.0 * d.reg).abs() < 1e-7);
     assert!((wide.reg_bias - 2.0 * d.reg_bias).abs() < 1e-7);
     assert!((wide.reg_row - 2.0 * d.reg_row).abs() < 1e-6);
-    // Denser data takes smaller steps and less regularisation per rating.
-    let dense = Derived::for_shape(&DataShape {
-        spread: 1.0,
-        ratings_per_row: 400.0,
-    });
-    assert!(dense.learning_rate < d.learning_rate && dense.reg < d.reg);
-    assert!(dense.learning_rate >= 0.002 && dense.reg >= 0.005);
 
     // And `defaults_for` a real file uses exactly that derivation.
     let tmp = tempfile::tempdir().unwrap();

@@ -109,6 +109,112 @@ fn gen_with_the_same_seed_writes_the_same_bytes() {
 }
 
 #[test]
+fn gen_ratings_per_user_gives_the_asked_density() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut per_user_seen = Vec::new();
+    for asked in [20.0, 45.0] {
+        let out = dir.path().join(format!("d{asked}.funk"));
+        let arg = asked.to_string();
+        let g = json(&[
+            "gen",
+            "--scale",
+            "0.01",
+            "--ratings-per-user",
+            &arg,
+            "-q",
+            "-o",
+            s(&out),
+        ]);
+        // Users and items are the scale's; only the number of ratings moves.
+        assert_eq!(g["users"], 4802);
+        assert_eq!(g["items"], 178);
+        let users = g["users"].as_f64().unwrap();
+        let ratings = g["train"].as_f64().unwrap() + g["test"].as_f64().unwrap();
+        let per_user = ratings / users;
+        assert!(
+            (per_user - asked).abs() < 0.01,
+            "asked {asked} ratings per user, got {per_user}"
+        );
+        // Activity stays skewed: light and heavy users, no duplicates.
+        let file = funkd::ratingfile::RatingFile::open(&out).unwrap();
+        let set = file.to_rating_set();
+        let mut counts = vec![0u32; 4802];
+        let mut pairs = std::collections::HashSet::new();
+        for t in set.train.iter().chain(&set.test) {
+            counts[t.user as usize] += 1;
+            assert!(pairs.insert((t.user, t.item)), "duplicate pair");
+        }
+        let (min, max) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
+        assert!(min >= 1 && f64::from(min) < asked && f64::from(max) > 2.0 * asked);
+        let i = json(&["inspect", s(&out)]);
+        assert!(i["source"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("--ratings-per-user {asked}")));
+        per_user_seen.push(per_user);
+    }
+    assert!(per_user_seen[0] < per_user_seen[1]);
+
+    // Same seed ⇒ same bytes with the flag too.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for p in [&a, &b] {
+        let args = [
+            "gen",
+            "--scale",
+            "0.01",
+            "--ratings-per-user",
+            "10",
+            "--seed",
+            "4",
+            "-q",
+            "-o",
+            s(p),
+        ];
+        assert_eq!(code(&funkd(&args)), 0);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn gen_reports_the_bayes_and_oracle_floors_without_changing_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, with) = (dir.path().join("plain"), dir.path().join("oracle"));
+    let base = [
+        "gen",
+        "--scale",
+        "0.01",
+        "--ratings-per-user",
+        "20",
+        "--seed",
+        "6",
+        "-q",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["-o", s(&plain)]);
+    let g = json(&args);
+    assert!(g["oracle"].is_null());
+    let mut args = base.to_vec();
+    args.extend(["-o", s(&with), "--oracle"]);
+    let o = json(&args);
+    assert_eq!(
+        std::fs::read(&plain).unwrap(),
+        std::fs::read(&with).unwrap()
+    );
+    let noise = o["noise_floor"].as_f64().unwrap();
+    let bayes = o["bayes_floor"].as_f64().unwrap();
+    let oracle = o["oracle"]["bayes"].as_f64().unwrap();
+    let oracle_linear = o["oracle"]["linear"].as_f64().unwrap();
+    let mean = o["mean_rmse"].as_f64().unwrap();
+    // E[R | m] beats clamp(m) on rounded ratings; estimating users from
+    // 20 ratings each costs more than that, and is still far better than
+    // predicting the mean.
+    assert!(bayes < noise, "Bayes floor {bayes}, noise floor {noise}");
+    assert!(oracle > bayes, "oracle {oracle}, Bayes floor {bayes}");
+    assert!(oracle_linear > bayes);
+    assert!(oracle_linear < mean);
+}
+
+#[test]
 fn gen_dense_is_fully_observed_real_valued_and_unclamped() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d.funk");
@@ -142,6 +248,30 @@ fn gen_refuses_bad_flags_with_exit_2() {
         vec!["gen", "--test-fraction", "1.5", "-o", s(&out)],
         vec!["gen", "--scale", "0.001", "--grid", "100000", "-o", s(&out)],
         vec!["gen", "--bogus"],
+        vec!["gen", "--ratings-per-user", "0.5", "-o", s(&out)],
+        vec!["gen", "--ratings-per-user", "nan", "-o", s(&out)],
+        vec!["gen", "--ratings-per-user", "-3", "-o", s(&out)],
+        vec!["gen", "--ratings-per-user", "many", "-o", s(&out)],
+        // 300 ratings per user of 889 items is more than the 30% cap.
+        vec![
+            "gen",
+            "--scale",
+            "0.05",
+            "--ratings-per-user",
+            "300",
+            "-o",
+            s(&out),
+        ],
+        vec![
+            "gen",
+            "--dense",
+            "10x10",
+            "--ratings-per-user",
+            "3",
+            "-o",
+            s(&out),
+        ],
+        vec!["gen", "--dense", "10x10", "--oracle", "-o", s(&out)],
     ] {
         let o = funkd(&args);
         assert_eq!(

@@ -10,13 +10,21 @@
 //!
 //! The file records the noise floor (RMSE of the true model's prediction,
 //! clamped to the rating range, on the test split — on all ratings when
-//! there is no test split) and the RMSE of predicting the train mean.
+//! there is no test split) and the RMSE of predicting the train mean. The
+//! summary also gives the Bayes floor (E[R | m], the best prediction of a
+//! rounded, clamped rating from the true model) and, when asked, the oracle
+//! floor (items known, users estimated): see [`oracle`].
+//!
+//! `--ratings-per-user` sets the density (the Netflix shape's ≈ 209 by
+//! default) without changing the number of users and items, so MovieLens-
+//! like shapes (20–100 ratings per user) can be generated too.
 //!
 //! Users are generated in chunks, each with its own seeded random stream,
 //! on all cores; the chunks are joined in order, so the same seed gives
 //! the same bytes whatever the thread count.
 
 mod model;
+pub mod oracle;
 mod sample;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +87,12 @@ impl Default for GenConfig {
 pub const MAX_DENSE_ENTRIES: u64 = 1 << 28;
 /// Density cap of scaled sparse sets.
 pub const MAX_DENSITY: f64 = 0.3;
+/// Mean ratings per user of the default (Netflix) shape, train and test
+/// together: 100,480,507 / 480,189 ≈ 209.3.
+pub fn netflix_ratings_per_user() -> f64 {
+    let d = GenConfig::default();
+    d.ratings as f64 / d.users as f64
+}
 
 /// The shape a configuration produces: (users, items, ratings).
 impl GenConfig {
@@ -95,6 +109,35 @@ impl GenConfig {
             .max(users as u64)
             .min(users as u64 * items as u64);
         (users, items, ratings)
+    }
+
+    /// The same configuration with `per_user` ratings per user on average
+    /// (train and test together) instead of the Netflix shape's ≈ 209:
+    /// users and items stay as they are, the number of ratings changes.
+    /// Refused (a usage error) unless 1 ≤ `per_user` and the ratings fit
+    /// under the density cap at this scale.
+    pub fn with_ratings_per_user(self, per_user: f64) -> anyhow::Result<GenConfig> {
+        if self.dense.is_some() {
+            usage_bail!("--ratings-per-user applies to sparse data, not --dense");
+        }
+        if !(per_user.is_finite() && per_user >= 1.0) {
+            usage_bail!("--ratings-per-user must be a number ≥ 1, got {per_user}");
+        }
+        let config = GenConfig {
+            ratings: (per_user * self.users as f64).round() as u64,
+            ..self
+        };
+        config.validate()?;
+        let (_, items, _) = config.shape();
+        let most = (MAX_DENSITY * items as f64).floor();
+        if per_user > most {
+            usage_bail!(
+                "--ratings-per-user {per_user} is more than {:.0}% of the {items} items at --scale {} (at most {most}); raise --scale",
+                MAX_DENSITY * 100.0,
+                config.scale
+            );
+        }
+        Ok(config)
     }
 
     /// Checks the configuration; a bad value is a usage error.
@@ -153,6 +196,15 @@ pub struct GenSummary {
     pub noise_floor: f64,
     /// RMSE of predicting the train mean on the test split.
     pub mean_rmse: Option<f64>,
+    /// RMSE of the Bayes-optimal prediction from the true model, E[R | m]
+    /// for a rounded, clamped rating (test split, or all ratings): below
+    /// `noise_floor`, which predicts clamp(m). Not stored in the file;
+    /// `None` when a test split was asked for and none was drawn.
+    pub bayes_floor: Option<f64>,
+    /// `--oracle`: the test RMSE of a predictor that knows μ, the items'
+    /// biases and factors and the priors, and estimates each user from its
+    /// train ratings ([`oracle`]). Not stored in the file.
+    pub oracle: Option<OracleFloor>,
     /// File size.
     pub bytes: u64,
     /// Content identity of the file, hex.
@@ -161,12 +213,29 @@ pub struct GenSummary {
     pub seconds: f64,
 }
 
+/// The test RMSE of the oracle predictor (see [`oracle`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct OracleFloor {
+    /// Predicting the clamped posterior mean of the rating's m.
+    pub linear: f64,
+    /// Predicting E[R] under the posterior predictive. On `gen` data it
+    /// is within 0.1% of `linear`, either way: the Gaussian posterior
+    /// ignores that the ratings it learns from were clamped.
+    pub bayes: f64,
+}
+
 /// Generates the data set `config` describes and writes it to `out`
 /// (atomically). Same config ⇒ same bytes.
 pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
+    generate_with(config, out, false)
+}
+
+/// [`generate`], and with `oracle` also measures the oracle floor (the
+/// file is the same byte for byte; sparse data only).
+pub fn generate_with(config: &GenConfig, out: &Path, oracle: bool) -> anyhow::Result<GenSummary> {
     config.validate()?;
     let start = Instant::now();
-    let generated = sample::sample(config);
+    let generated = sample::sample(config, oracle);
     let set = RatingSet {
         user_ids: generated.user_ids,
         item_ids: generated.item_ids,
@@ -213,6 +282,10 @@ pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
         mean: summary.mean,
         noise_floor: generated.noise_floor,
         mean_rmse,
+        bayes_floor: generated.bayes_floor,
+        oracle: generated
+            .oracle
+            .map(|(linear, bayes)| OracleFloor { linear, bayes }),
         bytes: summary.bytes,
         identity: format!("{:016x}", summary.identity),
         seconds: start.elapsed().as_secs_f64(),
@@ -225,10 +298,20 @@ fn describe(c: &GenConfig) -> String {
             "funkd gen --dense {r}x{k} --rank {} --noise {} --test-fraction {} --seed {}",
             c.rank, c.noise, c.test_fraction, c.seed
         ),
-        None => format!(
-            "funkd gen --scale {} --rank {} --noise {} --test-fraction {} --seed {}",
-            c.scale, c.rank, c.noise, c.test_fraction, c.seed
-        ),
+        None => {
+            // The Netflix shape's density is implied; any other is recorded
+            // (so files made before `--ratings-per-user` keep their bytes).
+            let density = if c.ratings == GenConfig::default().ratings {
+                String::new()
+            } else {
+                let per_user = c.ratings as f64 / c.users.max(1) as f64;
+                format!(" --ratings-per-user {}", (per_user * 1e3).round() / 1e3)
+            };
+            format!(
+                "funkd gen --scale {} --rank {} --noise {} --test-fraction {} --seed {}{density}",
+                c.scale, c.rank, c.noise, c.test_fraction, c.seed
+            )
+        }
     }
 }
 
@@ -241,6 +324,11 @@ pub struct GenArgs {
     /// Shrink (or grow) users, items and ratings of the Netflix shape by F.
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub scale: f64,
+    /// Mean ratings per user, train and test together [default: the
+    /// Netflix shape's, ≈ 209]; e.g. 20–100 for MovieLens-like densities.
+    /// Users and items are as `--scale` makes them.
+    #[arg(long, value_name = "N")]
+    pub ratings_per_user: Option<f64>,
     /// Rank of the true model.
     #[arg(long, default_value_t = 10)]
     pub rank: usize,
@@ -259,6 +347,10 @@ pub struct GenArgs {
     /// Grid P (P × P blocks) [default: 32 for large sets, smaller for small].
     #[arg(long)]
     pub grid: Option<usize>,
+    /// Also measure the oracle floor: the test RMSE of a predictor that
+    /// knows the items and estimates each user from its train ratings.
+    #[arg(long)]
+    pub oracle: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -296,13 +388,20 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         ..GenConfig::default()
     };
     config.validate()?;
+    let config = match args.ratings_per_user {
+        Some(per_user) => config.with_ratings_per_user(per_user)?,
+        None => config,
+    };
     if let Some(p) = args.grid {
         let (u, i, _) = config.shape();
         if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
             usage_bail!("--grid {p}: must be in 1..={} and at most the number of users ({u}) and items ({i})", ratingfile::MAX_GRID);
         }
     }
-    let summary = generate(&config, &args.out)?;
+    if args.oracle && config.dense.is_some() {
+        usage_bail!("--oracle applies to sparse data, not --dense");
+    }
+    let summary = generate_with(&config, &args.out, args.oracle)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -318,13 +417,70 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
             summary.seconds
         );
         println!(
-            "mean {:.4}; noise floor (true-model RMSE) {:.4}; mean-predictor RMSE {}",
+            "mean {:.4}; noise floor (true-model RMSE) {:.4}; Bayes floor {}; mean-predictor RMSE {}",
             summary.mean,
             summary.noise_floor,
+            summary.bayes_floor.map_or("n/a".into(), |r| format!("{r:.4}")),
             summary
                 .mean_rmse
                 .map_or("n/a".into(), |r| format!("{r:.4}"))
         );
+        if let Some(o) = summary.oracle {
+            println!(
+                "oracle floor (items known, users estimated from their train ratings) {:.4} (clamped mean {:.4})",
+                o.bayes, o.linear
+            );
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_netflix_density_asked_for_explicitly_is_the_default_config() {
+        // Same configuration ⇒ same bytes: files made before
+        // `--ratings-per-user` (the full-scale one included) are unchanged.
+        for scale in [1.0, 0.05] {
+            let plain = GenConfig {
+                scale,
+                ..GenConfig::default()
+            };
+            let explicit = plain
+                .clone()
+                .with_ratings_per_user(netflix_ratings_per_user())
+                .unwrap();
+            assert_eq!(explicit, plain);
+            assert_eq!(describe(&explicit), describe(&plain));
+        }
+        // Another density changes only the number of ratings, and says so.
+        let sparse = GenConfig::default().with_ratings_per_user(20.0).unwrap();
+        let (users, items, ratings) = sparse.shape();
+        let (netflix_users, netflix_items, _) = GenConfig::default().shape();
+        assert_eq!((users, items), (netflix_users, netflix_items));
+        assert_eq!(ratings, 20 * users as u64);
+        assert!(describe(&sparse).ends_with("--ratings-per-user 20"));
+    }
+
+    #[test]
+    fn ratings_per_user_is_refused_outside_its_range() {
+        let at = |scale: f64, n: f64| {
+            GenConfig {
+                scale,
+                ..GenConfig::default()
+            }
+            .with_ratings_per_user(n)
+        };
+        assert!(at(0.05, 266.0).is_ok());
+        assert!(at(0.05, 267.0).is_err(), "over 30% of 889 items");
+        assert!(at(1.0, 0.99).is_err());
+        assert!(at(1.0, f64::INFINITY).is_err());
+        let dense = GenConfig {
+            dense: Some((10, 10)),
+            ..GenConfig::default()
+        };
+        assert!(dense.with_ratings_per_user(5.0).is_err());
+    }
 }

@@ -12,6 +12,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::model::{
     dot, factor_sd, gauss, noise, stream, Side, INTERACTION_VAR, ITEM_BIAS_SD, MU, USER_BIAS_SD,
 };
+use super::oracle::{expected_rating, UserPosterior};
 use super::GenConfig;
 use crate::progress::{Progress, Unit};
 use crate::ratingfile::Triple;
@@ -34,6 +35,12 @@ pub struct Generated {
     pub test: Vec<Triple>,
     pub rating_range: Option<(f32, f32)>,
     pub noise_floor: f64,
+    /// RMSE of E[R | true m] on the test split (all ratings without one).
+    pub bayes_floor: Option<f64>,
+    /// With `oracle`: RMSE on the test split of the predictor that knows
+    /// the items and estimates each user from its train ratings —
+    /// (clamped posterior mean, E[R] under the posterior predictive).
+    pub oracle: Option<(f64, f64)>,
 }
 
 /// What one chunk of users produced.
@@ -44,6 +51,12 @@ struct ChunkOut {
     /// Squared error of the true model on the test ratings, and on all.
     test_sse: f64,
     all_sse: f64,
+    /// The same for E[R | m], the best predictor of a rounded rating.
+    test_bayes_sse: f64,
+    all_bayes_sse: f64,
+    /// Squared errors of the oracle predictors on the test ratings.
+    oracle_linear_sse: f64,
+    oracle_bayes_sse: f64,
 }
 
 /// Everything the chunks share.
@@ -57,10 +70,13 @@ struct Plan<'a> {
     counts: Vec<u32>,
     /// Item popularity (sparse).
     popularity: Option<(WeightedAliasIndex<f64>, Vec<f64>)>,
+    /// Compute the oracle floor (sparse only).
+    oracle: bool,
 }
 
-/// Draws the data set `config` describes (already validated).
-pub fn sample(config: &GenConfig) -> Generated {
+/// Draws the data set `config` describes (already validated); with
+/// `oracle`, also measures the oracle floor (the ratings drawn are the same).
+pub fn sample(config: &GenConfig, oracle: bool) -> Generated {
     let (users, items, ratings) = config.shape();
     let dense = config.dense.is_some();
     let mut rng = stream(config.seed, GLOBAL, 0);
@@ -75,6 +91,7 @@ pub fn sample(config: &GenConfig) -> Generated {
             user_factor_sd: sd,
             counts: Vec::new(),
             popularity: None,
+            oracle: false,
         }
     } else {
         let sd = factor_sd(rank, INTERACTION_VAR);
@@ -92,6 +109,7 @@ pub fn sample(config: &GenConfig) -> Generated {
             user_factor_sd: sd,
             counts,
             popularity: alias.map(|a| (a, weights)),
+            oracle,
         }
     };
 
@@ -132,17 +150,36 @@ pub fn sample(config: &GenConfig) -> Generated {
     let mut train = Vec::with_capacity(train_len);
     let mut test = Vec::with_capacity(test_len);
     let (mut test_sse, mut all_sse) = (0.0, 0.0);
+    let (mut test_bayes_sse, mut all_bayes_sse) = (0.0, 0.0);
+    let (mut oracle_linear_sse, mut oracle_bayes_sse) = (0.0, 0.0);
     for (_, out) in outputs {
         train.extend_from_slice(&out.train);
         test.extend_from_slice(&out.test);
         test_sse += out.test_sse;
         all_sse += out.all_sse;
+        test_bayes_sse += out.test_bayes_sse;
+        all_bayes_sse += out.all_bayes_sse;
+        oracle_linear_sse += out.oracle_linear_sse;
+        oracle_bayes_sse += out.oracle_bayes_sse;
     }
-    let noise_floor = if test.is_empty() {
-        (all_sse / (train.len().max(1)) as f64).sqrt()
-    } else {
-        (test_sse / test.len() as f64).sqrt()
+    let rmse = |test_sse: f64, all_sse: f64| {
+        if test.is_empty() {
+            (all_sse / (train.len().max(1)) as f64).sqrt()
+        } else {
+            (test_sse / test.len() as f64).sqrt()
+        }
     };
+    let noise_floor = rmse(test_sse, all_sse);
+    // Not measured when a test split was asked for but none drawn.
+    let bayes_floor = (!test.is_empty() || config.test_fraction == 0.0)
+        .then(|| rmse(test_bayes_sse, all_bayes_sse));
+    let oracle = (plan.oracle && !test.is_empty()).then(|| {
+        let n = test.len() as f64;
+        (
+            (oracle_linear_sse / n).sqrt(),
+            (oracle_bayes_sse / n).sqrt(),
+        )
+    });
     let base = usize::from(!dense);
     Generated {
         user_ids: (0..users).map(|u| (u + base).to_string()).collect(),
@@ -151,6 +188,8 @@ pub fn sample(config: &GenConfig) -> Generated {
         test,
         rating_range: (!dense).then_some((1.0, 5.0)),
         noise_floor,
+        bayes_floor,
+        oracle,
     }
 }
 
@@ -199,7 +238,9 @@ impl Plan<'_> {
         let mut chosen = Vec::new();
         let mut taken = vec![0u64; self.items.div_ceil(64)];
         let mut p = vec![0f32; rank];
+        let mut mine: Vec<(u32, f64, bool)> = Vec::new();
         for u in self.chunk_users(c) {
+            mine.clear();
             let bias = if self.popularity.is_some() {
                 gauss(&mut rng, USER_BIAS_SD)
             } else {
@@ -222,16 +263,26 @@ impl Plan<'_> {
             }
             for &i in &chosen {
                 let q = self.item_side.row(i as usize, rank);
-                let (value, truth) = if self.popularity.is_some() {
+                let sparse = self.popularity.is_some();
+                let (value, truth, m) = if sparse {
                     let pred = f64::from(MU)
                         + f64::from(bias)
                         + f64::from(self.item_side.bias[i as usize])
                         + dot(&p, q);
                     let r = (pred + noise(&mut rng, cfg.noise)).round().clamp(1.0, 5.0);
-                    (r, pred.clamp(1.0, 5.0))
+                    (r, pred.clamp(1.0, 5.0), pred)
                 } else {
                     let pred = dot(&p, q);
-                    (pred + noise(&mut rng, cfg.noise), pred)
+                    (pred + noise(&mut rng, cfg.noise), pred, pred)
+                };
+                // E[R | m]: m itself for unrounded data.
+                let bayes_err = |value: f64| {
+                    let best = if sparse {
+                        expected_rating(m, cfg.noise, 1.0, 5.0)
+                    } else {
+                        m
+                    };
+                    (value - best).powi(2)
                 };
                 let t = Triple {
                     user: u as u32,
@@ -240,15 +291,61 @@ impl Plan<'_> {
                 };
                 let err = (f64::from(t.value) - truth).powi(2);
                 out.all_sse += err;
-                if cfg.test_fraction > 0.0 && rng.random::<f64>() < cfg.test_fraction {
+                let is_test = cfg.test_fraction > 0.0 && rng.random::<f64>() < cfg.test_fraction;
+                // The Bayes floor is measured where the noise floor is: on
+                // the test split, or on all ratings without one (so full-
+                // scale generation pays for it on 1.4% of the ratings).
+                if cfg.test_fraction == 0.0 {
+                    out.all_bayes_sse += bayes_err(f64::from(t.value));
+                }
+                if is_test {
                     out.test_sse += err;
+                    out.test_bayes_sse += bayes_err(f64::from(t.value));
                     out.test.push(t);
                 } else {
                     out.train.push(t);
                 }
+                if self.oracle {
+                    mine.push((i, f64::from(t.value), is_test));
+                }
+            }
+            if self.oracle {
+                let (linear, bayes) = self.oracle_user(&mine);
+                out.oracle_linear_sse += linear;
+                out.oracle_bayes_sse += bayes;
             }
         }
         out
+    }
+
+    /// The oracle's squared errors on one user's test ratings: the item
+    /// side and the priors known, the user estimated from its train
+    /// ratings (`ratings`: item, value, is a test rating).
+    fn oracle_user(&self, ratings: &[(u32, f64, bool)]) -> (f64, f64) {
+        let rank = self.config.rank;
+        let noise = self.config.noise;
+        let mut prior = vec![self.user_factor_sd; rank + 1];
+        prior[0] = USER_BIAS_SD;
+        // Rounding to integers adds variance 1/12 (uniform on ±½).
+        let mut post = UserPosterior::new(&prior, (noise * noise + 1.0 / 12.0).sqrt());
+        post.reset();
+        let base = |i: u32| f64::from(MU) + f64::from(self.item_side.bias[i as usize]);
+        for &(i, value, _) in ratings.iter().filter(|r| !r.2) {
+            post.observe(self.item_side.row(i as usize, rank), value - base(i));
+        }
+        if !post.solve() {
+            return (0.0, 0.0);
+        }
+        let mut scratch = vec![0.0; rank + 1];
+        let (mut linear, mut bayes) = (0.0, 0.0);
+        for &(i, value, _) in ratings.iter().filter(|r| r.2) {
+            let (mean, var) = post.predict(self.item_side.row(i as usize, rank), &mut scratch);
+            let m = base(i) + mean;
+            linear += (value - m.clamp(1.0, 5.0)).powi(2);
+            let best = expected_rating(m, (noise * noise + var).sqrt(), 1.0, 5.0);
+            bayes += (value - best).powi(2);
+        }
+        (linear, bayes)
     }
 }
 

@@ -28,7 +28,11 @@ pub const DEFAULT_EARLY_STOP: u32 = 3;
 /// Default fraction of the train ratings held out for validation.
 pub const DEFAULT_VALIDATION: f32 = 0.02;
 /// SGD step on a data set with one rating per row: η = this / √n̄, where n̄
-/// is the mean number of ratings per row (see [`Derived`]).
+/// is the mean number of ratings per row (see [`Derived`]). This and the
+/// other two fitted constants ([`REG_PER_SQRT_RATINGS`],
+/// [`REG_ROW_PER_SPREAD`]) are what `benches/derive-defaults.sh` chooses on
+/// a panel of synthetic sets (validation slices of their train splits
+/// only; no real data, no test split).
 pub const RATE_PER_SQRT_RATINGS: f64 = 0.1;
 /// Bounds of the derived SGD learning rate (before dividing by the spread).
 pub const RATE_BOUNDS: (f64, f64) = (0.002, 0.05);
@@ -514,20 +518,21 @@ impl DataShape {
 }
 
 /// The default SGD hyper-parameters of a data set, derived from its shape
-/// (never searched on its test split):
+/// (never searched on its test split; the three constants were fitted on
+/// synthetic data by `benches/derive-defaults.sh`):
 ///
-/// - η = clamp(0.1 / √n̄, 0.002, 0.05) / s. A row takes about n̄ steps per
-///   epoch; their noise adds up like √n̄, so sparse data (MovieLens 100K,
-///   n̄ ≈ 30: η ≈ 0.018) can take larger steps than dense data (Netflix,
-///   n̄ ≈ 200: η ≈ 0.007). Dividing by s keeps the factor updates
+/// - η = clamp(0.1414 / √n̄, 0.002, 0.05) / s. A row takes about n̄ steps
+///   per epoch; their noise adds up like √n̄, so sparse data (MovieLens
+///   100K, n̄ ≈ 30: η ≈ 0.026) can take larger steps than dense data
+///   (Netflix, n̄ ≈ 200: η ≈ 0.010). Dividing by s keeps the factor updates
 ///   invariant when all ratings are scaled (p, q then scale like √s).
-/// - λ = clamp(0.165 / √n̄, 0.005, 0.1)·s per rating for factor rows
-///   (MovieLens 100K: 0.03; Netflix: 0.012), λ_b = 0.01·s for biases.
+/// - λ = clamp(0.1167 / √n̄, 0.005, 0.1)·s per rating for factor rows
+///   (MovieLens 100K: 0.021; Netflix: 0.0083), λ_b = 0.01·s for biases.
 ///   Regularisation is in rating units (hence ·s); the more ratings a
 ///   row has, the less each one needs to be held back — the per-rating λ
 ///   shrinks with the density like the step size does; biases are few and
 ///   well determined, so they are regularised less.
-/// - λ₀ = 5·s: a per-row Gaussian prior, the same for every row whatever
+/// - λ₀ = 3.536·s: a per-row Gaussian prior, the same for every row whatever
 ///   its number of ratings, applied once per epoch as the shrink
 ///   p ← (1 − η_t·λ₀)·p. Per rating it adds λ₀/n to a row with n
 ///   ratings: strong for rare users and items, negligible for common ones
