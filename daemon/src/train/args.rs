@@ -90,7 +90,7 @@ pub struct TrainArgs {
     pub validation: Option<f32>,
 
     /// Also checkpoint whenever this many seconds passed since the last one
-    /// (checked after every stratum) [default: off].
+    /// (checked after every window of strata, a quarter epoch at most) [default: off].
     #[arg(long, value_name = "SECS")]
     pub checkpoint_every_secs: Option<f64>,
 
@@ -124,7 +124,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub quiet: bool,
 
-    /// Testing aid: sleep this long after every stratum.
+    /// Testing aid: sleep this long per stratum trained (after every window of strata).
     #[arg(long, hide = true, default_value_t = 0)]
     pub stratum_delay_ms: u64,
 

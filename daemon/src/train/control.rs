@@ -28,7 +28,7 @@ impl<const K: usize> Trainer<'_, K> {
             }
             Request::Checkpoint => {
                 self.reporter
-                    .note("funkd: SIGHUP: checkpointing after this stratum");
+                    .note("funkd: SIGHUP: checkpointing after this window of strata");
                 self.checkpoint_requested = true;
             }
             Request::Status => {
