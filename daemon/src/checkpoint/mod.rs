@@ -110,6 +110,10 @@ pub struct LoadedModel {
     pub data_identity: u64,
     /// Epochs completed when the checkpoint was written.
     pub epoch: u32,
+    /// The epoch whose parameters `model` holds: the one with the best
+    /// validation RMSE when the checkpoint keeps that model apart from the
+    /// current parameters (see [`to_model`]), else `epoch`.
+    pub model_epoch: u32,
     /// The checkpoint file read.
     pub path: PathBuf,
     /// Everything the run was started with.
@@ -141,10 +145,20 @@ pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
         model: to_model(&checkpoint),
         data_identity: checkpoint.settings.data_identity,
         epoch: checkpoint.progress.epoch,
+        model_epoch: model_epoch(&checkpoint),
         path: file,
         settings: checkpoint.settings,
         progress: checkpoint.progress,
     })
+}
+
+/// The epoch (counted from 1) whose parameters [`to_model`] returns.
+pub fn model_epoch(checkpoint: &Checkpoint) -> u32 {
+    match &checkpoint.best {
+        Some(_) => crate::train::run::best_epoch(&checkpoint.progress.validation_rmse)
+            .map_or(checkpoint.progress.epoch, |i| i as u32 + 1),
+        None => checkpoint.progress.epoch,
+    }
 }
 
 /// The model of a checkpoint, as commands see it: the parameters of the

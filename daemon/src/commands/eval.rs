@@ -163,7 +163,10 @@ fn evaluate_split<const K: usize>(
 #[derive(Serialize)]
 struct Report {
     model: String,
+    /// Epochs trained when the checkpoint was written.
     epoch: u32,
+    /// The epoch whose model is evaluated (early stopping keeps the best).
+    model_epoch: u32,
     data: String,
     clamp: Option<(f32, f32)>,
     isa: &'static str,
@@ -199,6 +202,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let report = Report {
         model: loaded.path.display().to_string(),
         epoch: loaded.epoch,
+        model_epoch: loaded.model_epoch,
         data: data.path().display().to_string(),
         clamp,
         isa: isa.name(),
@@ -220,9 +224,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         };
         writeln!(
             out,
-            "model {} (epoch {}) on {}{}",
+            "model {} ({}) on {}{}",
             report.model,
-            report.epoch,
+            if report.model_epoch == report.epoch {
+                format!("epoch {}", report.epoch)
+            } else {
+                format!(
+                    "the model of epoch {}, kept by early stopping; trained {} epochs",
+                    report.model_epoch, report.epoch
+                )
+            },
             report.data,
             match clamp {
                 Some((lo, hi)) => format!(", predictions clamped to [{lo}, {hi}]"),

@@ -363,8 +363,9 @@ impl<const K: usize> Trainer<'_, K> {
     }
 }
 
-/// The index of the lowest finite value (the first one on ties).
-pub(super) fn best_epoch(hist: &[f64]) -> Option<usize> {
+/// The index of the lowest finite value (the first one on ties): the
+/// epoch (from 0) whose model early stopping keeps.
+pub(crate) fn best_epoch(hist: &[f64]) -> Option<usize> {
     hist.iter()
         .enumerate()
         .filter(|(_, x)| x.is_finite())

@@ -130,3 +130,48 @@ fn eval_refuses_a_checkpoint_of_another_data_file_and_bad_paths() {
         2,
     );
 }
+
+#[test]
+fn eval_names_the_epoch_of_the_model_early_stopping_kept() {
+    // Barely regularised, with a large step: the validation error is best
+    // after a few epochs and then grows, while training goes on (patience
+    // as long as the run), so the kept model is older than the checkpoint.
+    let f = sparse(false, 3);
+    let dir = f.path("overfit");
+    let summary = json(&[
+        "train",
+        "--data",
+        f.data_arg(),
+        "--checkpoint-dir",
+        dir.to_str().unwrap(),
+        "--factors",
+        "32",
+        "--reg",
+        "0.0001",
+        "--reg-row",
+        "0",
+        "--learning-rate",
+        "0.05",
+        "--epochs",
+        "12",
+        "--early-stop",
+        "12",
+        "--quiet",
+    ]);
+    let kept = summary["model_epoch"].as_u64().unwrap();
+    assert_eq!(summary["epochs"], 12);
+    assert!(
+        kept < 12,
+        "the scenario needs an older best epoch: {summary}"
+    );
+    let out = json(&["eval", "--model", dir.to_str().unwrap()]);
+    assert_eq!(out["epoch"], 12);
+    assert_eq!(out["model_epoch"].as_u64(), Some(kept));
+    let text = ok(&["eval", "--model", dir.to_str().unwrap()]);
+    assert!(
+        text.contains(&format!(
+            "the model of epoch {kept}, kept by early stopping"
+        )),
+        "{text}"
+    );
+}
