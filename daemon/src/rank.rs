@@ -3,7 +3,7 @@
 //! The kernel's rows have a const-generic length `K`, a multiple of 16.
 //! A user asks for any rank from 1 to [`MAX_RANK`]; it is padded up to the
 //! next multiple of 16 with dimensions that start at zero and that SGD
-//! keeps at zero (their gradient is zero), and [`with_k!`] picks the
+//! keeps at zero (their gradient is zero), and [`with_k!`](crate::with_k) picks the
 //! monomorphised code for that padded length.
 
 /// The largest rank funkd accepts.

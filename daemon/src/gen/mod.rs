@@ -218,7 +218,7 @@ pub struct GenSummary {
 pub struct OracleFloor {
     /// Predicting the clamped posterior mean of the rating's m.
     pub linear: f64,
-    /// Predicting E[R] under the posterior predictive. On `gen` data it
+    /// Predicting E\[R\] under the posterior predictive. On `gen` data it
     /// is within 0.1% of `linear`, either way: the Gaussian posterior
     /// ignores that the ratings it learns from were clamped.
     pub bayes: f64,

@@ -62,7 +62,7 @@ pub fn write(
     write_to(path, set, opts, Output::File)
 }
 
-/// The bytes [`write`] would put in a file, in memory (for tests and the
+/// The bytes [`write()`] would put in a file, in memory (for tests and the
 /// fuzz targets; nothing touches the disk).
 pub fn encode(
     set: &RatingSet,
