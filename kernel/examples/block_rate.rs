@@ -7,10 +7,13 @@
 //!
 //! The block has the shape of one block of the full-scale grid (P = 32):
 //! 15,006 user rows, 555 item rows, 97,000 ratings sorted by user then item;
-//! a stratum of 32 such blocks with their own rows (so that rows and
-//! ratings come from memory, as in `funkd train`); the netflix block less
-//! a 2% held-out slice, trained with `train_block_skipping` or run by run;
-//! and a 256 × 256 block that stays in L1/L2. Prints the median and best
+//! the same with `funkd gen`'s skew (log-normal user activity and item
+//! popularity); a stratum of 32 such blocks with their own rows (so that
+//! rows and ratings come from memory, as in `funkd train`); one user band
+//! over 32 item bands in a row (the band-run schedule's order); the
+//! netflix block less a 2% held-out slice, trained with
+//! `train_block_skipping` or run by run; and a 256 × 256 block that stays
+//! in L1/L2. Prints the median and best
 //! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128.
 //! A measurement program: the criterion suite (`benches/kernel.rs`) is the
 //! reference; this one exists because it compiles in seconds.
@@ -18,8 +21,7 @@
 use std::time::Instant;
 
 use funk_kernel::{
-    train_block, train_block_skipping, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind,
-    Rating,
+    train_block_skipping, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
 };
 
 /// splitmix64: fixed, dependency-free bench data.
@@ -51,6 +53,100 @@ fn rows<const K: usize>(n: usize, rng: &mut SplitMix) -> Vec<FactorRow<K>> {
         .collect()
 }
 
+/// Rows and biases of one band.
+struct Side<const K: usize> {
+    rows: Vec<FactorRow<K>>,
+    biases: Vec<f32>,
+}
+
+impl<const K: usize> Side<K> {
+    fn random(n: usize, rng: &mut SplitMix) -> Self {
+        Side {
+            rows: rows(n, rng),
+            biases: vec![0.0; n],
+        }
+    }
+
+    fn band(&mut self) -> Band<'_, K> {
+        Band {
+            factors: &mut self.rows,
+            biases: &mut self.biases,
+            grad_sq: &mut [],
+        }
+    }
+}
+
+/// `n` ratings from `draw` (a (user, item) pair each), sorted by user then
+/// item as in a rating file's block.
+fn block(
+    n: usize,
+    rng: &mut SplitMix,
+    mut draw: impl FnMut(&mut SplitMix) -> (u32, u32),
+) -> Vec<Rating> {
+    let mut ratings: Vec<Rating> = (0..n)
+        .map(|_| {
+            let (user, item) = draw(rng);
+            Rating {
+                user,
+                item,
+                value: 1.0 + 4.0 * rng.unit(),
+            }
+        })
+        .collect();
+    ratings.sort_by_key(|r| (r.user, r.item));
+    ratings
+}
+
+/// One SGD pass over `ratings`, less the positions in `skip` (biased
+/// model, constant step).
+fn pass<const K: usize>(
+    isa: Isa,
+    users: &mut Side<K>,
+    items: &mut Side<K>,
+    ratings: &[Rating],
+    skip: &[u32],
+) {
+    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+        .expect("valid parameters");
+    let stats = train_block_skipping(
+        isa,
+        &params,
+        0,
+        3.0,
+        users.band(),
+        items.band(),
+        std::hint::black_box(ratings),
+        skip,
+    )
+    .expect("a valid block");
+    std::hint::black_box(stats);
+}
+
+/// Times `reps` runs of `run`, each `updates` updates, and prints the
+/// median and best rate.
+fn report<const K: usize>(
+    isa: Isa,
+    name: &str,
+    reps: usize,
+    updates: usize,
+    mut run: impl FnMut(),
+) {
+    let mut rates: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            updates as f64 / start.elapsed().as_secs_f64() / 1e6
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{isa} K={K:<3} {name:<14} median {:6.1}  best {:6.1} M updates/s",
+        rates[reps / 2],
+        rates[reps - 1]
+    );
+}
+
+/// One block of `users` × `items` with `n` uniformly drawn ratings.
 fn measure<const K: usize>(
     isa: Isa,
     name: &str,
@@ -60,50 +156,14 @@ fn measure<const K: usize>(
     reps: usize,
 ) {
     let mut rng = SplitMix(42);
-    let mut user_rows = rows::<K>(users, &mut rng);
-    let mut item_rows = rows::<K>(items, &mut rng);
-    let mut user_biases = vec![0.0; users];
-    let mut item_biases = vec![0.0; items];
-    let mut ratings: Vec<Rating> = (0..n)
-        .map(|_| Rating {
-            user: rng.below(users),
-            item: rng.below(items),
-            value: 1.0 + 4.0 * rng.unit(),
-        })
-        .collect();
-    ratings.sort_by_key(|r| (r.user, r.item));
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
-    let mut rates = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let start = Instant::now();
-        let stats = train_block(
-            isa,
-            &params,
-            0,
-            3.0,
-            Band {
-                factors: &mut user_rows,
-                biases: &mut user_biases,
-                grad_sq: &mut [],
-            },
-            Band {
-                factors: &mut item_rows,
-                biases: &mut item_biases,
-                grad_sq: &mut [],
-            },
-            std::hint::black_box(&ratings),
-        )
-        .expect("a valid block");
-        std::hint::black_box(stats);
-        rates.push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
-    }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "{isa} K={K:<3} {name:<14} median {:6.1}  best {:6.1} M updates/s",
-        rates[reps / 2],
-        rates[reps - 1]
+    let (mut u, mut i) = (
+        Side::<K>::random(users, &mut rng),
+        Side::<K>::random(items, &mut rng),
     );
+    let ratings = block(n, &mut rng, |r| (r.below(users), r.below(items)));
+    report::<K>(isa, name, reps, n, || {
+        pass(isa, &mut u, &mut i, &ratings, &[])
+    });
 }
 
 /// A standard normal draw (Box–Muller).
@@ -140,53 +200,16 @@ fn pick(cumulative: &[f64], rng: &mut SplitMix) -> u32 {
 fn skewed_block<const K: usize>(isa: Isa, reps: usize) {
     let (users, items, n) = (15_006, 555, 97_000);
     let mut rng = SplitMix(11);
-    let mut user_rows = rows::<K>(users, &mut rng);
-    let mut item_rows = rows::<K>(items, &mut rng);
-    let mut user_biases = vec![0.0; users];
-    let mut item_biases = vec![0.0; items];
+    let (mut u, mut i) = (
+        Side::<K>::random(users, &mut rng),
+        Side::<K>::random(items, &mut rng),
+    );
     let user_w = skewed(users, 1.25, &mut rng);
     let item_w = skewed(items, 2.15, &mut rng);
-    let mut ratings: Vec<Rating> = (0..n)
-        .map(|_| Rating {
-            user: pick(&user_w, &mut rng),
-            item: pick(&item_w, &mut rng),
-            value: 1.0 + 4.0 * rng.unit(),
-        })
-        .collect();
-    ratings.sort_by_key(|r| (r.user, r.item));
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
-    let mut rates = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let start = Instant::now();
-        let stats = train_block(
-            isa,
-            &params,
-            0,
-            3.0,
-            Band {
-                factors: &mut user_rows,
-                biases: &mut user_biases,
-                grad_sq: &mut [],
-            },
-            Band {
-                factors: &mut item_rows,
-                biases: &mut item_biases,
-                grad_sq: &mut [],
-            },
-            std::hint::black_box(&ratings),
-        )
-        .expect("a valid block");
-        std::hint::black_box(stats);
-        rates.push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
-    }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
-        "skewed-block",
-        rates[reps / 2],
-        rates[reps - 1]
-    );
+    let ratings = block(n, &mut rng, |r| (pick(&user_w, r), pick(&item_w, r)));
+    report::<K>(isa, "skewed-block", reps, n, || {
+        pass(isa, &mut u, &mut i, &ratings, &[])
+    });
 }
 
 /// One stratum of the full-scale grid: `bands` blocks of the netflix-block
@@ -198,191 +221,67 @@ fn stratum<const K: usize>(isa: Isa, bands: usize, reps: usize) {
     let mut rng = SplitMix(7);
     let mut blocks: Vec<_> = (0..bands)
         .map(|_| {
-            let mut ratings: Vec<Rating> = (0..n)
-                .map(|_| Rating {
-                    user: rng.below(users),
-                    item: rng.below(items),
-                    value: 1.0 + 4.0 * rng.unit(),
-                })
-                .collect();
-            ratings.sort_by_key(|r| (r.user, r.item));
+            let ratings = block(n, &mut rng, |r| (r.below(users), r.below(items)));
             (
-                rows::<K>(users, &mut rng),
-                rows::<K>(items, &mut rng),
-                vec![0.0; users],
-                vec![0.0; items],
+                Side::<K>::random(users, &mut rng),
+                Side::<K>::random(items, &mut rng),
                 ratings,
             )
         })
         .collect();
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
-    let mut rates = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let start = Instant::now();
-        for (user_rows, item_rows, user_biases, item_biases, ratings) in &mut blocks {
-            let stats = train_block(
-                isa,
-                &params,
-                0,
-                3.0,
-                Band {
-                    factors: user_rows,
-                    biases: user_biases,
-                    grad_sq: &mut [],
-                },
-                Band {
-                    factors: item_rows,
-                    biases: item_biases,
-                    grad_sq: &mut [],
-                },
-                std::hint::black_box(ratings),
-            )
-            .expect("a valid block");
-            std::hint::black_box(stats);
+    report::<K>(isa, "stratum", reps, bands * n, || {
+        for (u, i, ratings) in &mut blocks {
+            pass(isa, u, i, ratings, &[]);
         }
-        rates.push((bands * n) as f64 / start.elapsed().as_secs_f64() / 1e6);
-    }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
-        "stratum",
-        rates[reps / 2],
-        rates[reps - 1]
-    );
+    });
 }
 
 /// One user band walking `bands` item bands in a row (each block with its
 /// own item rows and ratings, the user rows shared): the visiting order of
-/// a schedule that keeps a user band on a worker, so that its rows stay in
-/// the cache from one block to the next.
+/// the band-run schedule, which keeps a user band's rows in the cache from
+/// one block to the next.
 fn band_run<const K: usize>(isa: Isa, bands: usize, reps: usize) {
     let (users, items, n) = (15_006, 555, 97_000);
     let mut rng = SplitMix(7);
-    let mut user_rows = rows::<K>(users, &mut rng);
-    let mut user_biases = vec![0.0; users];
+    let mut u = Side::<K>::random(users, &mut rng);
     let mut blocks: Vec<_> = (0..bands)
         .map(|_| {
-            let mut ratings: Vec<Rating> = (0..n)
-                .map(|_| Rating {
-                    user: rng.below(users),
-                    item: rng.below(items),
-                    value: 1.0 + 4.0 * rng.unit(),
-                })
-                .collect();
-            ratings.sort_by_key(|r| (r.user, r.item));
-            (rows::<K>(items, &mut rng), vec![0.0; items], ratings)
+            let ratings = block(n, &mut rng, |r| (r.below(users), r.below(items)));
+            (Side::<K>::random(items, &mut rng), ratings)
         })
         .collect();
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
-    let mut rates = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let start = Instant::now();
-        for (item_rows, item_biases, ratings) in &mut blocks {
-            let stats = train_block(
-                isa,
-                &params,
-                0,
-                3.0,
-                Band {
-                    factors: &mut user_rows,
-                    biases: &mut user_biases,
-                    grad_sq: &mut [],
-                },
-                Band {
-                    factors: item_rows,
-                    biases: item_biases,
-                    grad_sq: &mut [],
-                },
-                std::hint::black_box(ratings),
-            )
-            .expect("a valid block");
-            std::hint::black_box(stats);
+    report::<K>(isa, "band-run", reps, bands * n, || {
+        for (i, ratings) in &mut blocks {
+            pass(isa, &mut u, i, ratings, &[]);
         }
-        rates.push((bands * n) as f64 / start.elapsed().as_secs_f64() / 1e6);
-    }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
-        "band-run",
-        rates[reps / 2],
-        rates[reps - 1]
-    );
+    });
 }
 
 /// The netflix-block shape less a 2% held-out slice (every position whose
 /// hash falls under 2%), trained either as one `train_block_skipping` call
-/// or as one `train_block` call per run between held-out positions.
+/// or as one call per run between held-out positions.
 fn held_out<const K: usize>(isa: Isa, reps: usize) {
     let (users, items, n) = (15_006, 555, 97_000);
     let mut rng = SplitMix(9);
-    let mut user_rows = rows::<K>(users, &mut rng);
-    let mut item_rows = rows::<K>(items, &mut rng);
-    let mut user_biases = vec![0.0; users];
-    let mut item_biases = vec![0.0; items];
-    let mut ratings: Vec<Rating> = (0..n)
-        .map(|_| Rating {
-            user: rng.below(users),
-            item: rng.below(items),
-            value: 1.0 + 4.0 * rng.unit(),
-        })
-        .collect();
-    ratings.sort_by_key(|r| (r.user, r.item));
+    let (mut u, mut i) = (
+        Side::<K>::random(users, &mut rng),
+        Side::<K>::random(items, &mut rng),
+    );
+    let ratings = block(n, &mut rng, |r| (r.below(users), r.below(items)));
     let skip: Vec<u32> = (0..n as u32).filter(|_| rng.unit() < 0.02).collect();
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
-    for as_runs in [false, true] {
-        let mut rates = Vec::with_capacity(reps);
-        for _ in 0..reps {
-            let start = Instant::now();
-            let mut band = |run: &[Rating], skip: &[u32]| {
-                let stats = train_block_skipping(
-                    isa,
-                    &params,
-                    0,
-                    3.0,
-                    Band {
-                        factors: &mut user_rows,
-                        biases: &mut user_biases,
-                        grad_sq: &mut [],
-                    },
-                    Band {
-                        factors: &mut item_rows,
-                        biases: &mut item_biases,
-                        grad_sq: &mut [],
-                    },
-                    std::hint::black_box(run),
-                    skip,
-                )
-                .expect("a valid block");
-                std::hint::black_box(stats);
-            };
-            if as_runs {
-                let mut from = 0;
-                for &h in skip.iter().chain([n as u32].iter()) {
-                    if h as usize > from {
-                        band(&ratings[from..h as usize], &[]);
-                    }
-                    from = h as usize + 1;
-                }
-            } else {
-                band(&ratings, &skip);
+    let trained = n - skip.len();
+    report::<K>(isa, "2% held, skip", reps, trained, || {
+        pass(isa, &mut u, &mut i, &ratings, &skip)
+    });
+    report::<K>(isa, "2% held, runs", reps, trained, || {
+        let mut from = 0;
+        for &h in skip.iter().chain([n as u32].iter()) {
+            if h as usize > from {
+                pass(isa, &mut u, &mut i, &ratings[from..h as usize], &[]);
             }
-            rates.push((n - skip.len()) as f64 / start.elapsed().as_secs_f64() / 1e6);
+            from = h as usize + 1;
         }
-        rates.sort_by(f64::total_cmp);
-        println!(
-            "{isa} K={K:<3} {:<14} median {:6.1}  best {:6.1} M updates/s",
-            if as_runs {
-                "2% held, runs"
-            } else {
-                "2% held, skip"
-            },
-            rates[reps / 2],
-            rates[reps - 1]
-        );
-    }
+    });
 }
 
 fn main() {
