@@ -151,15 +151,7 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
     let len = ratings.len();
     let mut sse = 0.0f64;
     let run = len.div_ceil(BLOCK_STREAMS);
-    // Per stream, the position of its next left-out rating (`usize::MAX`
-    // when none is left) and that entry's index in `skip` (the list is
-    // strictly increasing, so each stream walks its own part of it).
-    let mut next_index: [usize; BLOCK_STREAMS] =
-        core::array::from_fn(|stream| skip.partition_point(|&h| (h as usize) < stream * run));
-    let mut next_skip: [usize; BLOCK_STREAMS] = core::array::from_fn(|stream| {
-        skip.get(next_index[stream])
-            .map_or(usize::MAX, |&h| h as usize)
-    });
+    let mut left_out = LeftOut::new(skip, run);
     // Rounds in which every stream has a rating and every look-ahead of
     // every stream (the last one's included) is inside the block.
     let last_stream = len.saturating_sub((BLOCK_STREAMS - 1) * run);
@@ -168,11 +160,7 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
     for round in 0..fast_rounds {
         for stream in 0..BLOCK_STREAMS {
             let n = stream * run + round;
-            if n == next_skip[stream] {
-                next_index[stream] += 1;
-                next_skip[stream] = skip
-                    .get(next_index[stream])
-                    .map_or(usize::MAX, |&h| h as usize);
+            if left_out.passes(stream, n) {
                 continue;
             }
             // SAFETY: n + LOOK_AHEAD < len in a fast round (the last stream's
@@ -193,11 +181,7 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         for stream in 0..BLOCK_STREAMS {
             let n = stream * run + round;
             let Some(r) = ratings.get(n) else { continue };
-            if n == next_skip[stream] {
-                next_index[stream] += 1;
-                next_skip[stream] = skip
-                    .get(next_index[stream])
-                    .map_or(usize::MAX, |&h| h as usize);
+            if left_out.passes(stream, n) {
                 continue;
             }
             if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
@@ -215,6 +199,42 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         }
     }
     sse
+}
+
+/// Where each stream's next left-out position is: the skip list is
+/// strictly increasing, so each stream walks its own part of it, and the
+/// check per rating is one compare.
+struct LeftOut<'s> {
+    skip: &'s [u32],
+    /// Per stream, the index in `skip` of its next left-out position…
+    index: [usize; BLOCK_STREAMS],
+    /// …and that position (`usize::MAX` when none is left).
+    next: [usize; BLOCK_STREAMS],
+}
+
+impl<'s> LeftOut<'s> {
+    fn new(skip: &'s [u32], run: usize) -> Self {
+        let index: [usize; BLOCK_STREAMS] =
+            core::array::from_fn(|stream| skip.partition_point(|&h| (h as usize) < stream * run));
+        let next = index.map(|i| Self::position(skip, i));
+        Self { skip, index, next }
+    }
+
+    fn position(skip: &[u32], i: usize) -> usize {
+        skip.get(i).map_or(usize::MAX, |&h| h as usize)
+    }
+
+    /// Whether rating `n` of `stream` is left out (then the stream moves
+    /// on to its next left-out position).
+    #[inline(always)]
+    fn passes(&mut self, stream: usize, n: usize) -> bool {
+        if n != self.next[stream] {
+            return false;
+        }
+        self.index[stream] += 1;
+        self.next[stream] = Self::position(self.skip, self.index[stream]);
+        true
+    }
 }
 
 /// The furthest look-ahead of the loop (records excluded: their prefetch
