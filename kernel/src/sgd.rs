@@ -158,22 +158,38 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
     let fast_rounds = last_stream.saturating_sub(LOOK_AHEAD);
     let base = ratings.as_ptr();
     for round in 0..fast_rounds {
-        for stream in 0..BLOCK_STREAMS {
+        // Neighbouring streams two by two: where the backend pairs steps
+        // and the two ratings share no row (and neither is left out), both
+        // steps run at once, with the same result as one after the other.
+        for stream in (0..BLOCK_STREAMS).step_by(2) {
             let n = stream * run + round;
-            if left_out.passes(stream, n) {
-                continue;
-            }
-            // SAFETY: n + LOOK_AHEAD < len in a fast round (the last stream's
-            // n + LOOK_AHEAD < last_stream + (BLOCK_STREAMS − 1)·run = len);
-            // `SgdJob::new` checked every index; the CPU features are the
-            // caller's promise.
+            let m = n + run;
+            // SAFETY: n + LOOK_AHEAD < len and m + LOOK_AHEAD < len in a fast
+            // round (the last stream's n + LOOK_AHEAD < last_stream +
+            // (BLOCK_STREAMS − 1)·run = len); `SgdJob::new` checked every
+            // index; the CPU features are the caller's promise.
             unsafe {
-                let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
-                O::prefetch(rows.item_rows.get_unchecked(item_ahead));
-                let user_ahead = (*base.add(n + USER_AHEAD)).user as usize;
-                O::prefetch(rows.user_rows.get_unchecked(user_ahead));
-                O::prefetch_bytes(base.wrapping_add(n + RECORDS_AHEAD).cast());
-                sse += rows.update::<O, BIASED, ADAPTIVE>(&*base.add(n));
+                let (a, b) = (&*base.add(n), &*base.add(m));
+                if O::pairs::<K>()
+                    && !ADAPTIVE
+                    && a.user != b.user
+                    && a.item != b.item
+                    && left_out.neither(stream, n, m)
+                {
+                    rows.prefetch_ahead::<O>(base, n);
+                    rows.prefetch_ahead::<O>(base, m);
+                    let [sse_a, sse_b] = rows.update_pair::<O, BIASED>(a, b);
+                    sse += sse_a;
+                    sse += sse_b;
+                    continue;
+                }
+                for (stream, n) in [(stream, n), (stream + 1, m)] {
+                    if left_out.passes(stream, n) {
+                        continue;
+                    }
+                    rows.prefetch_ahead::<O>(base, n);
+                    sse += rows.update::<O, BIASED, ADAPTIVE>(&*base.add(n));
+                }
             }
         }
     }
@@ -224,6 +240,13 @@ impl<'s> LeftOut<'s> {
         skip.get(i).map_or(usize::MAX, |&h| h as usize)
     }
 
+    /// Whether neither rating `n` of `stream` nor rating `m` of the next
+    /// stream is left out (nothing moves on).
+    #[inline(always)]
+    fn neither(&self, stream: usize, n: usize, m: usize) -> bool {
+        n != self.next[stream] && m != self.next[stream + 1]
+    }
+
     /// Whether rating `n` of `stream` is left out (then the stream moves
     /// on to its next left-out position).
     #[inline(always)]
@@ -260,6 +283,102 @@ struct Rows<'a, const K: usize> {
 }
 
 impl<const K: usize> Rows<'_, K> {
+    /// Prefetches what the ratings ahead of position `n` in its stream
+    /// will need: the item row [`PREFETCH_AHEAD`] on, the user row
+    /// [`USER_AHEAD`] on, the record [`RECORDS_AHEAD`] on.
+    ///
+    /// # Safety
+    ///
+    /// `n + LOOK_AHEAD` is inside the block `base` points to, whose indices
+    /// `SgdJob::new` checked; the CPU has the features `O` needs.
+    #[inline(always)]
+    unsafe fn prefetch_ahead<O: RowOps>(&self, base: *const Rating, n: usize) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
+            O::prefetch(self.item_rows.get_unchecked(item_ahead));
+            let user_ahead = (*base.add(n + USER_AHEAD)).user as usize;
+            O::prefetch(self.user_rows.get_unchecked(user_ahead));
+            O::prefetch_bytes(base.wrapping_add(n + RECORDS_AHEAD).cast());
+        }
+    }
+
+    /// The bias part of the prediction, μ + b_u + b_i (unused by the
+    /// plain model).
+    ///
+    /// # Safety
+    ///
+    /// `u` and `i` index the biases when BIASED.
+    #[inline(always)]
+    unsafe fn offset<const BIASED: bool>(&self, u: usize, i: usize) -> f32 {
+        if BIASED {
+            // SAFETY: the caller's promise.
+            unsafe {
+                self.mu + *self.user_biases.get_unchecked(u) + *self.item_biases.get_unchecked(i)
+            }
+        } else {
+            0.0
+        }
+    }
+
+    /// The bias step after a factor step (BIASED only).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Rows::offset`].
+    #[inline(always)]
+    unsafe fn step_biases<const BIASED: bool>(&mut self, u: usize, i: usize, step: Step) {
+        if BIASED {
+            let lambda_b = self.lambda_b;
+            // SAFETY: the caller's promise.
+            unsafe {
+                let bu = self.user_biases.get_unchecked_mut(u);
+                *bu += step.eta_p * (step.err - lambda_b * *bu);
+                let bi = self.item_biases.get_unchecked_mut(i);
+                *bi += step.eta_q * (step.err - lambda_b * *bi);
+            }
+        }
+    }
+
+    /// The non-adaptive steps for `a` and then `b`, which share no user and
+    /// no item, computed at once; returns e² of each.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Rows::update`], for both ratings; `a.user != b.user` and
+    /// `a.item != b.item`.
+    #[inline(always)]
+    unsafe fn update_pair<O: RowOps, const BIASED: bool>(
+        &mut self,
+        a: &Rating,
+        b: &Rating,
+    ) -> [f64; 2] {
+        let users = [a.user as usize, b.user as usize];
+        let items = [a.item as usize, b.item as usize];
+        let values = [a.value, b.value];
+        // SAFETY: the caller's promise: indices in range and pairwise
+        // distinct, so the four rows are disjoint; CPU features.
+        unsafe {
+            let offsets = [
+                self.offset::<BIASED>(users[0], items[0]),
+                self.offset::<BIASED>(users[1], items[1]),
+            ];
+            let [pa, pb] = self.user_rows.get_disjoint_unchecked_mut(users);
+            let [qa, qb] = self.item_rows.get_disjoint_unchecked_mut(items);
+            let (eta, lambda) = (self.eta, self.lambda);
+            let steps = O::dot_then_update_pair((pa, qa), (pb, qb), |s, dot| Step {
+                err: values[s] - predict::<BIASED>(dot, offsets[s]),
+                eta_p: eta,
+                eta_q: eta,
+                lambda,
+            });
+            for s in 0..2 {
+                self.step_biases::<BIASED>(users[s], items[s], steps[s]);
+            }
+            steps.map(|step| f64::from(step.err) * f64::from(step.err))
+        }
+    }
+
     /// One SGD update for rating `r`; returns e² of the error before it.
     ///
     /// # Safety
@@ -275,19 +394,11 @@ impl<const K: usize> Rows<'_, K> {
         let (u, i) = (r.user as usize, r.item as usize);
         // SAFETY: the caller's promise (indices in range, CPU features).
         unsafe {
+            let offset = self.offset::<BIASED>(u, i);
             let p = self.user_rows.get_unchecked_mut(u);
             let q = self.item_rows.get_unchecked_mut(i);
-            let predict = |dot: f32| {
-                if BIASED {
-                    dot + (self.mu
-                        + *self.user_biases.get_unchecked(u)
-                        + *self.item_biases.get_unchecked(i))
-                } else {
-                    dot
-                }
-            };
             let step = if ADAPTIVE {
-                let err = r.value - predict(O::dot(p, q));
+                let err = r.value - predict::<BIASED>(O::dot(p, q), offset);
                 let step = Step {
                     err,
                     eta_p: self.eta / libm::sqrtf(*self.user_acc.get_unchecked(u)),
@@ -302,24 +413,28 @@ impl<const K: usize> Rows<'_, K> {
             } else {
                 // One load of each row for the dot product and the update.
                 O::dot_then_update(p, q, |dot| Step {
-                    err: r.value - predict(dot),
+                    err: r.value - predict::<BIASED>(dot, offset),
                     eta_p: self.eta,
                     eta_q: self.eta,
                     lambda: self.lambda,
                 })
             };
-            let err = step.err;
             // The biases after the rows: their stores come after every
             // load of the rows.
-            if BIASED {
-                let lambda_b = self.lambda_b;
-                let bu = self.user_biases.get_unchecked_mut(u);
-                *bu += step.eta_p * (err - lambda_b * *bu);
-                let bi = self.item_biases.get_unchecked_mut(i);
-                *bi += step.eta_q * (err - lambda_b * *bi);
-            }
-            f64::from(err) * f64::from(err)
+            self.step_biases::<BIASED>(u, i, step);
+            f64::from(step.err) * f64::from(step.err)
         }
+    }
+}
+
+/// The prediction from the factors' dot product and the bias part
+/// ([`Rows::offset`]); the plain model has no bias part.
+#[inline(always)]
+fn predict<const BIASED: bool>(dot: f32, offset: f32) -> f32 {
+    if BIASED {
+        dot + offset
+    } else {
+        dot
     }
 }
 

@@ -239,6 +239,31 @@ pub(crate) trait RowOps {
             step
         }
     }
+    /// Whether [`RowOps::dot_then_update_pair`] is worth calling at this
+    /// K: the two steps' rows must fit in registers at once. The default
+    /// (no) keeps one step at a time.
+    #[inline(always)]
+    fn pairs<const K: usize>() -> bool {
+        false
+    }
+    /// Two non-adaptive SGD steps on two disjoint pairs of rows, each
+    /// exactly as [`RowOps::dot_then_update`] computes it (so the result is
+    /// that of doing `a` then `b`), but with both dot products in flight at
+    /// once, so that one step's reduction latency overlaps the other's.
+    /// `step_for(0, dot)` gives `a`'s step and `step_for(1, dot)` `b`'s.
+    #[inline(always)]
+    unsafe fn dot_then_update_pair<const K: usize>(
+        a: (&mut FactorRow<K>, &mut FactorRow<K>),
+        b: (&mut FactorRow<K>, &mut FactorRow<K>),
+        mut step_for: impl FnMut(usize, f32) -> Step,
+    ) -> [Step; 2] {
+        // SAFETY: the caller's promise (CPU features) is forwarded.
+        unsafe {
+            let first = Self::dot_then_update(a.0, a.1, |dot| step_for(0, dot));
+            let second = Self::dot_then_update(b.0, b.1, |dot| step_for(1, dot));
+            [first, second]
+        }
+    }
     /// Hints that `row` will be read soon.
     #[inline(always)]
     unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {
