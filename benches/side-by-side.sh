@@ -4,6 +4,7 @@
 #   benches/side-by-side.sh                       # 10% Netflix-shaped set, K 32/128, 1/2 threads
 #   benches/side-by-side.sh --scale 1 --reps 1    # full scale (100 M ratings)
 #   benches/side-by-side.sh --data my.funk --factors 32 --threads 2 --curves
+#   benches/side-by-side.sh --scale 1 --cpus 1,0   # pin: T threads run on the first T CPUs listed
 #
 # LIBMF (vendored by the `libmf` crate) is compiled with -march=native so
 # that its AVX path is used, as LIBMF's own Makefile does with USEAVX.

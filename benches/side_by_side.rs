@@ -3,6 +3,7 @@
 //! ```text
 //! benches/side-by-side.sh [--scale 0.1 | --data FILE] [--factors 32,128]
 //!                         [--threads 1,2] [--epochs 20] [--reps 3] [--curves]
+//!                         [--cpus 1,0]
 //! ```
 //!
 //! (the script builds LIBMF with `CXXFLAGS=-march=native`, i.e. with AVX,
@@ -11,7 +12,13 @@
 //! Every measurement runs in a child process of its own (this binary run
 //! again in a worker mode), so that each one's peak resident memory is its
 //! own (`wait4`'s `ru_maxrss`). For each K × threads the two systems run
-//! interleaved, `--reps` times, and the medians are compared.
+//! interleaved, `--reps` times, and the medians are compared; the ratio
+//! column is the median of the per-repetition ratios (each funkd run
+//! against the LIBMF run right after it), which a host whose speed drifts
+//! from minute to minute disturbs least. With `--cpus LIST` a T-thread
+//! measurement of either system is pinned to the first T CPUs of LIST, so
+//! both run on the same cores (on a VM whose virtual CPUs differ in speed,
+//! an unpinned run's rate depends on where the scheduler put it).
 //!
 //! - **funkd**: `funkd::train::train` on the memory-mapped file with its
 //!   defaults (biased model, its own schedule) and the given K, threads,
@@ -49,6 +56,7 @@ struct Plan {
     reps: usize,
     curves: bool,
     only: Option<String>,
+    cpus: Option<Vec<usize>>,
 }
 
 fn parse_list(s: &str) -> Result<Vec<usize>> {
@@ -71,6 +79,7 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
         reps: 3,
         curves: false,
         only: None,
+        cpus: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -88,6 +97,7 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
             "--reps" => plan.reps = value()?.parse()?,
             "--only" => plan.only = Some(value()?),
             "--curves" => plan.curves = true,
+            "--cpus" => plan.cpus = Some(parse_list(&value()?)?),
             // cargo bench passes --bench; ignore it and other harness flags.
             "--bench" | "--nocapture" => {}
             other if other.starts_with("--") => bail!("unknown option {other}"),
@@ -136,15 +146,44 @@ impl Measured {
     }
 }
 
-fn run_child(mode: &str, args: &[String]) -> Result<Measured> {
+/// The set of `cpus`, for `sched_setaffinity`.
+fn cpu_set(cpus: &[usize]) -> Result<libc::cpu_set_t> {
+    // SAFETY: an all-zero `cpu_set_t` is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            bail!("--cpus: CPU {cpu} is beyond what this system can name");
+        }
+        // SAFETY: `cpu` is below CPU_SETSIZE, so it indexes `set`.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    Ok(set)
+}
+
+/// Runs this binary in worker `mode`, pinned to `cpus` when given.
+fn run_child(mode: &str, args: &[String], cpus: Option<&[usize]>) -> Result<Measured> {
+    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg(mode)
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot start a worker")?;
+        .stderr(Stdio::inherit());
+    if let Some(cpus) = cpus {
+        let set = cpu_set(cpus)?;
+        // SAFETY: the closure only makes one system call (async-signal-safe)
+        // on a set built before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = command.spawn().context("cannot start a worker")?;
     let pid = child.id() as libc::pid_t;
     let mut stdout = child.stdout.context("no stdout")?;
     let mut out = String::new();
@@ -229,14 +268,21 @@ fn parent(plan: Plan) -> Result<()> {
                 plan.epochs.to_string(),
                 plan.curves.to_string(),
             ];
+            let cpus = match &plan.cpus {
+                Some(list) if list.len() < t => {
+                    bail!("--cpus names {} CPUs; {t} threads need {t}", list.len())
+                }
+                Some(list) => Some(&list[..t]),
+                None => None,
+            };
             let (mut funk, mut libmf) = (Vec::new(), Vec::new());
             for rep in 0..plan.reps {
                 eprintln!("K={k} threads={t} repetition {}/{}", rep + 1, plan.reps);
                 if plan.only.as_deref() != Some("libmf") {
-                    funk.push(run_child("__worker-funk", &args)?);
+                    funk.push(run_child("__worker-funk", &args, cpus)?);
                 }
                 if plan.only.as_deref() != Some("funk") {
-                    libmf.push(run_child("__worker-libmf", &args)?);
+                    libmf.push(run_child("__worker-libmf", &args, cpus)?);
                 }
             }
             rows.push(report_row(k, t, &funk, &libmf, plan.curves));
@@ -260,6 +306,13 @@ fn field(ms: &[Measured], key: &str) -> f64 {
 fn report_row(k: usize, t: usize, funk: &[Measured], libmf: &[Measured], curves: bool) -> String {
     let f_rate = field(funk, "updates_per_sec") / 1e6;
     let l_rate = field(libmf, "updates_per_sec") / 1e6;
+    let rate = |m: &Measured| m.json["updates_per_sec"].as_f64();
+    let ratio = median(
+        funk.iter()
+            .zip(libmf)
+            .filter_map(|(f, l)| Some(rate(f)? / rate(l)?))
+            .collect(),
+    );
     if curves {
         for (name, ms) in [("funkd", funk), ("LIBMF", libmf)] {
             if let Some(m) = ms.first() {
@@ -273,8 +326,7 @@ fn report_row(k: usize, t: usize, funk: &[Measured], libmf: &[Measured], curves:
     }
     let rss = |ms: &[Measured]| median(ms.iter().map(|m| m.peak_rss_mib).collect());
     format!(
-        "| {k} | {t} | {f_rate:.1} | {l_rate:.1} | {:.2}× | {:.4} | {:.4} | {:.2} | {:.2} | {:.0} | {:.0} |",
-        f_rate / l_rate,
+        "| {k} | {t} | {f_rate:.1} | {l_rate:.1} | {ratio:.2}× | {:.4} | {:.4} | {:.2} | {:.2} | {:.0} | {:.0} |",
         field(funk, "test_rmse"),
         field(libmf, "test_rmse"),
         field(funk, "startup_secs"),

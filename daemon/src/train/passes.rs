@@ -31,6 +31,13 @@ fn window_strata(grid: usize) -> usize {
     (grid / 4).max(1)
 }
 
+/// Ready blocks queued beyond one per worker, so that a worker that
+/// finishes a block starts the next at once instead of waiting for the
+/// main thread to hear of it and send another (a context switch each way;
+/// the main thread shares a CPU with a worker when training is pinned to
+/// as many CPUs as workers).
+const QUEUED_AHEAD: usize = 1;
+
 impl<const K: usize> Trainer<'_, K> {
     /// The rest of an SGD epoch, a window of strata at a time (see
     /// [`Trainer::run_window`]); signals and timed checkpoints are honoured
@@ -248,8 +255,11 @@ impl<const K: usize> Trainer<'_, K> {
         let mut failure = None;
         let mut last = grid.saturating_sub(1);
         while remaining > 0 {
-            // Keep every worker busy while no failure has been seen.
-            while failure.is_none() && in_flight < ch.workers {
+            // Keep every worker busy, and one more block queued, while no
+            // failure has been seen. Any number of ready blocks can be out
+            // at once: a ready block's two predecessors are done, so no
+            // block out shares a band with it.
+            while failure.is_none() && in_flight < ch.workers + QUEUED_AHEAD {
                 let Some(b) = (0..grid)
                     .map(|d| (last + grid - d) % grid)
                     .find(|&b| ready(&next, &busy, b))
