@@ -14,7 +14,9 @@
 //! netflix block less a 2% held-out slice, trained with
 //! `train_block_skipping` or run by run; and a 256 × 256 block that stays
 //! in L1/L2. Prints the median and best
-//! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128.
+//! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128
+//! (and K = 16 and 64 for the netflix block and the cache-resident block,
+//! K = 64 for the stratum).
 //! A measurement program: the criterion suite (`benches/kernel.rs`) is the
 //! reference; this one exists because it compiles in seconds.
 
@@ -298,11 +300,20 @@ fn main() {
     if wanted("32/netflix-block") {
         measure::<32>(isa, "netflix-block", 15_006, 555, 97_000, reps);
     }
+    if wanted("16/netflix-block") {
+        measure::<16>(isa, "netflix-block", 15_006, 555, 97_000, reps);
+    }
+    if wanted("64/netflix-block") {
+        measure::<64>(isa, "netflix-block", 15_006, 555, 97_000, reps);
+    }
     if wanted("128/netflix-block") {
         measure::<128>(isa, "netflix-block", 15_006, 555, 97_000, reps);
     }
     if wanted("32/stratum") {
         stratum::<32>(isa, 32, reps.div_ceil(3));
+    }
+    if wanted("64/stratum") {
+        stratum::<64>(isa, 32, reps.div_ceil(3));
     }
     if wanted("128/stratum") {
         stratum::<128>(isa, 32, reps.div_ceil(3));
@@ -327,6 +338,12 @@ fn main() {
     }
     if wanted("32/cache-resident") {
         measure::<32>(isa, "cache-resident", 256, 256, 65_536, reps);
+    }
+    if wanted("16/cache-resident") {
+        measure::<16>(isa, "cache-resident", 256, 256, 65_536, reps);
+    }
+    if wanted("64/cache-resident") {
+        measure::<64>(isa, "cache-resident", 256, 256, 65_536, reps);
     }
     if wanted("128/cache-resident") {
         measure::<128>(isa, "cache-resident", 256, 256, 65_536, reps);
