@@ -39,6 +39,40 @@ unsafe fn combine(acc: [__m512; ACCUMULATORS], used: usize) -> __m512 {
     }
 }
 
+/// Stores one step's new rows, computed from their old values `pv` and
+/// `qv` (the first K / 16 registers of each):
+/// p + η_p (e q − λ p) = (1 − η_p λ) p + (η_p e) q, and its mirror for q —
+/// two operations per vector instead of three (the same value up to
+/// rounding).
+///
+/// # Safety
+///
+/// The CPU must have AVX-512F; `pp` and `qp` point to two distinct
+/// 64-byte-aligned rows of K (a multiple of 16) f32.
+#[inline(always)]
+unsafe fn store_step<const K: usize>(
+    pp: *mut f32,
+    qp: *mut f32,
+    pv: &[__m512; MAX_CHUNKS],
+    qv: &[__m512; MAX_CHUNKS],
+    step: Step,
+) {
+    // SAFETY: the caller's promise: each store writes 16 f32 at offset
+    // c·16 < K of an aligned row; AVX-512F is available.
+    unsafe {
+        let keep_p = _mm512_set1_ps(1.0 - step.eta_p * step.lambda);
+        let keep_q = _mm512_set1_ps(1.0 - step.eta_q * step.lambda);
+        let pull_p = _mm512_set1_ps(step.eta_p * step.err);
+        let pull_q = _mm512_set1_ps(step.eta_q * step.err);
+        for c in 0..K / LANES {
+            let p_new = _mm512_fmadd_ps(pull_p, qv[c], _mm512_mul_ps(keep_p, pv[c]));
+            let q_new = _mm512_fmadd_ps(pull_q, pv[c], _mm512_mul_ps(keep_q, qv[c]));
+            _mm512_store_ps(pp.add(c * LANES), p_new);
+            _mm512_store_ps(qp.add(c * LANES), q_new);
+        }
+    }
+}
+
 impl RowOps for Avx512Ops {
     #[inline(always)]
     unsafe fn dot<const K: usize>(p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
@@ -60,22 +94,15 @@ impl RowOps for Avx512Ops {
     #[inline(always)]
     unsafe fn update<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
         let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
-        // p + η_p (e q − λ p) = (1 − η_p λ) p + (η_p e) q: two operations per
-        // vector instead of three (the same value up to rounding).
         // SAFETY: as in `dot`; `p` and `q` are distinct rows (two `&mut`).
         unsafe {
-            let keep_p = _mm512_set1_ps(1.0 - step.eta_p * step.lambda);
-            let keep_q = _mm512_set1_ps(1.0 - step.eta_q * step.lambda);
-            let pull_p = _mm512_set1_ps(step.eta_p * step.err);
-            let pull_q = _mm512_set1_ps(step.eta_q * step.err);
+            let mut pv = [_mm512_setzero_ps(); MAX_CHUNKS];
+            let mut qv = [_mm512_setzero_ps(); MAX_CHUNKS];
             for c in 0..K / LANES {
-                let pv = _mm512_load_ps(pp.add(c * LANES));
-                let qv = _mm512_load_ps(qp.add(c * LANES));
-                let p_new = _mm512_fmadd_ps(pull_p, qv, _mm512_mul_ps(keep_p, pv));
-                let q_new = _mm512_fmadd_ps(pull_q, pv, _mm512_mul_ps(keep_q, qv));
-                _mm512_store_ps(pp.add(c * LANES), p_new);
-                _mm512_store_ps(qp.add(c * LANES), q_new);
+                pv[c] = _mm512_load_ps(pp.add(c * LANES));
+                qv[c] = _mm512_load_ps(qp.add(c * LANES));
             }
+            store_step::<K>(pp, qp, &pv, &qv, step);
         }
     }
 
@@ -99,16 +126,7 @@ impl RowOps for Avx512Ops {
                 acc[c % ACCUMULATORS] = _mm512_fmadd_ps(pv[c], qv[c], acc[c % ACCUMULATORS]);
             }
             let step = step_for(_mm512_reduce_add_ps(combine(acc, K / LANES)));
-            let keep_p = _mm512_set1_ps(1.0 - step.eta_p * step.lambda);
-            let keep_q = _mm512_set1_ps(1.0 - step.eta_q * step.lambda);
-            let pull_p = _mm512_set1_ps(step.eta_p * step.err);
-            let pull_q = _mm512_set1_ps(step.eta_q * step.err);
-            for c in 0..K / LANES {
-                let p_new = _mm512_fmadd_ps(pull_p, qv[c], _mm512_mul_ps(keep_p, pv[c]));
-                let q_new = _mm512_fmadd_ps(pull_q, pv[c], _mm512_mul_ps(keep_q, qv[c]));
-                _mm512_store_ps(pp.add(c * LANES), p_new);
-                _mm512_store_ps(qp.add(c * LANES), q_new);
-            }
+            store_step::<K>(pp, qp, &pv, &qv, step);
             step
         }
     }
@@ -150,17 +168,7 @@ impl RowOps for Avx512Ops {
             let dots = acc.map(|acc| _mm512_reduce_add_ps(combine(acc, K / LANES)));
             let steps = [step_for(0, dots[0]), step_for(1, dots[1])];
             for (s, &(pp, qp)) in rows.iter().enumerate() {
-                let step = steps[s];
-                let keep_p = _mm512_set1_ps(1.0 - step.eta_p * step.lambda);
-                let keep_q = _mm512_set1_ps(1.0 - step.eta_q * step.lambda);
-                let pull_p = _mm512_set1_ps(step.eta_p * step.err);
-                let pull_q = _mm512_set1_ps(step.eta_q * step.err);
-                for c in 0..K / LANES {
-                    let p_new = _mm512_fmadd_ps(pull_p, qv[s][c], _mm512_mul_ps(keep_p, pv[s][c]));
-                    let q_new = _mm512_fmadd_ps(pull_q, pv[s][c], _mm512_mul_ps(keep_q, qv[s][c]));
-                    _mm512_store_ps(pp.add(c * LANES), p_new);
-                    _mm512_store_ps(qp.add(c * LANES), q_new);
-                }
+                store_step::<K>(pp, qp, &pv[s], &qv[s], steps[s]);
             }
             steps
         }
