@@ -10,7 +10,8 @@
 #   ROUNDS   rounds of A then B (6); CPU the CPU to pin to (1); ISA (avx512)
 #
 # Prints, per shape, the median over rounds of each binary's median rate
-# and their ratio, with each side's range. On this project's 2-vCPU VM the
+# and their ratio, the median of the per-round ratios B/A ("paired", the
+# figure to quote), and each side's range. On this project's 2-vCPU VM the
 # two virtual CPUs run at different speeds (up to 1.3× apart) and the host
 # drifts by up to 2× from minute to minute: compare only numbers from one
 # run of this script.
@@ -47,6 +48,9 @@ for name in a:
     ma, mb = statistics.median(a[name]), statistics.median(b[name])
     if ma == 0:
         continue
-    print(f"{name:28s} A {ma:6.1f}  B {mb:6.1f}  B/A {mb / ma:.3f}"
+    # Each round ran A then B within seconds: the ratio of a round's pair
+    # is what the host's drift affects least.
+    paired = statistics.median(y / x for x, y in zip(a[name], b[name]) if x > 0)
+    print(f"{name:28s} A {ma:6.1f}  B {mb:6.1f}  B/A {mb / ma:.3f}  paired {paired:.3f}"
           f"   (A {min(a[name]):.0f}-{max(a[name]):.0f}, B {min(b[name]):.0f}-{max(b[name]):.0f})")
 PY

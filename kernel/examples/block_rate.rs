@@ -17,6 +17,8 @@
 //! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128
 //! (and K = 16 and 64 for the netflix block and the cache-resident block,
 //! K = 64 for the stratum).
+//! The model is Funk's biased one; with `BLOCK_RATE_PLAIN` set in the
+//! environment, the plain p·q model (no biases to load and store).
 //! A measurement program: the criterion suite (`benches/kernel.rs`) is the
 //! reference; this one exists because it compiles in seconds.
 
@@ -100,7 +102,7 @@ fn block(
 }
 
 /// One SGD pass over `ratings`, less the positions in `skip` (biased
-/// model, constant step).
+/// model unless `BLOCK_RATE_PLAIN` is set, constant step).
 fn pass<const K: usize>(
     isa: Isa,
     users: &mut Side<K>,
@@ -108,7 +110,12 @@ fn pass<const K: usize>(
     ratings: &[Rating],
     skip: &[u32],
 ) {
-    let params = HyperParams::new(ModelKind::Biased, 0.005, 0.05, 0.01, LearningRate::Constant)
+    let model = if std::env::var_os("BLOCK_RATE_PLAIN").is_some() {
+        ModelKind::Plain
+    } else {
+        ModelKind::Biased
+    };
+    let params = HyperParams::new(model, 0.005, 0.05, 0.01, LearningRate::Constant)
         .expect("valid parameters");
     let stats = train_block_skipping(
         isa,

@@ -19,6 +19,14 @@ pub const BLOCK_STREAMS: usize = 16;
 /// are visited in no particular order).
 const PREFETCH_AHEAD: usize = 2;
 
+/// The largest K at which item rows are prefetched. A block's item band
+/// (555 rows at full scale) stays in L2, and at K = 128 the eight
+/// prefetches per rating cost more than they hide: `block_rate`, paired
+/// A/B runs, without them 1.05–1.14× on the Netflix-shaped, stratum,
+/// skewed and band-run shapes at K = 128, while at K = 32 and 64 they still
+/// pay (0.96–0.98× and 0.88–1.01× without).
+const ITEM_PREFETCH_MAX_K: usize = 64;
+
 /// Ratings ahead in the same run whose user row is prefetched. Users come
 /// sorted, ~6.5 ratings each in a full-scale block, so this reaches the
 /// next user's row about one user ahead; at full scale the user band (1.9
@@ -183,12 +191,16 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
                     sse += sse_b;
                     continue;
                 }
-                for (stream, n) in [(stream, n), (stream + 1, m)] {
-                    if left_out.passes(stream, n) {
-                        continue;
-                    }
+                // Written out twice rather than as a loop over a two-element
+                // array, which the compiler built on the stack every time:
+                // one more store per step, 8% of the K = 128 rate.
+                if !left_out.passes(stream, n) {
                     rows.prefetch_ahead::<O>(base, n);
-                    sse += rows.update::<O, BIASED, ADAPTIVE>(&*base.add(n));
+                    sse += rows.update::<O, BIASED, ADAPTIVE>(a);
+                }
+                if !left_out.passes(stream + 1, m) {
+                    rows.prefetch_ahead::<O>(base, m);
+                    sse += rows.update::<O, BIASED, ADAPTIVE>(b);
                 }
             }
         }
@@ -200,7 +212,10 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
             if left_out.passes(stream, n) {
                 continue;
             }
-            if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
+            if let Some(ahead) = ratings
+                .get(n + PREFETCH_AHEAD)
+                .filter(|_| K <= ITEM_PREFETCH_MAX_K)
+            {
                 // SAFETY: `SgdJob::new` checked every item index; the CPU
                 // features are the caller's promise.
                 unsafe { O::prefetch(rows.item_rows.get_unchecked(ahead.item as usize)) };
@@ -236,6 +251,9 @@ impl<'s> LeftOut<'s> {
         Self { skip, index, next }
     }
 
+    /// Inlined: as a call, it made the compiler keep the loop's running
+    /// Σ e² on the stack (stored every step) to survive it.
+    #[inline(always)]
     fn position(skip: &[u32], i: usize) -> usize {
         skip.get(i).map_or(usize::MAX, |&h| h as usize)
     }
@@ -284,7 +302,8 @@ struct Rows<'a, const K: usize> {
 
 impl<const K: usize> Rows<'_, K> {
     /// Prefetches what the ratings ahead of position `n` in its stream
-    /// will need: the item row [`PREFETCH_AHEAD`] on, the user row
+    /// will need: the item row [`PREFETCH_AHEAD`] on (up to
+    /// [`ITEM_PREFETCH_MAX_K`]), the user row
     /// [`USER_AHEAD`] on, the record [`RECORDS_AHEAD`] on.
     ///
     /// # Safety
@@ -295,8 +314,10 @@ impl<const K: usize> Rows<'_, K> {
     unsafe fn prefetch_ahead<O: RowOps>(&self, base: *const Rating, n: usize) {
         // SAFETY: the caller's promise.
         unsafe {
-            let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
-            O::prefetch(self.item_rows.get_unchecked(item_ahead));
+            if K <= ITEM_PREFETCH_MAX_K {
+                let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
+                O::prefetch(self.item_rows.get_unchecked(item_ahead));
+            }
             let user_ahead = (*base.add(n + USER_AHEAD)).user as usize;
             O::prefetch(self.user_rows.get_unchecked(user_ahead));
             O::prefetch_bytes(base.wrapping_add(n + RECORDS_AHEAD).cast());
