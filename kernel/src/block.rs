@@ -26,7 +26,7 @@ impl BlockStats {
 
 /// Trains one block: one SGD step per rating, in the fixed order of
 /// [`block_visit_order`](crate::block_visit_order) (the block's
-/// [`BLOCK_STREAMS`](crate::BLOCK_STREAMS) contiguous runs visited
+/// [`Isa::block_streams`](crate::Isa::block_streams) contiguous runs visited
 /// round-robin, so that consecutive updates touch different rows and
 /// overlap in the CPU), against the user band and item band handed in.
 /// Every backend computes exactly that sequential order.

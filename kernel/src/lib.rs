@@ -82,5 +82,5 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
-pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS};
+pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
 pub use view::{BandGrad, BandView};

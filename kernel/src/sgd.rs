@@ -12,8 +12,16 @@ use crate::validate::{check_side, check_skip};
 use crate::{Band, CheckedRatings, HyperParams, KernelError, LearningRate, ModelKind, Rating};
 
 /// Contiguous runs of a block that are visited round-robin, so that
-/// consecutive updates touch different rows and overlap in the CPU.
+/// consecutive updates touch different rows and overlap in the CPU (the
+/// order of every backend but AVX-512 at 64 < K ≤ 128; see
+/// [`Isa::block_streams`](crate::Isa::block_streams)).
 pub const BLOCK_STREAMS: usize = 16;
+
+/// The runs of a block where the backend holds each run's current user
+/// row in registers between its ratings (see [`Isa::block_streams`]).
+///
+/// [`Isa::block_streams`]: crate::Isa::block_streams
+pub const HELD_STREAMS: usize = 2;
 
 /// Ratings ahead in the same run whose item row is prefetched (item rows
 /// are visited in no particular order).
@@ -156,6 +164,10 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         lambda,
         lambda_b,
     };
+    if O::holds_user_rows::<K>() {
+        // SAFETY: forwarded.
+        return unsafe { held_pass::<O, K, BIASED, ADAPTIVE>(rows, ratings, skip) };
+    }
     let len = ratings.len();
     let mut sse = 0.0f64;
     let run = len.div_ceil(BLOCK_STREAMS);
@@ -230,6 +242,183 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         }
     }
     sse
+}
+
+/// A run's current user, whose row and bias live here (in registers,
+/// once the loop is compiled) instead of in the band while the run stays
+/// on that user.
+struct HeldUser<const K: usize> {
+    /// The user (`None`: nothing held).
+    user: Option<usize>,
+    row: crate::FactorRow<K>,
+    bias: f32,
+}
+
+impl<const K: usize> HeldUser<K> {
+    /// Writes the held row and bias back to the band and holds nothing.
+    ///
+    /// # Safety
+    ///
+    /// The held user indexes the band (and its biases when BIASED).
+    #[inline(always)]
+    unsafe fn release<const BIASED: bool>(&mut self, rows: &mut Rows<'_, K>) {
+        if let Some(u) = self.user.take() {
+            // SAFETY: the caller's promise.
+            unsafe {
+                *rows.user_rows.get_unchecked_mut(u) = self.row;
+                if BIASED {
+                    *rows.user_biases.get_unchecked_mut(u) = self.bias;
+                }
+            }
+        }
+    }
+
+    /// Holds user `u` (after releasing what was held).
+    ///
+    /// # Safety
+    ///
+    /// `u` and the held user index the band (and its biases when BIASED).
+    #[inline(always)]
+    unsafe fn hold<const BIASED: bool>(&mut self, rows: &mut Rows<'_, K>, u: usize) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            self.release::<BIASED>(rows);
+            self.row = *rows.user_rows.get_unchecked(u);
+            self.bias = if BIASED {
+                *rows.user_biases.get_unchecked(u)
+            } else {
+                0.0
+            };
+        }
+        self.user = Some(u);
+    }
+}
+
+/// The loop where the backend holds user rows ([`HELD_STREAMS`]): two
+/// runs visited round-robin, each holding its current user's row and bias
+/// between its ratings (non-adaptive schedules; the adaptive one takes the
+/// same order one rating at a time from the band). A user is held by at
+/// most one run: a run that reaches the user the other run holds first
+/// makes the other write it back. Every step computes exactly what
+/// [`Rows::update`] computes, so the result is that of the visiting order.
+///
+/// # Safety
+///
+/// As for [`pass`]: the ratings' indices were checked against `rows`; the
+/// CPU has the features `O` needs.
+#[inline(always)]
+unsafe fn held_pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+    mut rows: Rows<'_, K>,
+    ratings: &[Rating],
+    skip: &[u32],
+) -> f64 {
+    let len = ratings.len();
+    let run = len.div_ceil(HELD_STREAMS);
+    let mut left_out = LeftOut::new(skip, run);
+    let mut sse = 0.0f64;
+    let mut first = HeldUser::<K> {
+        user: None,
+        row: crate::FactorRow::zeroed(),
+        bias: 0.0,
+    };
+    let mut second = HeldUser::<K> {
+        user: None,
+        row: crate::FactorRow::zeroed(),
+        bias: 0.0,
+    };
+    for round in 0..run {
+        // The two runs written out (no array of held users to index, so
+        // that both stay in registers).
+        // SAFETY: `SgdJob::new` checked every index; the CPU features are
+        // the caller's promise.
+        unsafe {
+            let n = round;
+            if !left_out.passes(0, n) {
+                sse += held_step::<O, K, BIASED, ADAPTIVE>(
+                    &mut rows,
+                    ratings,
+                    n,
+                    &mut first,
+                    &mut second,
+                );
+            }
+            let m = run + round;
+            if m < len && !left_out.passes(1, m) {
+                sse += held_step::<O, K, BIASED, ADAPTIVE>(
+                    &mut rows,
+                    ratings,
+                    m,
+                    &mut second,
+                    &mut first,
+                );
+            }
+        }
+    }
+    // SAFETY: the held users are indices `SgdJob::new` checked.
+    unsafe {
+        first.release::<BIASED>(&mut rows);
+        second.release::<BIASED>(&mut rows);
+    }
+    sse
+}
+
+/// One step of [`held_pass`] for rating `n`, by the run holding `mine`
+/// (`theirs` is the other run's); returns e².
+///
+/// # Safety
+///
+/// As for [`held_pass`]; `n < ratings.len()`.
+#[inline(always)]
+unsafe fn held_step<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+    rows: &mut Rows<'_, K>,
+    ratings: &[Rating],
+    n: usize,
+    mine: &mut HeldUser<K>,
+    theirs: &mut HeldUser<K>,
+) -> f64 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let r = ratings.get_unchecked(n);
+        if let Some(ahead) = ratings.get(n + USER_AHEAD) {
+            O::prefetch(rows.user_rows.get_unchecked(ahead.user as usize));
+        }
+        if K <= ITEM_PREFETCH_MAX_K {
+            if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
+                O::prefetch(rows.item_rows.get_unchecked(ahead.item as usize));
+            }
+        }
+        if ADAPTIVE {
+            return rows.update::<O, BIASED, true>(r);
+        }
+        let (u, i) = (r.user as usize, r.item as usize);
+        if mine.user != Some(u) {
+            if theirs.user == Some(u) {
+                theirs.release::<BIASED>(rows);
+            }
+            mine.hold::<BIASED>(rows, u);
+        }
+        let offset = if BIASED {
+            rows.mu + mine.bias + *rows.item_biases.get_unchecked(i)
+        } else {
+            0.0
+        };
+        let (eta, lambda) = (rows.eta, rows.lambda);
+        let step = O::dot_then_update(&mut mine.row, rows.item_rows.get_unchecked_mut(i), |dot| {
+            Step {
+                err: r.value - predict::<BIASED>(dot, offset),
+                eta_p: eta,
+                eta_q: eta,
+                lambda,
+            }
+        });
+        if BIASED {
+            let lambda_b = rows.lambda_b;
+            mine.bias += step.eta_p * (step.err - lambda_b * mine.bias);
+            let bi = rows.item_biases.get_unchecked_mut(i);
+            *bi += step.eta_q * (step.err - lambda_b * *bi);
+        }
+        f64::from(step.err) * f64::from(step.err)
+    }
 }
 
 /// Where each stream's next left-out position is: the skip list is
@@ -459,19 +648,25 @@ fn predict<const BIASED: bool>(dot: f32, offset: f32) -> f32 {
     }
 }
 
-/// The positions of a block of `len` ratings that
-/// [`train_block_skipping`](crate::train_block_skipping) trains on, in its
-/// order: [`block_visit_order`] less the positions in `skip`.
-pub fn block_visit_order_skipping(len: usize, skip: &[u32]) -> impl Iterator<Item = usize> + '_ {
-    block_visit_order(len).filter(move |&n| skip.binary_search(&(n as u32)).is_err())
+/// The positions of a block of `len` ratings, split into `streams` runs,
+/// that [`train_block_skipping`](crate::train_block_skipping) trains on, in
+/// its order: [`block_visit_order`] less the positions in `skip`.
+pub fn block_visit_order_skipping(
+    len: usize,
+    streams: usize,
+    skip: &[u32],
+) -> impl Iterator<Item = usize> + '_ {
+    block_visit_order(len, streams).filter(move |&n| skip.binary_search(&(n as u32)).is_err())
 }
 
 /// The order in which [`train_block`](crate::train_block) visits a block of
-/// `len` ratings: [`BLOCK_STREAMS`] contiguous runs of ⌈len / BLOCK_STREAMS⌉ ratings,
+/// `len` ratings: `streams` contiguous runs of ⌈len / streams⌉ ratings,
 /// round-robin (rating 0, then the first of run 1, …, then rating 1, …).
-pub fn block_visit_order(len: usize) -> impl Iterator<Item = usize> {
-    let run = len.div_ceil(BLOCK_STREAMS);
+/// `streams` is [`Isa::block_streams`](crate::Isa::block_streams) of the
+/// ISA and row length trained.
+pub fn block_visit_order(len: usize, streams: usize) -> impl Iterator<Item = usize> {
+    let run = len.div_ceil(streams.max(1));
     (0..run)
-        .flat_map(move |round| (0..BLOCK_STREAMS).map(move |stream| stream * run + round))
+        .flat_map(move |round| (0..streams).map(move |stream| stream * run + round))
         .filter(move |&n| n < len)
 }

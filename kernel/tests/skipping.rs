@@ -43,7 +43,8 @@ fn scalar_skipping_is_the_reference_loop_without_the_skipped_positions() {
     let (mut ref_users, mut ref_items) = (users.factors.clone(), items.factors.clone());
     let (eta, lambda) = (0.02, 0.05);
     let mut sse = 0.0f64;
-    let order: Vec<usize> = block_visit_order_skipping(ratings.len(), &skip).collect();
+    let order: Vec<usize> =
+        block_visit_order_skipping(ratings.len(), Isa::Scalar.block_streams(32), &skip).collect();
     assert_eq!(order.len(), ratings.len() - skip.len());
     assert!(order
         .iter()

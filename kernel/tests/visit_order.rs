@@ -29,7 +29,7 @@ fn one_at_a_time<const K: usize>(
 ) -> (OwnedBand<K>, OwnedBand<K>, f64) {
     let (mut users, mut items) = (users.clone(), items.clone());
     let mut sse = 0.0f64;
-    for n in block_visit_order_skipping(ratings.len(), skip) {
+    for n in block_visit_order_skipping(ratings.len(), isa.block_streams(K), skip) {
         let r = ratings[n];
         let (u, i) = (r.user as usize, r.item as usize);
         let (p, q) = (&mut users.factors[u], &mut items.factors[i]);

@@ -119,6 +119,30 @@ impl Isa {
         all
     }
 
+    /// Into how many contiguous runs, visited round-robin, this ISA's
+    /// [`train_block`](crate::train_block) splits a block of rows of
+    /// length `k` ([`block_visit_order`](crate::block_visit_order)):
+    /// [`HELD_STREAMS`](crate::HELD_STREAMS) for AVX-512 at 64 < K ≤ 128,
+    /// [`BLOCK_STREAMS`](crate::BLOCK_STREAMS) otherwise.
+    ///
+    /// At those K a user row takes 5 to 8 of AVX-512's 32 registers, so
+    /// each of two runs keeps its current user's row (and bias) in
+    /// registers for as long as its user lasts (≈ 6.5 ratings in a
+    /// full-scale block): the row is loaded and stored once per user
+    /// instead of once per rating, which halves the stores, the loop's
+    /// limit there. The two runs' steps still overlap each other. AVX2 and
+    /// NEON have too few registers to hold a row at those K, and with only
+    /// two runs and the rows in memory they lose the overlap of sixteen
+    /// (AVX2, K = 128: 0.7–0.9×), so they keep sixteen. Results therefore
+    /// differ across ISAs by the order as well as by rounding; on one ISA
+    /// they are the same for any thread count.
+    pub const fn block_streams(&self, k: usize) -> usize {
+        match self {
+            Isa::Avx512(_) if avx512_holds_user_rows(k) => crate::HELD_STREAMS,
+            _ => crate::BLOCK_STREAMS,
+        }
+    }
+
     /// A short, stable name: `scalar`, `avx2`, `avx512` or `neon`.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -178,6 +202,12 @@ impl fmt::Display for Isa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Whether the AVX-512 loop holds user rows in registers at row length
+/// `k` (see [`Isa::block_streams`]).
+pub(crate) const fn avx512_holds_user_rows(k: usize) -> bool {
+    k > 64 && k <= 128
 }
 
 /// The scalars of one SGD step on a pair of rows.
@@ -263,6 +293,14 @@ pub(crate) trait RowOps {
             let second = Self::dot_then_update(b.0, b.1, |dot| step_for(1, dot));
             [first, second]
         }
+    }
+    /// Whether the loop keeps each run's current user row in registers
+    /// at this K (and so visits the block in [`crate::HELD_STREAMS`] runs;
+    /// see [`Isa::block_streams`]). The default (no) keeps the rows in
+    /// memory and [`crate::BLOCK_STREAMS`] runs.
+    #[inline(always)]
+    fn holds_user_rows<const K: usize>() -> bool {
+        false
     }
     /// Hints that `row` will be read soon.
     #[inline(always)]
