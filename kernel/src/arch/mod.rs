@@ -133,7 +133,7 @@ impl Isa {
     /// limit there. The two runs' steps still overlap each other. AVX2 and
     /// NEON have too few registers to hold a row at those K, and with only
     /// two runs and the rows in memory they lose the overlap of sixteen
-    /// (AVX2, K = 128: 0.7–0.9×), so they keep sixteen. Results therefore
+    /// (AVX2, K = 128: 0.68–0.94×), so they keep sixteen. Results therefore
     /// differ across ISAs by the order as well as by rounding; on one ISA
     /// they are the same for any thread count.
     pub const fn block_streams(&self, k: usize) -> usize {
