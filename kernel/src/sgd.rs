@@ -413,9 +413,9 @@ unsafe fn held_step<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
         });
         if BIASED {
             let lambda_b = rows.lambda_b;
-            mine.bias += step.eta_p * (step.err - lambda_b * mine.bias);
+            mine.bias += bias_step(mine.bias, step.eta_p, step.err, lambda_b);
             let bi = rows.item_biases.get_unchecked_mut(i);
-            *bi += step.eta_q * (step.err - lambda_b * *bi);
+            *bi += bias_step(*bi, step.eta_q, step.err, lambda_b);
         }
         f64::from(step.err) * f64::from(step.err)
     }
@@ -543,9 +543,9 @@ impl<const K: usize> Rows<'_, K> {
             // SAFETY: the caller's promise.
             unsafe {
                 let bu = self.user_biases.get_unchecked_mut(u);
-                *bu += step.eta_p * (step.err - lambda_b * *bu);
+                *bu += bias_step(*bu, step.eta_p, step.err, lambda_b);
                 let bi = self.item_biases.get_unchecked_mut(i);
-                *bi += step.eta_q * (step.err - lambda_b * *bi);
+                *bi += bias_step(*bi, step.eta_q, step.err, lambda_b);
             }
         }
     }
@@ -635,6 +635,14 @@ impl<const K: usize> Rows<'_, K> {
             f64::from(step.err) * f64::from(step.err)
         }
     }
+}
+
+/// The change of bias `b` in an SGD step of error `err` and step size
+/// `eta`: η (e − λ_b b). One definition for the held and the in-band
+/// biases, so that both paths give the same bits.
+#[inline(always)]
+fn bias_step(b: f32, eta: f32, err: f32, lambda_b: f32) -> f32 {
+    eta * (err - lambda_b * b)
 }
 
 /// The prediction from the factors' dot product and the bias part
