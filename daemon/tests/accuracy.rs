@@ -1,4 +1,4 @@
-//! Behaviour behind the accuracy defaults (issue 7): early stopping keeps
+//! Behaviour behind the accuracy defaults: early stopping keeps
 //! the model of the best validation epoch, the validation slice is carved
 //! from the train split and never touches the test split, the defaults are
 //! derived from the data's shape as documented, and `funkd tune` searches
