@@ -11,10 +11,10 @@
 #
 # Prints, per shape, the median over rounds of each binary's median rate
 # and their ratio, the median of the per-round ratios B/A ("paired", the
-# figure to quote), and each side's range. On this project's 2-vCPU VM the
-# two virtual CPUs run at different speeds (up to 1.3× apart) and the host
-# drifts by up to 2× from minute to minute: compare only numbers from one
-# run of this script.
+# figure to quote), and each side's range. On a shared VM the virtual CPUs
+# can run at different speeds (1.3× apart was seen) and the host can drift
+# by up to 2× from minute to minute: compare only numbers from one run of
+# this script.
 set -euo pipefail
 if [ $# -lt 2 ]; then
     sed -n '2,17p' "$0"

@@ -358,7 +358,7 @@ fn gradient_descent_lowers_the_error() {
 fn gradient_descent_runs_into_its_optimum_without_false_divergence() {
     // A noise-free dense matrix: GD reaches its (regularised) optimum, where
     // the f32 train error wobbles from step to step. That wobble must not
-    // count as divergence (it used to halve the rate four times and fail).
+    // count as divergence (else the rate is halved four times and the run fails).
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("dense.funk");
     let config = funkd::gen::GenConfig {
