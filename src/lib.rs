@@ -6,3 +6,8 @@
 
 pub use funk_kernel as kernel;
 pub use funkd as daemon;
+
+// The Rust examples in the README run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

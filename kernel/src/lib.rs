@@ -84,3 +84,8 @@ pub use rating::Rating;
 pub use row::FactorRow;
 pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
 pub use view::{BandGrad, BandView};
+
+// The Rust examples in the crate's README run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
