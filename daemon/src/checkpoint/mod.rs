@@ -31,12 +31,15 @@ pub use store::{CheckpointDir, Position};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The OS error is part of the message rather than a `source`, so that
+    /// an error chain printed with `{:#}` says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file does not start with the checkpoint magic.
     #[error("{}: not a funk checkpoint (no FUNKCKPT magic)", path.display())]

@@ -257,3 +257,14 @@ fn load_model_reads_a_directory_or_a_file() {
     assert_eq!(from_dir.model.item_bias, best.item_bias);
     assert_ne!(best.item_bias, c.params.item_bias);
 }
+
+#[test]
+fn a_missing_checkpoint_says_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("ckpt-missing.funkc");
+    let os = std::fs::read(&missing).unwrap_err().to_string();
+    let err = anyhow::Error::new(store::read(&missing).unwrap_err());
+    let text = format!("{err:#}");
+    assert_eq!(text.matches(&os).count(), 1, "{text}");
+    assert!(text.contains("ckpt-missing.funkc"), "{text}");
+}
