@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     after_long_help = "Resuming: starting `train` on a checkpoint directory that holds a checkpoint \
 continues that run (same data file, same rank; flags that disagree with the checkpoint are \
-refused; --epochs may extend it). A resumed run ends with exactly the same model bytes as one \
+refused; --epochs may extend it); --fresh starts over instead, keeping the old run in \
+DIR.old-<time>. A resumed run ends with exactly the same model bytes as one \
 that never stopped.\n\nSignals: SIGINT/SIGTERM finish the blocks in flight, checkpoint and exit 0 \
 (a second one exits at once, non-zero); SIGHUP checkpoints and goes on; SIGUSR1 prints a status \
 line. DIR/status.json is replaced atomically; DIR/metrics.jsonl gets one JSON line per epoch."
@@ -24,6 +25,12 @@ pub struct TrainArgs {
     /// missing, resumed from if it holds a checkpoint.
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: PathBuf,
+
+    /// Start a new run even if DIR holds one: everything in DIR is first
+    /// moved, whole, to a new directory DIR.old-<UTC time> beside it
+    /// (nothing is deleted; the new path is printed).
+    #[arg(long)]
+    pub fresh: bool,
 
     /// Rank of the model: factors per user and item, 1..=256 [default: 32].
     #[arg(long, visible_alias = "rank", value_name = "K")]

@@ -390,7 +390,8 @@ impl TrainConfig {
         {
             return Err(usage(format!(
                 "the checkpoint was trained on another data file (identity {:016x}, {} users × {} items, grid {}), \
-                 not {} (identity {:016x}, {} × {}, grid {}); use another --checkpoint-dir",
+                 not {} (identity {:016x}, {} × {}, grid {}); use another --checkpoint-dir, \
+                 or add --fresh to start over (the old run is moved aside, not deleted)",
                 saved.data_identity,
                 saved.users,
                 saved.items,
@@ -402,54 +403,69 @@ impl TrainConfig {
                 data.grid()
             )));
         }
+        // Every comparison is spoken in flags: what was given, and the
+        // flags that would resume the run in the directory.
         let mut conflicts = Vec::new();
         let mut check = |flag: &'static str, ours: String, theirs: String| {
             if self.explicit.contains(flag) && ours != theirs {
-                conflicts.push(format!("--{flag} {ours} (checkpoint: {theirs})"));
+                conflicts.push(format!("{ours} (the run there: {theirs})"));
             }
         };
-        check("factors", self.rank.to_string(), saved.rank.to_string());
-        check("seed", self.seed.to_string(), saved.seed.to_string());
+        let plain = |kind: ModelKind| match kind {
+            ModelKind::Plain => "--plain".to_string(),
+            ModelKind::Biased => "the biased model, no --plain".to_string(),
+        };
+        let value = |flag: &str, v: String| format!("--{flag} {v}");
+        check(
+            "factors",
+            value("factors", self.rank.to_string()),
+            value("factors", saved.rank.to_string()),
+        );
+        check(
+            "seed",
+            value("seed", self.seed.to_string()),
+            value("seed", saved.seed.to_string()),
+        );
         check(
             "method",
-            self.method.name().into(),
-            saved.method.name().into(),
+            value("method", self.method.name().into()),
+            value("method", saved.method.name().into()),
         );
-        check(
-            "plain",
-            format!("{:?}", self.kind),
-            format!("{:?}", saved.kind),
-        );
+        check("plain", plain(self.kind), plain(saved.kind));
         check(
             "learning-rate",
-            self.learning_rate.to_string(),
-            saved.base_learning_rate.to_string(),
+            value("learning-rate", self.learning_rate.to_string()),
+            value("learning-rate", saved.base_learning_rate.to_string()),
         );
         check(
             "schedule",
-            format!("{:?}", self.schedule),
-            format!("{:?}", saved.schedule),
+            schedule_flags(self.schedule),
+            schedule_flags(saved.schedule),
         );
-        check("reg", self.reg.to_string(), saved.reg.to_string());
+        check(
+            "reg",
+            value("reg", self.reg.to_string()),
+            value("reg", saved.reg.to_string()),
+        );
         check(
             "reg-bias",
-            self.reg_bias.to_string(),
-            saved.reg_bias.to_string(),
+            value("reg-bias", self.reg_bias.to_string()),
+            value("reg-bias", saved.reg_bias.to_string()),
         );
         check(
             "early-stop",
-            self.early_stop.to_string(),
-            saved.early_stop.to_string(),
+            value("early-stop", self.early_stop.to_string()),
+            value("early-stop", saved.early_stop.to_string()),
         );
         check(
             "validation",
-            self.validation.to_string(),
-            saved.validation.to_string(),
+            value("validation", self.validation.to_string()),
+            value("validation", saved.validation.to_string()),
         );
         check(
             "reg-row",
-            self.reg_row.to_string(),
-            saved.reg_row.to_string(),
+            value("reg-row", self.reg_row.to_string()),
+            value("reg-row", saved.reg_row.to_string()),
         );
         if !conflicts.is_empty() {
             let what = if self.explicit.contains("factors") && self.rank as u32 != saved.rank {
@@ -458,7 +474,9 @@ impl TrainConfig {
                 "other settings"
             };
             return Err(usage(format!(
-                "the checkpoint directory holds a run with {what}: {}; use another --checkpoint-dir, or drop these flags to resume it",
+                "the checkpoint directory holds a run with {what}: {}; drop these flags to resume it, \
+                 add --fresh to start over (the old run is moved aside, not deleted), \
+                 or use another --checkpoint-dir",
                 conflicts.join(", ")
             )));
         }
@@ -487,6 +505,16 @@ impl TrainConfig {
                 self.isa
             }
         }
+    }
+}
+
+/// A learning-rate schedule as the flags that choose it
+/// (`--schedule decay --decay 0.05`).
+pub fn schedule_flags(schedule: LearningRate) -> String {
+    match schedule {
+        LearningRate::Constant => "--schedule constant".to_string(),
+        LearningRate::Decay { decay } => format!("--schedule decay --decay {decay}"),
+        LearningRate::Adaptive => "--schedule adaptive".to_string(),
     }
 }
 

@@ -9,11 +9,13 @@
 //!   its passes over the blocks (`passes`) and its control between strata
 //!   (`control`: signals, checkpoints, divergence, status).
 //! - [`report`]: summary, per-epoch records, progress display.
+//! - [`fresh`]: `--fresh`, moving an old run aside to start over.
 
 pub mod args;
 pub mod config;
 mod control;
 mod early;
+pub mod fresh;
 mod passes;
 pub mod report;
 pub mod run;
@@ -65,7 +67,7 @@ pub fn train(
     }
     let found = dir.newest_good_if_any().with_context(|| {
         format!(
-            "cannot resume from {}: every checkpoint in it is unreadable; move them aside to start afresh",
+            "cannot resume from {}: every checkpoint in it is unreadable; add --fresh to start over (they are moved aside, not deleted)",
             checkpoint_dir.display()
         )
     })?;
@@ -138,6 +140,15 @@ pub fn train(
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
     let config = TrainConfig::from_args(&args, &data)?;
+    if args.fresh {
+        if let Some(aside) = fresh::move_aside(&args.checkpoint_dir)? {
+            eprintln!(
+                "funkd: --fresh: the previous run in {} was moved to {} (nothing was deleted)",
+                args.checkpoint_dir.display(),
+                aside.display()
+            );
+        }
+    }
     let summary = train(&data, &config, &args.checkpoint_dir)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
