@@ -48,6 +48,11 @@ fn a_missing_input_file_names_the_os_error_once() {
     }
 }
 
+/// stdout as one JSON value (pretty-printed or not).
+fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
 /// The directories beside `dir` whose names start with `dir`'s name and
 /// `.old-`.
 fn moved_aside(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -117,4 +122,176 @@ fn a_refused_resume_speaks_flags_and_fresh_starts_over_keeping_the_old_run() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(summary(&out)["model_hash"].as_str().unwrap(), old_hash);
+}
+
+#[test]
+fn every_command_that_reports_progress_takes_dash_q() {
+    for command in ["gen", "import", "train", "cv", "tune", "demo"] {
+        let out = funkd([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        assert!(help.contains("-q, --quiet"), "{command} --help:\n{help}");
+    }
+}
+
+#[test]
+fn cv_and_tune_work_in_a_temporary_directory_unless_given_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 5);
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let data_arg = data.to_str().unwrap();
+    let runs: [&[&str]; 2] = [
+        &[
+            "cv",
+            "--data",
+            data_arg,
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--factors",
+            "4",
+            "-q",
+            "--json",
+        ],
+        &[
+            "tune",
+            "--data",
+            data_arg,
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--factors",
+            "4",
+            "--lr",
+            "1",
+            "--reg",
+            "1",
+            "-q",
+            "--json",
+        ],
+    ];
+    for args in runs {
+        let out = funkd(args).env("TMPDIR", &scratch).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let report = stdout_json(&out);
+        assert!(report.is_object(), "{report}");
+        // Nothing is left behind in the temporary directory's parent.
+        let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    // A directory given is kept, and cv says where each fold's model is.
+    let kept = tmp.path().join("cv-work");
+    let out = funkd([
+        "cv",
+        "--data",
+        data_arg,
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--factors",
+        "4",
+        "-q",
+        "--json",
+        "--checkpoint-dir",
+        kept.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fold = &stdout_json(&out)["per_fold"][0];
+    assert!(
+        Path::new(fold["checkpoint_dir"].as_str().unwrap()).is_dir(),
+        "{fold}"
+    );
+    assert!(kept.join("fold-1.funk").is_file());
+}
+
+#[test]
+fn negative_numbers_reach_the_range_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 6);
+    let data_arg = data.to_str().unwrap();
+    let dir = tmp.path().join("run");
+    let dir_arg = dir.to_str().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &[
+                "train",
+                "--data",
+                data_arg,
+                "--checkpoint-dir",
+                dir_arg,
+                "--learning-rate",
+                "-1",
+            ],
+            "--learning-rate -1 must be",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                data_arg,
+                "--checkpoint-dir",
+                dir_arg,
+                "--lr=-0.5",
+            ],
+            "--learning-rate -0.5 must be",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                data_arg,
+                "--checkpoint-dir",
+                dir_arg,
+                "--reg",
+                "-0.1",
+            ],
+            "--reg -0.1 must be",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                data_arg,
+                "--checkpoint-dir",
+                dir_arg,
+                "--factors",
+                "-3",
+            ],
+            "-3 is out of range",
+        ),
+        (
+            &[
+                "train",
+                "--data",
+                data_arg,
+                "--checkpoint-dir",
+                dir_arg,
+                "--epochs",
+                "-2",
+            ],
+            "-2 is not in",
+        ),
+        (
+            &["cv", "--data", data_arg, "--learning-rate", "-1"],
+            "--learning-rate -1 must be",
+        ),
+        (
+            &["tune", "--data", data_arg, "--learning-rate", "1,-2"],
+            "--learning-rate -2 must be",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = funkd(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+    assert!(!dir.exists(), "a refused run created its directory");
 }

@@ -23,6 +23,8 @@ use serde::Serialize;
 
 use crate::commands::context::{open_data, print_json, write_stdout};
 use crate::commands::cv::{deal_folds, fold_set, Spread};
+use crate::commands::workdir::WorkDir;
+use crate::rank::MAX_RANK;
 use crate::ratingfile::{self, RatingFile, WriteOptions};
 use crate::train::{train, DataShape, Derived, TrainConfig, Verbosity};
 use crate::usage_bail;
@@ -33,9 +35,10 @@ pub struct TuneArgs {
     /// The rating file (only its train split is used).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
-    /// Work directory for the fold files and the candidates' checkpoints.
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
+    /// Work directory for the fold files and the candidates' checkpoints,
+    /// kept afterwards [default: a temporary directory, removed at the end].
+    #[arg(long, visible_alias = "dir", value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// Folds of the train split, at least 2.
     #[arg(long, default_value_t = 3)]
     pub folds: usize,
@@ -81,8 +84,8 @@ pub struct TuneArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress output on stderr.
-    #[arg(long)]
+    /// No progress output on stderr (warnings still go there).
+    #[arg(long, short = 'q')]
     pub quiet: bool,
 }
 
@@ -183,6 +186,26 @@ pub fn run(args: TuneArgs) -> Result<()> {
     {
         usage_bail!("--factors, --learning-rate, --reg and --reg-row each need at least one value");
     }
+    let what = if args.absolute {
+        "absolute value"
+    } else {
+        "multiple of the derived default"
+    };
+    for &lr in &args.learning_rate {
+        if !(lr.is_finite() && lr > 0.0) {
+            usage_bail!("--learning-rate {lr} must be a finite number > 0 (a {what})");
+        }
+    }
+    for (flag, values) in [("reg", Some(&args.reg)), ("reg-row", args.reg_row.as_ref())] {
+        for &v in values.into_iter().flatten() {
+            if !(v.is_finite() && v >= 0.0) {
+                usage_bail!("--{flag} {v} must be a finite number ≥ 0 (a {what})");
+            }
+        }
+    }
+    if let Some(&k) = args.factors.iter().find(|&&k| !(1..=MAX_RANK).contains(&k)) {
+        usage_bail!("--factors {k} must be within 1..={MAX_RANK}");
+    }
     if args.samples == Some(0) {
         usage_bail!("--samples must be at least 1");
     }
@@ -196,8 +219,10 @@ pub fn run(args: TuneArgs) -> Result<()> {
     }
     let derived = Derived::for_shape(&DataShape::of(&data));
     let list = candidates(&args, &derived);
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
+    let work = WorkDir::given_or_temporary(args.checkpoint_dir.as_deref(), "tune")?;
+    if !args.quiet {
+        eprintln!("funkd: tune: {}", work.describe());
+    }
 
     // Folds of the train split only: the test split is dropped here.
     let mut set = data.to_rating_set();
@@ -205,7 +230,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut fold_files = Vec::with_capacity(args.folds);
     for f in 0..args.folds {
-        let path = args.dir.join(format!("train-fold-{}.funk", f + 1));
+        let path = work.path().join(format!("train-fold-{}.funk", f + 1));
         let options = WriteOptions {
             grid: None,
             seed: args.fold_seed.wrapping_add(f as u64),
@@ -221,7 +246,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         let mut per_fold = Vec::with_capacity(args.folds);
         let mut model_epochs = Vec::with_capacity(args.folds);
         for (f, fold) in fold_files.iter().enumerate() {
-            let dir = args.dir.join(format!("cand-{}-fold-{}", c + 1, f + 1));
+            let dir = work.path().join(format!("cand-{}-fold-{}", c + 1, f + 1));
             let (rmse, epoch) = train_candidate(&args, cand, fold, &dir).with_context(|| {
                 format!("candidate {} ({}), fold {}", c + 1, cand.flags(), f + 1)
             })?;
@@ -339,7 +364,7 @@ mod tests {
     }
 
     fn args(extra: &[&str]) -> TuneArgs {
-        let mut v = vec!["tune", "--data", "d.funk", "--dir", "w"];
+        let mut v = vec!["tune", "--data", "d.funk"];
         v.extend_from_slice(extra);
         Cli::parse_from(v).tune
     }

@@ -23,8 +23,8 @@ pub struct TrainArgs {
 
     /// Directory for checkpoints, metrics.jsonl and status.json; created if
     /// missing, resumed from if it holds a checkpoint.
-    #[arg(long, value_name = "DIR")]
-    pub checkpoint_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub checkpoint_dir: Option<PathBuf>,
 
     /// Start a new run even if DIR holds one: everything in DIR is first
     /// moved, whole, to a new directory DIR.old-<UTC time> beside it
@@ -128,7 +128,7 @@ pub struct TrainArgs {
     pub json: bool,
 
     /// No progress output on stderr (errors and warnings still go there).
-    #[arg(long)]
+    #[arg(long, short = 'q')]
     pub quiet: bool,
 
     /// Testing aid: sleep this long per stratum trained (after every window of strata).

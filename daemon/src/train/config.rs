@@ -318,6 +318,26 @@ impl TrainConfig {
                 self.validation
             )));
         }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(usage(format!(
+                "--learning-rate {} must be a finite number > 0",
+                self.learning_rate
+            )));
+        }
+        for (flag, value) in [("reg", self.reg), ("reg-bias", self.reg_bias)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(usage(format!(
+                    "--{flag} {value} must be a finite number ≥ 0"
+                )));
+            }
+        }
+        if let LearningRate::Decay { decay } = self.schedule {
+            if !(decay.is_finite() && decay >= 0.0) {
+                return Err(usage(format!(
+                    "--decay {decay} must be a finite number ≥ 0"
+                )));
+            }
+        }
         if !(self.reg_row.is_finite() && self.reg_row >= 0.0) {
             return Err(usage(format!(
                 "--reg-row {} must be a finite number ≥ 0",

@@ -44,6 +44,18 @@ pub fn move_aside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(aside))
 }
 
+/// `--fresh`: moves the run in `dir`, if any, aside and says where to.
+pub fn start_over(dir: &Path) -> anyhow::Result<()> {
+    if let Some(aside) = move_aside(dir)? {
+        eprintln!(
+            "funkd: --fresh: the previous run in {} was moved to {} (nothing was deleted)",
+            dir.display(),
+            aside.display()
+        );
+    }
+    Ok(())
+}
+
 /// A Unix time as `YYYYMMDDTHHMMSSZ` (UTC): sorts like time, safe in a
 /// file name.
 pub fn utc_stamp(unix: i64) -> String {

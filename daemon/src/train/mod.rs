@@ -140,16 +140,13 @@ pub fn train(
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
     let config = TrainConfig::from_args(&args, &data)?;
+    let Some(dir) = &args.checkpoint_dir else {
+        crate::usage_bail!("funkd train needs --checkpoint-dir DIR (where the run is kept)");
+    };
     if args.fresh {
-        if let Some(aside) = fresh::move_aside(&args.checkpoint_dir)? {
-            eprintln!(
-                "funkd: --fresh: the previous run in {} was moved to {} (nothing was deleted)",
-                args.checkpoint_dir.display(),
-                aside.display()
-            );
-        }
+        fresh::start_over(dir)?;
     }
-    let summary = train(&data, &config, &args.checkpoint_dir)?;
+    let summary = train(&data, &config, dir)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
