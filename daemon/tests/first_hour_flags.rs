@@ -295,3 +295,156 @@ fn negative_numbers_reach_the_range_check() {
     }
     assert!(!dir.exists(), "a refused run created its directory");
 }
+
+/// `funkd train` without `--json`: the human summary on stdout.
+fn train_human(data: &Path, dir: &Path, extra: &[&str]) -> (String, String) {
+    let mut args = train_args(data, dir, extra);
+    args.retain(|a| a != "--json");
+    let out = funkd(&args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr(&out),
+    )
+}
+
+#[test]
+fn a_resumed_run_with_nothing_left_to_train_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 8);
+    let dir = tmp.path().join("run");
+    train_ok(&data, &dir, &["--epochs", "3", "--factors", "4"]);
+    let (out, _) = train_human(&data, &dir, &["--epochs", "2"]);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.contains("nothing left to do") && first.contains("already trained 3 epochs"),
+        "{out}"
+    );
+    assert!(!out.contains("3 of 2"), "{out}");
+}
+
+#[test]
+fn patience_running_out_at_the_last_epoch_is_a_finished_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    // Overfits within a few epochs: early stopping ends the long run.
+    let overfit = [
+        "--reg",
+        "0",
+        "--factors",
+        "64",
+        "--learning-rate",
+        "0.05",
+        "--schedule",
+        "constant",
+        "--early-stop",
+        "2",
+    ];
+    let mut long = overfit.to_vec();
+    long.extend(["--epochs", "30"]);
+    let stopped = train_ok(&data, &tmp.path().join("long"), &long);
+    assert_eq!(stopped["ending"], "early-stopped");
+    let epochs = stopped["epochs"].as_u64().unwrap().to_string();
+    // The same run asked for exactly those epochs trained every one of them.
+    let mut exact = overfit.to_vec();
+    exact.extend(["--epochs", &epochs]);
+    let (out, _) = train_human(&data, &tmp.path().join("exact"), &exact);
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!("training finished: {epochs} of {epochs} epochs")
+    );
+    let (out, _) = train_human(&data, &tmp.path().join("long2"), &long);
+    assert!(
+        out.lines().next().unwrap().starts_with(&format!(
+            "training stopped early after {epochs} of 30 epochs"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn threads_are_counted_in_words_and_a_capped_count_is_announced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 9);
+    let (out, _) = train_human(
+        &data,
+        &tmp.path().join("one"),
+        &["--epochs", "1", "--factors", "4", "--threads", "1"],
+    );
+    assert!(out.contains("(1 thread, "), "{out}");
+    let mut args = train_args(
+        &data,
+        &tmp.path().join("many"),
+        &["--epochs", "1", "--factors", "4", "--threads", "64"],
+    );
+    args.retain(|a| a != "--quiet");
+    let out = funkd(&args).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let used = summary(&out)["threads"].as_u64().unwrap();
+    assert!(used < 64);
+    assert!(
+        err.contains(&format!(
+            "--threads 64: this data's grid is {used}×{used} blocks"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_names_the_duplicates_policy_by_its_flag_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("u.base");
+    let test = tmp.path().join("u.test");
+    std::fs::write(
+        &base,
+        "1\t1\t4\t0\n1\t1\t5\t1\n2\t1\t3\t0\n1\t2\t2\t0\n2\t2\t4\t0\n",
+    )
+    .unwrap();
+    std::fs::write(&test, "2\t1\t4\t0\n").unwrap();
+    let out_file = tmp.path().join("u.funk");
+    let out = funkd([
+        "import",
+        "-q",
+        "-f",
+        "movielens",
+        "--train",
+        base.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "-o",
+        out_file.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("duplicates (--duplicates keep-last): 1 in train"),
+        "{text}"
+    );
+    assert!(!text.contains("KeepLast"), "{text}");
+}
+
+#[test]
+fn a_truncated_checkpoint_is_called_truncated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 10);
+    let dir = tmp.path().join("run");
+    train_ok(&data, &dir, &["--epochs", "1", "--factors", "4"]);
+    let newest = checkpoints(&dir).pop().unwrap();
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() - 1000]).unwrap();
+    let out = funkd(["inspect", newest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("truncated checkpoint"), "{err}");
+    assert!(
+        err.contains(&format!("the file is {} bytes", bytes.len() - 1000)),
+        "{err}"
+    );
+    assert!(!err.contains("checksum"), "{err}");
+}

@@ -204,11 +204,11 @@ fn print_report(r: &DemoReport, checkpoint: &Path) {
     let t = &r.train;
     println!();
     println!(
-        "Trained {} epochs of a rank-{} biased model at {:.1} M updates/s ({} threads, {}).",
+        "Trained {} epochs of a rank-{} biased model at {:.1} M updates/s ({}, {}).",
         t.epochs,
         t.rank,
         t.updates_per_sec / 1e6,
-        t.threads,
+        crate::train::report::threads(t.threads),
         t.isa
     );
     match (t.test_rmse, r.noise_floor) {

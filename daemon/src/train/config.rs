@@ -7,6 +7,7 @@ use std::time::Duration;
 use funk_kernel::{HyperParams, Isa, LearningRate, ModelKind};
 
 use super::args::{MethodArg, ScheduleArg, TrainArgs};
+use super::report;
 use crate::checkpoint::{Method, Settings};
 use crate::error::UsageError;
 use crate::rank::MAX_RANK;
@@ -74,6 +75,8 @@ pub struct TrainConfig {
     pub epochs: u32,
     /// Worker threads, 1..=P.
     pub threads: usize,
+    /// The `--threads` given, if any (more than P is capped to P).
+    pub requested_threads: Option<usize>,
     /// Seed of initialisation and schedule.
     pub seed: u64,
     /// Base learning rate.
@@ -132,6 +135,7 @@ impl TrainConfig {
             rank: DEFAULT_RANK,
             epochs: DEFAULT_EPOCHS,
             threads: cpus.clamp(1, data.grid().max(1)),
+            requested_threads: None,
             seed: DEFAULT_SEED,
             learning_rate: derived.learning_rate,
             schedule: LearningRate::Decay {
@@ -173,6 +177,14 @@ impl TrainConfig {
                 return Err(usage("--threads must be at least 1".into()));
             }
             c.threads = threads.min(data.grid().max(1));
+            c.requested_threads = Some(threads);
+            if threads > c.threads && !args.quiet {
+                eprintln!(
+                    "funkd: note: --threads {threads}: this data's grid is {p}×{p} blocks, so at most {p} train at once; using {}",
+                    report::threads(c.threads),
+                    p = data.grid()
+                );
+            }
         }
         if let Some(seed) = args.seed {
             explicit.insert("seed");

@@ -156,12 +156,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn print_summary(s: &TrainSummary) {
-    let how = match s.ending {
-        Ending::Finished => "finished",
-        Ending::EarlyStopped => "stopped early (validation RMSE no longer improving)",
-        Ending::Stopped => "stopped by a signal (run the same command to resume)",
-    };
-    println!("training {how}: {} of {} epochs", s.epochs, s.epochs_target);
+    println!("training {}", ending_line(s));
     if let Some(e) = s.model_epoch.filter(|e| *e != s.epochs) {
         println!("model           epoch {e} (best validation RMSE, restored)");
     }
@@ -180,13 +175,64 @@ fn print_summary(s: &TrainSummary) {
         println!("noise floor     {floor:.4}");
     }
     println!(
-        "updates/s       {:.1} M ({} threads, {})",
+        "updates/s       {:.1} M ({}, {})",
         s.updates_per_sec / 1e6,
-        s.threads,
+        report::threads(s.threads),
         s.isa
     );
     println!("model hash      {}", s.model_hash);
     if let Some(path) = &s.checkpoint {
         println!("checkpoint      {}", path.display());
+    }
+}
+
+/// How a run ended, in words: "finished: 20 of 20 epochs", "stopped early
+/// after 12 of 20 epochs: …", or, for a resumed run that had nothing left
+/// to train, that it had nothing left to do and what would change that.
+pub fn ending_line(s: &TrainSummary) -> String {
+    let best = s
+        .best_validation_rmse
+        .map_or(String::new(), |(_, e)| format!(", best at epoch {e}"));
+    let nothing_to_do = s.updates == 0
+        && s.resumed_from.is_some_and(|(_, stratum)| stratum == 0)
+        && s.ending != Ending::Stopped;
+    match s.ending {
+        Ending::EarlyStopped if nothing_to_do => format!(
+            "had nothing left to do: the run had already stopped early after {} epochs \
+             (validation RMSE no longer improving{best}); use --fresh to start over",
+            s.epochs
+        ),
+        Ending::Finished if nothing_to_do => format!(
+            "had nothing left to do: the run had already trained {} {} of a target of {}; \
+             pass a larger --epochs to train further, or --fresh to start over",
+            s.epochs,
+            plural(s.epochs, "epoch"),
+            s.epochs_target
+        ),
+        Ending::Finished => format!(
+            "finished: {} of {} {}",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+        Ending::EarlyStopped => format!(
+            "stopped early after {} of {} epochs: validation RMSE no longer improving{best}",
+            s.epochs, s.epochs_target
+        ),
+        Ending::Stopped => format!(
+            "stopped by a signal after {} of {} {} (run the same command to resume)",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+    }
+}
+
+/// `word`, with an s unless `n` is 1.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
     }
 }

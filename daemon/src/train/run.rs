@@ -299,7 +299,9 @@ impl<const K: usize> Trainer<'_, K> {
                 self.periodic_checkpoint();
             }
             self.publish(RunState::Training, None);
-            if early {
+            // Patience running out at the last epoch stops nothing early:
+            // every epoch asked for was trained.
+            if early && !last {
                 return Ok(Ending::EarlyStopped);
             }
             if let Some(signal) = self.stop {
