@@ -448,3 +448,85 @@ fn a_truncated_checkpoint_is_called_truncated() {
     );
     assert!(!err.contains("checksum"), "{err}");
 }
+
+#[test]
+fn status_json_records_the_step_size_of_the_schedule_not_only_the_base_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 12);
+    let dir = tmp.path().join("run");
+    train_ok(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "3",
+            "--factors",
+            "4",
+            "--learning-rate",
+            "0.01",
+            "--decay",
+            "0.5",
+        ],
+    );
+    let s = status(&dir).unwrap();
+    assert_eq!(s["state"], "finished");
+    // The last epoch (the third, 0-based 2) stepped 0.01 / (1 + 0.5 · 2).
+    let lr = s["learning_rate"].as_f64().unwrap();
+    assert!((lr - 0.005).abs() < 1e-7, "{s}");
+    assert!(
+        (s["base_learning_rate"].as_f64().unwrap() - 0.01).abs() < 1e-7,
+        "{s}"
+    );
+}
+
+#[test]
+fn inspect_tells_a_live_run_from_one_that_was_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 13);
+    let dir = tmp.path().join("run");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let mut child = spawn_train(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "1000",
+            "--factors",
+            "4",
+            "--stratum-delay-ms",
+            "20",
+        ],
+    );
+    wait_until("a checkpoint", std::time::Duration::from_secs(60), || {
+        !checkpoints(&dir).is_empty() && status(&dir).is_some_and(|s| s["state"] == "training")
+    });
+    let s = status(&dir).unwrap();
+    assert_eq!(s["pid"], child.id());
+    let inspect = || {
+        let out = funkd(["inspect", "--json", &dir_arg]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        summary(&out)["run"].clone()
+    };
+    let on_proc = Path::new("/proc/self/stat").exists();
+    let run = inspect();
+    assert_eq!(run["state"], "training");
+    if on_proc {
+        assert!(s["process_start"].is_u64(), "{s}");
+        assert_eq!(run["alive"], true, "{run}");
+    }
+    signal(&child, "KILL");
+    wait_exit(&mut child, std::time::Duration::from_secs(10));
+    // The status file still says training: only the process tells.
+    assert_eq!(status(&dir).unwrap()["state"], "training");
+    let run = inspect();
+    if on_proc {
+        assert_eq!(run["alive"], false, "{run}");
+        let out = funkd(["inspect", &dir_arg]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("not running: status.json says training"),
+            "{text}"
+        );
+        assert!(text.contains("resume"), "{text}");
+    }
+}

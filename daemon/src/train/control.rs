@@ -34,12 +34,12 @@ impl<const K: usize> Trainer<'_, K> {
             Request::Status => {
                 let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
                 self.reporter.line(&format!(
-                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
+                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:.4e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
                     self.progress.epoch,
                     self.settings.epochs,
                     self.progress.stratum,
                     self.grid(),
-                    self.settings.learning_rate,
+                    self.current_step_size(),
                     last(&self.progress.train_rmse).map_or("-".into(), |x| format!("{x:.4}")),
                     last(&self.progress.test_rmse).map_or("-".into(), |x| format!("{x:.4}")),
                     self.last_rate.map_or("-".into(), |r| format!("{:.1} M updates/s", r / 1e6)),
@@ -173,16 +173,28 @@ impl<const K: usize> Trainer<'_, K> {
         hist.len() - 1 - best >= patience
     }
 
+    /// The step size of the epoch being trained, or of the last epoch
+    /// once every epoch is done.
+    pub(super) fn current_step_size(&self) -> f32 {
+        let epoch = self
+            .progress
+            .epoch
+            .min(self.settings.epochs.saturating_sub(1));
+        self.hyper_params()
+            .map_or(self.settings.learning_rate, |h| h.step_size(epoch))
+    }
+
     pub(super) fn publish(&mut self, state: RunState, error: Option<String>) {
         let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
         let status = Status {
             state,
-            pid: std::process::id(),
+            process: self.process.clone(),
             epoch: self.progress.epoch,
             epochs: self.settings.epochs,
             stratum: self.progress.stratum,
             strata: self.grid() as u32,
-            learning_rate: self.settings.learning_rate,
+            learning_rate: self.current_step_size(),
+            base_learning_rate: self.settings.learning_rate,
             train_rmse: last(&self.progress.train_rmse),
             test_rmse: last(&self.progress.test_rmse),
             updates_per_sec: self.last_rate,

@@ -120,6 +120,7 @@ pub fn run<const K: usize>(
         checkpoint_requested: false,
         last_rate: None,
         last_test_mae: None,
+        process: crate::service::ProcessIdentity::current(),
     };
     trainer.settings.isa = isa.name().to_string();
     trainer.publish(RunState::Starting, None);
