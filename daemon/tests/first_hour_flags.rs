@@ -530,3 +530,72 @@ fn inspect_tells_a_live_run_from_one_that_was_killed() {
         assert!(text.contains("resume"), "{text}");
     }
 }
+
+/// `funkd tune` on `data` with one candidate (rank 4, 0.15 × the derived
+/// learning rate: a slow learner) over two folds, plus `extra`.
+fn tune_slow_learner(data: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "tune",
+        "--data",
+        data.to_str().unwrap(),
+        "--folds",
+        "2",
+        "--factors",
+        "4",
+        "--lr",
+        "0.15",
+        "--reg",
+        "1",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    funkd(&args).output().unwrap()
+}
+
+#[test]
+fn tune_lets_a_slow_learner_train_past_the_train_default_until_it_stops_improving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let out = tune_slow_learner(&data, &["--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let best = &report["candidates"][0];
+    let epochs: Vec<u64> = best["model_epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_u64().unwrap())
+        .collect();
+    let train_default = u64::from(funkd::train::config::DEFAULT_EPOCHS);
+    assert!(
+        epochs.iter().all(|&e| e > train_default),
+        "cut off at train's default of {train_default} epochs: {epochs:?}"
+    );
+    // Early stopping, not the cap, ended every training.
+    assert_eq!(best["capped_folds"], 0, "{best}");
+    assert!(epochs
+        .iter()
+        .all(|&e| e < report["epochs"].as_u64().unwrap()));
+    assert!(!stderr(&out).contains("epoch cap"), "{}", stderr(&out));
+}
+
+#[test]
+fn tune_warns_when_the_best_candidates_hit_the_epoch_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let out = tune_slow_learner(&data, &["--epochs", "2"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("the best candidate (--factors 4")
+            && err.contains(
+                "still improving when the epoch cap (--epochs 2) stopped it on 2 of 2 folds"
+            ),
+        "{err}"
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("2* 2*"), "{table}");
+    assert!(table.contains("* the epoch cap"), "{table}");
+    let out = tune_slow_learner(&data, &["--epochs", "2", "--json"]);
+    assert_eq!(stdout_json(&out)["candidates"][0]["capped_folds"], 2);
+}

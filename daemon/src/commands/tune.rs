@@ -75,7 +75,8 @@ pub struct TuneArgs {
     /// Seed of the random search.
     #[arg(long, default_value_t = 1)]
     pub search_seed: u64,
-    /// Epochs per training [default: train's default].
+    /// The most epochs per training; early stopping on each fold's
+    /// validation slice ends most trainings well before [default: 200].
     #[arg(long, value_name = "N")]
     pub epochs: Option<u32>,
     /// Worker threads per training [default: train's default].
@@ -88,6 +89,15 @@ pub struct TuneArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
+
+/// The default cap on epochs per training. Higher than `train`'s default:
+/// the candidates with small learning rates need more epochs, and a cap
+/// that cuts them off while they still improve would rank them unfairly;
+/// early stopping ends every training once it stops improving.
+pub const DEFAULT_TUNE_EPOCHS: u32 = 200;
+
+/// How many of the best candidates are checked for hitting the epoch cap.
+const CHECKED_FOR_CAP: usize = 3;
 
 /// One candidate setting.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -123,6 +133,9 @@ pub struct Scored {
     pub per_fold: Vec<f64>,
     /// Epochs whose model was kept, per fold (early stopping).
     pub model_epochs: Vec<u32>,
+    /// Folds whose model was that of the last epoch allowed: still
+    /// improving when the epoch cap cut the training off.
+    pub capped_folds: usize,
 }
 
 /// What `tune` found, as printed by `--json`.
@@ -134,6 +147,8 @@ pub struct TuneReport {
     pub folds: usize,
     /// Train ratings searched on (the test split is not used).
     pub train_ratings: u64,
+    /// The cap on epochs per training.
+    pub epochs: u32,
     /// The defaults derived from the data: (η, λ).
     pub derived: (f32, f32),
     /// Every candidate, best first.
@@ -217,6 +232,10 @@ pub fn run(args: TuneArgs) -> Result<()> {
             data.train_count()
         );
     }
+    let epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
+    if epochs == 0 {
+        usage_bail!("--epochs must be at least 1");
+    }
     let derived = Derived::for_shape(&DataShape::of(&data));
     let list = candidates(&args, &derived);
     let work = WorkDir::given_or_temporary(args.checkpoint_dir.as_deref(), "tune")?;
@@ -257,6 +276,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
             candidate: *cand,
             rmse: Spread::of(per_fold.iter().copied()),
             per_fold,
+            capped_folds: model_epochs.iter().filter(|&&e| e >= epochs).count(),
             model_epochs,
         };
         if !args.quiet {
@@ -272,10 +292,24 @@ pub fn run(args: TuneArgs) -> Result<()> {
         scored.push(s);
     }
     scored.sort_by(|a, b| a.rmse.mean.total_cmp(&b.rmse.mean));
+    for (rank, s) in scored.iter().take(CHECKED_FOR_CAP).enumerate() {
+        if s.capped_folds > 0 {
+            eprintln!(
+                "funkd: warning: the {} candidate ({}) was still improving when the epoch cap \
+                 (--epochs {epochs}) stopped it on {} of {} folds; its RMSE may be better with a \
+                 higher --epochs",
+                ordinal(rank + 1),
+                s.candidate.flags(),
+                s.capped_folds,
+                args.folds
+            );
+        }
+    }
     let report = TuneReport {
         data: data.path().display().to_string(),
         folds: args.folds,
         train_ratings: data.train_count(),
+        epochs,
         derived: (derived.learning_rate, derived.reg),
         best_flags: scored
             .first()
@@ -298,24 +332,54 @@ pub fn run(args: TuneArgs) -> Result<()> {
         )?;
         writeln!(
             out,
-            "factors  learning-rate        reg  reg-row    rmse     std  epochs"
+            "factors  learning-rate        reg  reg-row    rmse     std  epochs (per fold, of at most {})",
+            report.epochs
         )?;
+        let mut capped = false;
         for s in &report.candidates {
             let c = s.candidate;
+            let epochs: Vec<String> = s
+                .model_epochs
+                .iter()
+                .map(|&e| {
+                    if e >= report.epochs {
+                        capped = true;
+                        format!("{e}*")
+                    } else {
+                        e.to_string()
+                    }
+                })
+                .collect();
             writeln!(
                 out,
-                "{:>7}  {:>13.6}  {:>9.6}  {:>7.3}  {:.4}  {:.4}  {:?}",
+                "{:>7}  {:>13.6}  {:>9.6}  {:>7.3}  {:.4}  {:.4}  {}",
                 c.factors,
                 c.learning_rate,
                 c.reg,
                 c.reg_row,
                 s.rmse.mean,
                 s.rmse.std,
-                s.model_epochs
+                epochs.join(" ")
+            )?;
+        }
+        if capped {
+            writeln!(
+                out,
+                "* the epoch cap: the validation RMSE was still improving (try a higher --epochs)"
             )?;
         }
         writeln!(out, "best: funkd train {}", report.best_flags)
     })
+}
+
+/// A candidate's place in words: "best", "second best", "third best", "4th best"…
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "best".into(),
+        2 => "second best".into(),
+        3 => "third best".into(),
+        n => format!("{n}th best"),
+    }
 }
 
 /// Trains one candidate on one fold from scratch; its held-out RMSE and
@@ -334,9 +398,7 @@ fn train_candidate(
     config.learning_rate = cand.learning_rate;
     config.reg = cand.reg;
     config.reg_row = cand.reg_row;
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
-    }
+    config.epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
     if let Some(threads) = args.threads {
         config.threads = threads.clamp(1, fold.grid().max(1));
     }
