@@ -599,3 +599,24 @@ fn tune_warns_when_the_best_candidates_hit_the_epoch_cap() {
     let out = tune_slow_learner(&data, &["--epochs", "2", "--json"]);
     assert_eq!(stdout_json(&out)["candidates"][0]["capped_folds"], 2);
 }
+
+#[test]
+fn a_run_cut_off_while_still_improving_says_how_to_train_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 7);
+    let mut args = train_args(
+        &data,
+        &tmp.path().join("run"),
+        &["--epochs", "2", "--factors", "4"],
+    );
+    args.retain(|a| a != "--quiet");
+    let out = funkd(&args).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(summary(&out)["best_validation_rmse"][1], 2, "{err}");
+    assert!(
+        err.contains("still improving at epoch 2, the last one asked for")
+            && err.contains("--epochs 3 trains on"),
+        "{err}"
+    );
+}

@@ -147,6 +147,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         fresh::start_over(dir)?;
     }
     let summary = train(&data, &config, dir)?;
+    if let (Some(hint), false) = (still_improving(&summary), args.quiet) {
+        eprintln!("funkd: note: {hint}");
+    }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -226,6 +229,23 @@ pub fn ending_line(s: &TrainSummary) -> String {
             plural(s.epochs_target, "epoch")
         ),
     }
+}
+
+/// A run that trained every epoch asked for while its validation RMSE was
+/// still improving at the last one: what to do to train on.
+pub fn still_improving(s: &TrainSummary) -> Option<String> {
+    let last = s.epochs;
+    let improving = s.ending == Ending::Finished
+        && s.updates > 0
+        && s.best_validation_rmse
+            .is_some_and(|(_, epoch)| epoch == last);
+    improving.then(|| {
+        format!(
+            "the validation RMSE was still improving at epoch {last}, the last one asked for; \
+             the same command with --epochs {} trains on from here",
+            last + last.div_ceil(2).max(1)
+        )
+    })
 }
 
 /// `word`, with an s unless `n` is 1.
