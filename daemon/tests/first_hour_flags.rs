@@ -620,3 +620,35 @@ fn a_run_cut_off_while_still_improving_says_how_to_train_on() {
         "{err}"
     );
 }
+
+#[test]
+fn fresh_refuses_to_move_a_live_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 14);
+    let dir = tmp.path().join("run");
+    let mut child = spawn_train(
+        &data,
+        &dir,
+        &[
+            "--epochs",
+            "1000",
+            "--factors",
+            "4",
+            "--stratum-delay-ms",
+            "20",
+        ],
+    );
+    wait_until("training", std::time::Duration::from_secs(60), || {
+        status(&dir).is_some_and(|s| s["state"] == "training")
+    });
+    let out = train(&data, &dir, &["--fresh", "--epochs", "1"]);
+    signal(&child, "KILL");
+    wait_exit(&mut child, std::time::Duration::from_secs(10));
+    if Path::new("/proc/self/stat").exists() {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("a run is training in"), "{err}");
+        assert!(moved_aside(&dir).is_empty());
+        assert!(dir.join("status.json").is_file());
+    }
+}

@@ -38,7 +38,10 @@ fold whose training already ended is only evaluated again.\n\nThe fold files are
 same data and seeds each time, so they are identical on every run. Reported: each fold's test \
 RMSE and MAE (predictions clamped to the rating range), and their mean and sample standard \
 deviation over the folds.",
-    mut_arg("checkpoint_dir", |arg| arg.required(false))
+    mut_arg("checkpoint_dir", |arg| arg.required(false).help(
+        "Directory for the fold files and each fold's checkpoints, kept afterwards (rerunning \
+         resumes them) [default: a temporary directory, removed at the end]"
+    ))
 )]
 pub struct CvArgs {
     /// Number of folds, at least 2.

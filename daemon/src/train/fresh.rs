@@ -7,7 +7,8 @@ use anyhow::Context;
 
 /// Moves a checkpoint directory that holds anything to a new sibling
 /// `DIR.old-<UTC time>` (with `-2`, `-3`… if that exists), so that a new
-/// run starts in an empty `DIR`. Returns where the old run went, or `None`
+/// run starts in an empty `DIR`. A run that is alive in `DIR` (its
+/// `status.json` names a running process) is refused, a usage error. Returns where the old run went, or `None`
 /// when there was nothing to move (no directory, or an empty one).
 pub fn move_aside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     let mut entries = match std::fs::read_dir(dir) {
@@ -17,6 +18,21 @@ pub fn move_aside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     };
     if entries.next().is_none() {
         return Ok(None);
+    }
+    if let Some(run) = crate::service::status::run_report(dir) {
+        let running = matches!(
+            run["state"].as_str(),
+            Some("starting" | "training" | "stopping")
+        );
+        if running && run["alive"] == true {
+            crate::usage_bail!(
+                "--fresh: a run is training in {} now (pid {}); stop it first (kill -TERM {} \
+                 checkpoints and exits), then start over",
+                dir.display(),
+                run["pid"],
+                run["pid"]
+            );
+        }
     }
     let name = dir
         .file_name()
