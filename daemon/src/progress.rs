@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn rates_have_a_unit_and_no_fraction_digits() {
-        assert_eq!(rate(22_046.0225, "users"), "22,046 users/s");
+        assert_eq!(rate(22_046.022_5, "users"), "22,046 users/s");
         assert_eq!(rate(2.54, "ratings"), "2.5 ratings/s");
         assert_eq!(rate(f64::NAN, "users"), "- users/s");
     }

@@ -96,6 +96,12 @@ pub struct TuneArgs {
 /// early stopping ends every training once it stops improving.
 pub const DEFAULT_TUNE_EPOCHS: u32 = 200;
 
+/// A candidate's training also stops once its validation RMSE gains less
+/// than this fraction of itself over the patience window: with a decaying
+/// step, a small learning rate keeps gaining ever less for hundreds of
+/// epochs, and gains this small do not change the ranking.
+pub const TUNE_MIN_GAIN: f64 = 1e-4;
+
 /// How many of the best candidates are checked for hitting the epoch cap.
 const CHECKED_FOR_CAP: usize = 3;
 
@@ -399,6 +405,7 @@ fn train_candidate(
     config.reg = cand.reg;
     config.reg_row = cand.reg_row;
     config.epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
+    config.early_stop_min_gain = TUNE_MIN_GAIN;
     if let Some(threads) = args.threads {
         config.threads = threads.clamp(1, fold.grid().max(1));
     }

@@ -27,7 +27,7 @@ pub struct TrainArgs {
     pub checkpoint_dir: Option<PathBuf>,
 
     /// Start a new run even if DIR holds one: everything in DIR is first
-    /// moved, whole, to a new directory DIR.old-<UTC time> beside it
+    /// moved, whole, to a new directory `DIR.old-<UTC time>` beside it
     /// (nothing is deleted; the new path is printed).
     #[arg(long)]
     pub fresh: bool,

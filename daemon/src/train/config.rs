@@ -97,6 +97,11 @@ pub struct TrainConfig {
     pub keep: usize,
     /// Early-stopping patience on the validation RMSE (0 = off).
     pub early_stop: u32,
+    /// Early stopping also ends a run whose validation RMSE gained less
+    /// than this fraction of itself over the last `early_stop` epochs
+    /// (0: any gain keeps it going; `train`'s setting). Not saved in
+    /// checkpoints: for runs that are never resumed (`tune`'s).
+    pub early_stop_min_gain: f64,
     /// Fraction of the train ratings held out as the validation slice.
     pub validation: f32,
     /// λ₀: per-row prior, applied once per epoch to every factor row.
@@ -148,6 +153,7 @@ impl TrainConfig {
             checkpoint_every_epochs: 1,
             keep: DEFAULT_KEEP,
             early_stop: DEFAULT_EARLY_STOP,
+            early_stop_min_gain: 0.0,
             validation: DEFAULT_VALIDATION,
             reg_row: derived.reg_row,
             max_backoffs: DEFAULT_MAX_BACKOFFS,

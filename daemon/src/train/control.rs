@@ -170,7 +170,10 @@ impl<const K: usize> Trainer<'_, K> {
         let Some(best) = best_epoch(hist) else {
             return false;
         };
-        hist.len() - 1 - best >= patience
+        if hist.len() - 1 - best >= patience {
+            return true;
+        }
+        stalled(hist, patience, self.config.early_stop_min_gain)
     }
 
     /// The step size of the epoch being trained, or of the last epoch
@@ -206,5 +209,38 @@ impl<const K: usize> Trainer<'_, K> {
             self.reporter.warn(&format!("{e:#}"));
         }
         self.last_status_at = Instant::now();
+    }
+}
+
+/// Whether the validation RMSE gained less than the fraction `min_gain` of
+/// itself over its last `patience` epochs (never with `min_gain` 0): the
+/// best of those epochs against the best before them.
+pub(super) fn stalled(hist: &[f64], patience: usize, min_gain: f64) -> bool {
+    if min_gain <= 0.0 || hist.len() <= patience {
+        return false;
+    }
+    let best_of = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (before, recent) = hist.split_at(hist.len() - patience);
+    let (before, recent) = (best_of(before), best_of(recent));
+    before.is_finite() && before - recent < min_gain * before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stalled;
+
+    #[test]
+    fn a_gain_below_the_threshold_over_the_patience_window_is_a_stall() {
+        let hist = [1.0, 0.9, 0.89995, 0.8999, 0.89988];
+        // 0.9 → 0.89988 over the last 3 epochs: a gain of 1.3e-4 of 0.9.
+        assert!(stalled(&hist, 3, 2e-4));
+        assert!(!stalled(&hist, 3, 1e-4));
+        assert!(!stalled(&hist, 3, 0.0), "0: any gain counts");
+        assert!(!stalled(&hist[..3], 3, 0.5), "too few epochs to tell");
     }
 }
