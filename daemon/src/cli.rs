@@ -1,7 +1,10 @@
 //! The command line: clap derive structs for every subcommand. Each
 //! subcommand's options live next to its code; this module only lists them.
 
-use clap::{Parser, Subcommand};
+use std::any::TypeId;
+use std::str::FromStr;
+
+use clap::{Arg, Command as ClapCommand, Parser, Subcommand};
 
 use crate::commands;
 
@@ -13,7 +16,8 @@ use crate::commands;
     version,
 
     max_term_width = 100,
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    mut_subcommands(negative_numbers_are_values)
 )]
 pub struct Cli {
     /// What to do.
@@ -32,6 +36,42 @@ A typical session:
 
 Every command that reports numbers takes --json and then prints exactly one JSON object on
 stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error. `funkd <command> --help` for more.";
+
+/// Every flag that takes a value takes a negative number as its value, so
+/// that `--learning-rate -1` reaches the flag's range check (and its
+/// message) instead of being read as an unknown flag `-1`.
+/// Counts (`usize`, `u64` flags) say that a negative number is out of
+/// their range rather than "invalid digit".
+fn negative_numbers_are_values(command: ClapCommand) -> ClapCommand {
+    command.mut_args(|arg| {
+        if arg.get_action().takes_values() {
+            whole_numbers_say_so(arg.allow_negative_numbers(true))
+        } else {
+            arg
+        }
+    })
+}
+
+fn whole_numbers_say_so(arg: Arg) -> Arg {
+    let kind = arg.get_value_parser().type_id();
+    if kind == TypeId::of::<usize>() {
+        arg.value_parser(whole::<usize>)
+    } else if kind == TypeId::of::<u64>() {
+        arg.value_parser(whole::<u64>)
+    } else {
+        arg
+    }
+}
+
+/// Parses a whole number ≥ 0, saying which of the two a value is not.
+fn whole<T: FromStr>(text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| match text.trim().parse::<f64>() {
+            Ok(x) if x < 0.0 => format!("{text} is out of range: a whole number ≥ 0 is expected"),
+            _ => format!("{text} is not a whole number ≥ 0"),
+        })
+}
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

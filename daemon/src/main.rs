@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() {
     let cli = funkd::cli::Cli::parse();
     if let Err(err) = cli.run() {
-        eprintln!("funkd: error: {err:#}");
+        eprintln!("funkd: error: {}", funkd::error::render(&err));
         std::process::exit(funkd::error::exit_code(&err));
     }
 }

@@ -20,6 +20,7 @@ impl Checkpoint {
             bytes,
             pos: 0,
             path,
+            size: bytes.len() as u64,
         };
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(CheckpointError::NotACheckpoint {
@@ -37,12 +38,28 @@ impl Checkpoint {
         let body_len = bytes
             .len()
             .checked_sub(8)
-            .ok_or_else(|| r.truncated("checksum"))?;
+            .filter(|&n| n >= r.pos)
+            .ok_or_else(|| r.truncated("checksum", 0))?;
         let mut stored = [0u8; 8];
         stored.copy_from_slice(&bytes[body_len..]);
         let stored = u64::from_le_bytes(stored);
         let computed = xxh3_64(&bytes[..body_len]);
         if stored != computed {
+            // A file cut short fails its checksum too (its last 8 bytes are
+            // not the checksum); say so when its own fields run past its end.
+            let mut whole = Reader {
+                bytes,
+                pos: r.pos,
+                path,
+                size: r.size,
+            };
+            match whole.body(version) {
+                Err(e @ CheckpointError::Truncated { .. }) => return Err(e),
+                Ok(_) if bytes.len() - whole.pos < CHECKSUM_BYTES as usize => {
+                    return Err(whole.truncated("checksum", 0))
+                }
+                _ => {}
+            }
             return Err(CheckpointError::Checksum {
                 path: path.to_path_buf(),
                 stored,
@@ -50,6 +67,22 @@ impl Checkpoint {
             });
         }
         r.bytes = &bytes[..body_len];
+        let checkpoint = r.body(version)?;
+        if r.pos != r.bytes.len() {
+            return Err(r.invalid(format!(
+                "{} unexpected bytes after the parameters",
+                r.bytes.len() - r.pos
+            )));
+        }
+        Ok(checkpoint)
+    }
+}
+
+impl Reader<'_> {
+    /// Every field after the version, up to the checksum (the caller
+    /// checks that nothing follows).
+    fn body(&mut self, version: u32) -> Result<Checkpoint, CheckpointError> {
+        let r = self;
 
         let kind = match r.u8("model kind")? {
             0 => ModelKind::Plain,
@@ -148,12 +181,6 @@ impl Checkpoint {
         } else {
             None
         };
-        if r.pos != r.bytes.len() {
-            return Err(r.invalid(format!(
-                "{} unexpected bytes after the parameters",
-                r.bytes.len() - r.pos
-            )));
-        }
         Ok(Checkpoint {
             settings,
             progress,
@@ -164,18 +191,29 @@ impl Checkpoint {
     }
 }
 
+/// The checksum's bytes at the end of a checkpoint.
+const CHECKSUM_BYTES: u64 = 8;
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     path: &'a Path,
+    /// The size of the whole file.
+    size: u64,
 }
 
 impl<'a> Reader<'a> {
-    fn truncated(&self, what: &'static str) -> CheckpointError {
+    /// The file ends before the `bytes` of field `what` at the current
+    /// position (and the checksum after everything).
+    fn truncated(&self, what: &'static str, bytes: u64) -> CheckpointError {
         CheckpointError::Truncated {
             path: self.path.to_path_buf(),
             what,
             offset: self.pos as u64,
+            size: self.size,
+            needed: (self.pos as u64)
+                .saturating_add(bytes)
+                .saturating_add(CHECKSUM_BYTES),
         }
     }
     fn invalid(&self, what: String) -> CheckpointError {
@@ -190,7 +228,7 @@ impl<'a> Reader<'a> {
             .pos
             .checked_add(n)
             .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(|| self.truncated(what))?;
+            .ok_or_else(|| self.truncated(what, n as u64))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -218,8 +256,9 @@ impl<'a> Reader<'a> {
     fn len(&mut self, elem: usize, what: &'static str) -> Result<usize, CheckpointError> {
         let n = self.u64(what)?;
         let remaining = (self.bytes.len() - self.pos) as u64;
-        if n.checked_mul(elem as u64).is_none_or(|b| b > remaining) {
-            return Err(self.truncated(what));
+        let bytes = n.checked_mul(elem as u64);
+        if bytes.is_none_or(|b| b > remaining) {
+            return Err(self.truncated(what, bytes.unwrap_or(u64::MAX)));
         }
         Ok(n as usize)
     }
@@ -232,10 +271,16 @@ impl<'a> Reader<'a> {
         expected: &[usize],
         what: &'static str,
     ) -> Result<Vec<f32>, CheckpointError> {
-        let n = self.len(4, what)?;
-        if !expected.contains(&n) {
-            return Err(self.invalid(format!("{what}: {n} values, expected {expected:?}")));
-        }
+        // The count is checked against the settings before the file's
+        // length: a damaged count is invalid, not a sign of truncation.
+        let n = self.u64(what)?;
+        let Some(n) = usize::try_from(n).ok().filter(|n| expected.contains(n)) else {
+            let expected: Vec<String> = expected.iter().map(usize::to_string).collect();
+            return Err(self.invalid(format!(
+                "{what}: {n} values, expected {}",
+                expected.join(" or ")
+            )));
+        };
         let raw = self.take(n * 4, what)?;
         Ok(raw
             .chunks_exact(4)

@@ -14,8 +14,21 @@ use super::{model_hash, store, Checkpoint, MAGIC};
 /// With `json`, prints exactly one JSON object on stdout.
 pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<()> {
     let (checkpoint, file);
+    let mut run = None;
     if path.is_dir() {
-        let found = super::CheckpointDir::new(path).newest_good()?;
+        run = crate::service::status::run_report(path);
+        let found = match super::CheckpointDir::new(path).newest_good() {
+            Ok(found) => found,
+            Err(e) => {
+                if let Some(run) = run.as_ref().filter(|_| !json) {
+                    println!(
+                        "run             {}",
+                        crate::service::status::describe_run(run)
+                    );
+                }
+                return Err(e.into());
+            }
+        };
         for (skipped, why) in &found.skipped {
             eprintln!(
                 "funkd: warning: skipping unreadable checkpoint {}: {why}",
@@ -31,7 +44,10 @@ pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<
     let path = file.as_path();
     let version = format_version(path)?;
     let finite = verify.then(|| all_finite(&checkpoint));
-    let report = report(&checkpoint, version, path, finite);
+    let mut report = report(&checkpoint, version, path, finite);
+    if let Some(run) = run {
+        report["run"] = run;
+    }
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -148,6 +164,12 @@ fn print_human(r: &serde_json::Value) {
         }
     };
     println!("checkpoint      {}", field("path"));
+    if !r["run"].is_null() {
+        println!(
+            "run             {}",
+            crate::service::status::describe_run(&r["run"])
+        );
+    }
     println!("format          version {}, checksum ok", field("version"));
     if !r["finite"].is_null() {
         println!("all finite      {}", field("finite"));

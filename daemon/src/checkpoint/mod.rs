@@ -31,12 +31,15 @@ pub use store::{CheckpointDir, Position};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The OS error is part of the message rather than a `source`, so that
+    /// an error chain printed with `{:#}` says it once.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file does not start with the checkpoint magic.
     #[error("{}: not a funk checkpoint (no FUNKCKPT magic)", path.display())]
@@ -62,8 +65,13 @@ pub enum CheckpointError {
         /// The checksum of the content.
         computed: u64,
     },
-    /// The file ends before a field.
-    #[error("{}: truncated checkpoint: {what} at byte {offset} runs past the end", path.display())]
+    /// The file ends before a field: it was cut short (a full disk, an
+    /// interrupted copy).
+    #[error(
+        "{}: truncated checkpoint: the file is {size} bytes, but its {what} (at byte {offset}) \
+         needs at least {needed}; it was cut short (a full disk, an interrupted copy?)",
+        path.display()
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -71,6 +79,11 @@ pub enum CheckpointError {
         what: &'static str,
         /// Where it starts.
         offset: u64,
+        /// The size of the file.
+        size: u64,
+        /// The size the file would need at least: up to the end of the
+        /// field, and the checksum after everything.
+        needed: u64,
     },
     /// A field has an impossible value.
     #[error("{}: invalid checkpoint at byte {offset}: {what}", path.display())]

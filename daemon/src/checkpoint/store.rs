@@ -53,9 +53,9 @@ pub struct Found {
 
 /// Reads and decodes one checkpoint file.
 pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
-    let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
+    let bytes = fs::read(path).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     Checkpoint::decode(&bytes, path)
 }
@@ -90,18 +90,18 @@ impl CheckpointDir {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
+            Err(error) => {
                 return Err(CheckpointError::Io {
                     path: self.dir.clone(),
-                    source,
+                    error,
                 })
             }
         };
         let mut found = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| CheckpointError::Io {
+            let entry = entry.map_err(|error| CheckpointError::Io {
                 path: self.dir.clone(),
-                source,
+                error,
             })?;
             if let Some(pos) = entry
                 .file_name()

@@ -257,3 +257,54 @@ fn load_model_reads_a_directory_or_a_file() {
     assert_eq!(from_dir.model.item_bias, best.item_bias);
     assert_ne!(best.item_bias, c.params.item_bias);
 }
+
+#[test]
+fn a_missing_checkpoint_says_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("ckpt-missing.funkc");
+    let os = std::fs::read(&missing).unwrap_err().to_string();
+    let err = anyhow::Error::new(store::read(&missing).unwrap_err());
+    let text = format!("{err:#}");
+    assert_eq!(text.matches(&os).count(), 1, "{text}");
+    assert!(text.contains("ckpt-missing.funkc"), "{text}");
+}
+
+#[test]
+fn a_truncated_checkpoint_says_truncated_with_its_size_not_checksum() {
+    let bytes = encode(&sample(false, true));
+    for cut in [1, 8, 9, 100, bytes.len() / 2] {
+        let short = &bytes[..bytes.len() - cut];
+        match Checkpoint::decode(short, Path::new("x")) {
+            Err(CheckpointError::Truncated { size, needed, .. }) => {
+                assert_eq!(size, short.len() as u64, "cut {cut}");
+                assert!(
+                    needed > size && needed <= bytes.len() as u64,
+                    "cut {cut}: {needed}"
+                );
+            }
+            other => panic!("cut {cut}: {other:?}"),
+        }
+    }
+    let text = Checkpoint::decode(&bytes[..bytes.len() - 100], Path::new("x"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("truncated") && !text.contains("checksum"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("the file is {} bytes", bytes.len() - 100)),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_flipped_byte_is_still_a_checksum_mismatch() {
+    let mut bytes = encode(&sample(false, true));
+    let n = bytes.len();
+    bytes[n - 20] ^= 0x40;
+    assert!(matches!(
+        Checkpoint::decode(&bytes, Path::new("x")),
+        Err(CheckpointError::Checksum { .. })
+    ));
+}

@@ -12,8 +12,6 @@
 //! from the same data and seed, so rerunning an interrupted `cv` resumes
 //! each fold's training from its checkpoints.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -24,6 +22,7 @@ use crate::commands::context::{
     choose_isa, load_checked_model, open_data, print_json, write_stdout,
 };
 use crate::commands::eval::{evaluate, thread_count, Split, SplitError};
+use crate::commands::workdir::WorkDir;
 use crate::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
 use crate::train::{train, TrainArgs, TrainConfig};
 use crate::usage_bail;
@@ -31,13 +30,18 @@ use crate::usage_bail;
 /// Options of `funkd cv`: the folds, and every flag of `funkd train`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_long_help = "DIR (--checkpoint-dir) receives fold-F.funk, the rating file of \
+    after_long_help = "DIR (--checkpoint-dir; without it, a temporary directory removed at the \
+end) receives fold-F.funk, the rating file of \
 fold F (fold F as its test split, the other folds as its train split), and fold-F/, that fold's \
 checkpoints. Rerunning the same command resumes every unfinished fold from its checkpoints; a \
 fold whose training already ended is only evaluated again.\n\nThe fold files are written from the \
 same data and seeds each time, so they are identical on every run. Reported: each fold's test \
 RMSE and MAE (predictions clamped to the rating range), and their mean and sample standard \
-deviation over the folds."
+deviation over the folds.",
+    mut_arg("checkpoint_dir", |arg| arg.required(false).help(
+        "Directory for the fold files and each fold's checkpoints, kept afterwards (rerunning \
+         resumes them) [default: a temporary directory, removed at the end]"
+    ))
 )]
 pub struct CvArgs {
     /// Number of folds, at least 2.
@@ -47,7 +51,8 @@ pub struct CvArgs {
     #[arg(long, default_value_t = 1)]
     pub fold_seed: u64,
     /// Training options, as for `funkd train`; --checkpoint-dir is the
-    /// directory for the fold files and each fold's checkpoints.
+    /// directory for the fold files and each fold's checkpoints, kept
+    /// afterwards [default: a temporary directory, removed at the end].
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -65,8 +70,9 @@ pub struct FoldResult {
     pub train_rmse: f64,
     /// Epochs trained.
     pub epochs: u32,
-    /// The fold's checkpoint directory.
-    pub checkpoint_dir: String,
+    /// The fold's checkpoint directory (`null` when cv worked in a
+    /// temporary directory, removed at the end).
+    pub checkpoint_dir: Option<String>,
 }
 
 /// Mean and sample standard deviation over folds.
@@ -159,14 +165,18 @@ pub fn run(args: CvArgs) -> Result<()> {
             args.folds
         );
     }
-    let dir = &args.train.checkpoint_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    if let (true, Some(dir)) = (args.train.fresh, &args.train.checkpoint_dir) {
+        crate::train::fresh::start_over(dir)?;
+    }
+    let work = WorkDir::given_or_temporary(args.train.checkpoint_dir.as_deref(), "cv")?;
+    if !quiet {
+        eprintln!("funkd: cv: {}", work.describe());
+    }
     let set = data.to_rating_set();
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut per_fold = Vec::with_capacity(args.folds);
     for f in 0..args.folds {
-        let result = run_fold(&args, &set, &dealt, f, dir, threads, isa)
+        let result = run_fold(&args, &set, &dealt, f, &work, threads, isa)
             .with_context(|| format!("fold {} of {}", f + 1, args.folds))?;
         if !quiet {
             eprintln!(
@@ -218,10 +228,11 @@ fn run_fold(
     set: &RatingSet,
     dealt: &[Vec<Triple>],
     f: usize,
-    dir: &Path,
+    work: &WorkDir,
     threads: usize,
     isa: funk_kernel::Isa,
 ) -> Result<FoldResult> {
+    let (dir, temporary) = (work.path(), work.is_temporary());
     let fold_file = dir.join(format!("fold-{}.funk", f + 1));
     let fold_dir = dir.join(format!("fold-{}", f + 1));
     let options = WriteOptions {
@@ -235,7 +246,7 @@ fn run_fold(
     let fold_data: RatingFile = open_data(&fold_file)?;
     let mut fold_args = args.train.clone();
     fold_args.data = fold_file.clone();
-    fold_args.checkpoint_dir = fold_dir.clone();
+    fold_args.checkpoint_dir = Some(fold_dir.clone());
     let mut config = TrainConfig::from_args(&fold_args, &fold_data)?;
     config.handle_signals = false;
     let summary = train(&fold_data, &config, &fold_dir)?;
@@ -255,7 +266,7 @@ fn run_fold(
         test: loss[0].into(),
         train_rmse: summary.train_rmse,
         epochs: summary.epochs,
-        checkpoint_dir: fold_dir.display().to_string(),
+        checkpoint_dir: (!temporary).then(|| fold_dir.display().to_string()),
     })
 }
 

@@ -39,6 +39,10 @@ pub struct DemoArgs {
     /// Print one JSON object on stdout instead of the report.
     #[arg(long)]
     pub json: bool,
+
+    /// No progress output on stderr (the report still goes to stdout).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// One recommended item.
@@ -93,8 +97,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.scale, args.seed
     ));
     let checkpoint_dir = dir.join("checkpoints");
+    let quiet = args.json || args.quiet;
     let say = |msg: String| {
-        if !args.json {
+        if !quiet {
             eprintln!("{msg}");
         }
     };
@@ -102,7 +107,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let gen = GenConfig {
         scale: args.scale,
         seed: args.seed,
-        progress: !args.json,
+        progress: !quiet,
         ..GenConfig::default()
     };
     let (users, items, ratings) = gen.shape();
@@ -124,7 +129,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = TrainConfig::defaults_for(&data);
     config.epochs = args.epochs;
     config.seed = args.seed;
-    config.verbosity = if args.json {
+    config.verbosity = if quiet {
         Verbosity::Quiet
     } else {
         Verbosity::Normal
@@ -199,11 +204,11 @@ fn print_report(r: &DemoReport, checkpoint: &Path) {
     let t = &r.train;
     println!();
     println!(
-        "Trained {} epochs of a rank-{} biased model at {:.1} M updates/s ({} threads, {}).",
+        "Trained {} epochs of a rank-{} biased model at {:.1} M updates/s ({}, {}).",
         t.epochs,
         t.rank,
         t.updates_per_sec / 1e6,
-        t.threads,
+        crate::train::report::threads(t.threads),
         t.isa
     );
     match (t.test_rmse, r.noise_floor) {

@@ -15,3 +15,4 @@ pub mod svd;
 pub mod titles;
 pub mod topn;
 pub mod tune;
+pub mod workdir;

@@ -23,6 +23,8 @@ use serde::Serialize;
 
 use crate::commands::context::{open_data, print_json, write_stdout};
 use crate::commands::cv::{deal_folds, fold_set, Spread};
+use crate::commands::workdir::WorkDir;
+use crate::rank::MAX_RANK;
 use crate::ratingfile::{self, RatingFile, WriteOptions};
 use crate::train::{train, DataShape, Derived, TrainConfig, Verbosity};
 use crate::usage_bail;
@@ -33,9 +35,10 @@ pub struct TuneArgs {
     /// The rating file (only its train split is used).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
-    /// Work directory for the fold files and the candidates' checkpoints.
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
+    /// Work directory for the fold files and the candidates' checkpoints,
+    /// kept afterwards [default: a temporary directory, removed at the end].
+    #[arg(long, visible_alias = "dir", value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// Folds of the train split, at least 2.
     #[arg(long, default_value_t = 3)]
     pub folds: usize,
@@ -72,7 +75,8 @@ pub struct TuneArgs {
     /// Seed of the random search.
     #[arg(long, default_value_t = 1)]
     pub search_seed: u64,
-    /// Epochs per training [default: train's default].
+    /// The most epochs per training; early stopping on each fold's
+    /// validation slice ends most trainings well before [default: 200].
     #[arg(long, value_name = "N")]
     pub epochs: Option<u32>,
     /// Worker threads per training [default: train's default].
@@ -81,10 +85,25 @@ pub struct TuneArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// No progress output on stderr.
-    #[arg(long)]
+    /// No progress output on stderr (warnings still go there).
+    #[arg(long, short = 'q')]
     pub quiet: bool,
 }
+
+/// The default cap on epochs per training. Higher than `train`'s default:
+/// the candidates with small learning rates need more epochs, and a cap
+/// that cuts them off while they still improve would rank them unfairly;
+/// early stopping ends every training once it stops improving.
+pub const DEFAULT_TUNE_EPOCHS: u32 = 200;
+
+/// A candidate's training also stops once its validation RMSE gains less
+/// than this fraction of itself over the patience window: with a decaying
+/// step, a small learning rate keeps gaining ever less for hundreds of
+/// epochs, and gains this small do not change the ranking.
+pub const TUNE_MIN_GAIN: f64 = 1e-4;
+
+/// How many of the best candidates are checked for hitting the epoch cap.
+const CHECKED_FOR_CAP: usize = 3;
 
 /// One candidate setting.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -120,6 +139,9 @@ pub struct Scored {
     pub per_fold: Vec<f64>,
     /// Epochs whose model was kept, per fold (early stopping).
     pub model_epochs: Vec<u32>,
+    /// Folds whose model was that of the last epoch allowed: still
+    /// improving when the epoch cap cut the training off.
+    pub capped_folds: usize,
 }
 
 /// What `tune` found, as printed by `--json`.
@@ -131,6 +153,8 @@ pub struct TuneReport {
     pub folds: usize,
     /// Train ratings searched on (the test split is not used).
     pub train_ratings: u64,
+    /// The cap on epochs per training.
+    pub epochs: u32,
     /// The defaults derived from the data: (η, λ).
     pub derived: (f32, f32),
     /// Every candidate, best first.
@@ -183,6 +207,26 @@ pub fn run(args: TuneArgs) -> Result<()> {
     {
         usage_bail!("--factors, --learning-rate, --reg and --reg-row each need at least one value");
     }
+    let what = if args.absolute {
+        "absolute value"
+    } else {
+        "multiple of the derived default"
+    };
+    for &lr in &args.learning_rate {
+        if !(lr.is_finite() && lr > 0.0) {
+            usage_bail!("--learning-rate {lr} must be a finite number > 0 (a {what})");
+        }
+    }
+    for (flag, values) in [("reg", Some(&args.reg)), ("reg-row", args.reg_row.as_ref())] {
+        for &v in values.into_iter().flatten() {
+            if !(v.is_finite() && v >= 0.0) {
+                usage_bail!("--{flag} {v} must be a finite number ≥ 0 (a {what})");
+            }
+        }
+    }
+    if let Some(&k) = args.factors.iter().find(|&&k| !(1..=MAX_RANK).contains(&k)) {
+        usage_bail!("--factors {k} must be within 1..={MAX_RANK}");
+    }
     if args.samples == Some(0) {
         usage_bail!("--samples must be at least 1");
     }
@@ -194,10 +238,16 @@ pub fn run(args: TuneArgs) -> Result<()> {
             data.train_count()
         );
     }
+    let epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
+    if epochs == 0 {
+        usage_bail!("--epochs must be at least 1");
+    }
     let derived = Derived::for_shape(&DataShape::of(&data));
     let list = candidates(&args, &derived);
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
+    let work = WorkDir::given_or_temporary(args.checkpoint_dir.as_deref(), "tune")?;
+    if !args.quiet {
+        eprintln!("funkd: tune: {}", work.describe());
+    }
 
     // Folds of the train split only: the test split is dropped here.
     let mut set = data.to_rating_set();
@@ -205,7 +255,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut fold_files = Vec::with_capacity(args.folds);
     for f in 0..args.folds {
-        let path = args.dir.join(format!("train-fold-{}.funk", f + 1));
+        let path = work.path().join(format!("train-fold-{}.funk", f + 1));
         let options = WriteOptions {
             grid: None,
             seed: args.fold_seed.wrapping_add(f as u64),
@@ -221,7 +271,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         let mut per_fold = Vec::with_capacity(args.folds);
         let mut model_epochs = Vec::with_capacity(args.folds);
         for (f, fold) in fold_files.iter().enumerate() {
-            let dir = args.dir.join(format!("cand-{}-fold-{}", c + 1, f + 1));
+            let dir = work.path().join(format!("cand-{}-fold-{}", c + 1, f + 1));
             let (rmse, epoch) = train_candidate(&args, cand, fold, &dir).with_context(|| {
                 format!("candidate {} ({}), fold {}", c + 1, cand.flags(), f + 1)
             })?;
@@ -232,6 +282,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
             candidate: *cand,
             rmse: Spread::of(per_fold.iter().copied()),
             per_fold,
+            capped_folds: model_epochs.iter().filter(|&&e| e >= epochs).count(),
             model_epochs,
         };
         if !args.quiet {
@@ -247,10 +298,24 @@ pub fn run(args: TuneArgs) -> Result<()> {
         scored.push(s);
     }
     scored.sort_by(|a, b| a.rmse.mean.total_cmp(&b.rmse.mean));
+    for (rank, s) in scored.iter().take(CHECKED_FOR_CAP).enumerate() {
+        if s.capped_folds > 0 {
+            eprintln!(
+                "funkd: warning: the {} candidate ({}) was still improving when the epoch cap \
+                 (--epochs {epochs}) stopped it on {} of {} folds; its RMSE may be better with a \
+                 higher --epochs",
+                ordinal(rank + 1),
+                s.candidate.flags(),
+                s.capped_folds,
+                args.folds
+            );
+        }
+    }
     let report = TuneReport {
         data: data.path().display().to_string(),
         folds: args.folds,
         train_ratings: data.train_count(),
+        epochs,
         derived: (derived.learning_rate, derived.reg),
         best_flags: scored
             .first()
@@ -273,24 +338,54 @@ pub fn run(args: TuneArgs) -> Result<()> {
         )?;
         writeln!(
             out,
-            "factors  learning-rate        reg  reg-row    rmse     std  epochs"
+            "factors  learning-rate        reg  reg-row    rmse     std  epochs (per fold, of at most {})",
+            report.epochs
         )?;
+        let mut capped = false;
         for s in &report.candidates {
             let c = s.candidate;
+            let epochs: Vec<String> = s
+                .model_epochs
+                .iter()
+                .map(|&e| {
+                    if e >= report.epochs {
+                        capped = true;
+                        format!("{e}*")
+                    } else {
+                        e.to_string()
+                    }
+                })
+                .collect();
             writeln!(
                 out,
-                "{:>7}  {:>13.6}  {:>9.6}  {:>7.3}  {:.4}  {:.4}  {:?}",
+                "{:>7}  {:>13.6}  {:>9.6}  {:>7.3}  {:.4}  {:.4}  {}",
                 c.factors,
                 c.learning_rate,
                 c.reg,
                 c.reg_row,
                 s.rmse.mean,
                 s.rmse.std,
-                s.model_epochs
+                epochs.join(" ")
+            )?;
+        }
+        if capped {
+            writeln!(
+                out,
+                "* the epoch cap: the validation RMSE was still improving (try a higher --epochs)"
             )?;
         }
         writeln!(out, "best: funkd train {}", report.best_flags)
     })
+}
+
+/// A candidate's place in words: "best", "second best", "third best", "4th best"…
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "best".into(),
+        2 => "second best".into(),
+        3 => "third best".into(),
+        n => format!("{n}th best"),
+    }
 }
 
 /// Trains one candidate on one fold from scratch; its held-out RMSE and
@@ -309,9 +404,8 @@ fn train_candidate(
     config.learning_rate = cand.learning_rate;
     config.reg = cand.reg;
     config.reg_row = cand.reg_row;
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
-    }
+    config.epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
+    config.early_stop_min_gain = TUNE_MIN_GAIN;
     if let Some(threads) = args.threads {
         config.threads = threads.clamp(1, fold.grid().max(1));
     }
@@ -339,7 +433,7 @@ mod tests {
     }
 
     fn args(extra: &[&str]) -> TuneArgs {
-        let mut v = vec!["tune", "--data", "d.funk", "--dir", "w"];
+        let mut v = vec!["tune", "--data", "d.funk"];
         v.extend_from_slice(extra);
         Cli::parse_from(v).tune
     }

@@ -114,7 +114,12 @@ pub fn sample(config: &GenConfig, oracle: bool) -> Generated {
     };
 
     let chunks = users.div_ceil(CHUNK);
-    let progress = Progress::new("gen", Some(users as u64), Unit::Items, !config.progress);
+    let progress = Progress::new(
+        "gen",
+        Some(users as u64),
+        Unit::Count("users"),
+        !config.progress,
+    );
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

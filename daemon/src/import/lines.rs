@@ -11,12 +11,15 @@ use crate::progress::Progress;
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// A file could not be opened or read.
-    #[error("{file}: {source}")]
+    ///
+    /// The OS error is part of the message rather than a `source`, so that
+    /// an error chain printed with `{:#}` says it once.
+    #[error("{file}: {error}")]
     Io {
         /// The file.
         file: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A line could not be understood.
     #[error("{file}:{line}: {what}")]
@@ -43,9 +46,9 @@ pub fn for_each_line(
     progress: &Progress,
     mut each: impl FnMut(u64, &str) -> Result<(), String>,
 ) -> Result<(), InputError> {
-    let io = |source| InputError::Io {
+    let io = |error| InputError::Io {
         file: path.to_path_buf(),
-        source,
+        error,
     };
     let file = File::open(path).map_err(io)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -110,4 +113,20 @@ pub fn parse_id<'a>(field: &'a str, what: &str) -> Result<&'a str, String> {
 /// The size of `path` in bytes (0 if unknown).
 pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_input_file_says_the_os_error_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("u1.base");
+        let os = File::open(&missing).unwrap_err().to_string();
+        let err = for_each_line(&missing, &Progress::hidden(), |_, _| Ok(())).unwrap_err();
+        let text = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(text.matches(&os).count(), 1, "{text}");
+        assert!(text.contains("u1.base"), "{text}");
+    }
 }

@@ -89,8 +89,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             summary.seconds
         );
         println!(
-            "duplicates ({:?}): {} in train, {} in test{}",
-            summary.duplicate_policy,
+            "duplicates (--duplicates {}): {} in train, {} in test{}",
+            clap::ValueEnum::to_possible_value(&summary.duplicate_policy)
+                .map_or_else(String::new, |v| v.get_name().to_string()),
             summary.duplicates.train,
             summary.duplicates.test,
             summary.probe_unknown.map_or(String::new(), |n| format!(

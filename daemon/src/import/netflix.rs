@@ -16,9 +16,9 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let io = |source| InputError::Io {
+            let io = |error| InputError::Io {
                 file: path.clone(),
-                source,
+                error,
             };
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(io)?
@@ -32,7 +32,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
             if found.is_empty() {
                 return Err(InputError::Io {
                     file: path.clone(),
-                    source: std::io::Error::new(
+                    error: std::io::Error::new(
                         std::io::ErrorKind::NotFound,
                         "directory holds no mv_*.txt files",
                     ),

@@ -4,9 +4,12 @@
 //!
 //! - [`signals`]: SIGINT/SIGTERM → stop, SIGHUP → checkpoint, SIGUSR1 → status line.
 //! - [`status`]: `status.json` (with the run's data file) and `metrics.jsonl` in the checkpoint directory.
+//! - [`liveness`]: who wrote a status file, and whether that process still runs.
 
+pub mod liveness;
 pub mod signals;
 pub mod status;
 
+pub use liveness::{Liveness, ProcessIdentity};
 pub use signals::{Request, SignalListener};
 pub use status::{MetricsLog, RunState, Status, StatusFile, STATUS_FILE_NAME};

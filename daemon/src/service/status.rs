@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
+use super::liveness::{Liveness, ProcessIdentity};
 use crate::atomic::write_atomically;
 
 /// The state of a run.
@@ -38,8 +39,12 @@ pub enum RunState {
 pub struct Status {
     /// The state.
     pub state: RunState,
-    /// Process id.
-    pub pid: u32,
+    /// The process writing it (`pid`, `process_start`, `boot_id`): a
+    /// reader tells a live run from a dead one with
+    /// [`ProcessIdentity::liveness`], since the state of a run that was
+    /// killed stays what it last wrote.
+    #[serde(flatten)]
+    pub process: ProcessIdentity,
     /// Epochs completed.
     pub epoch: u32,
     /// Epochs in all.
@@ -48,8 +53,12 @@ pub struct Status {
     pub stratum: u32,
     /// Strata per epoch.
     pub strata: u32,
-    /// The learning rate now.
+    /// The step size of the epoch being trained (the last one trained
+    /// once the run ended): the base rate through the schedule.
     pub learning_rate: f32,
+    /// The base learning rate (lower than the one asked for after
+    /// divergence back-offs).
+    pub base_learning_rate: f32,
     /// Train RMSE of the last completed epoch.
     pub train_rmse: Option<f64>,
     /// Test RMSE of the last completed epoch.
@@ -148,6 +157,45 @@ impl MetricsLog {
     }
 }
 
+/// What `status.json` in `dir` says of its run, and whether the process
+/// that wrote it still runs: `{"state", "pid", "alive", "why"}` (`alive`
+/// null where this system cannot tell). `None` without a readable status file.
+pub fn run_report(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(STATUS_FILE_NAME)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let state = value["state"].as_str()?.to_string();
+    let process: ProcessIdentity = serde_json::from_value(value.clone()).ok()?;
+    let (alive, why) = match process.liveness() {
+        Liveness::Alive => (Some(true), None),
+        Liveness::Dead(why) => (Some(false), Some(why)),
+        Liveness::Unknown => (None, None),
+    };
+    Some(serde_json::json!({
+        "state": state,
+        "pid": process.pid,
+        "alive": alive,
+        "why": why,
+    }))
+}
+
+/// One line for a person: the run's state and whether it is alive, with
+/// what to do when a run that should be running is gone.
+pub fn describe_run(report: &serde_json::Value) -> String {
+    let state = report["state"].as_str().unwrap_or("unknown");
+    let pid = &report["pid"];
+    let why = report["why"].as_str().unwrap_or("it is gone");
+    let running = matches!(state, "starting" | "training" | "stopping");
+    match (report["alive"].as_bool(), running) {
+        (Some(true), _) => format!("{state}, alive (pid {pid})"),
+        (Some(false), true) => format!(
+            "not running: status.json says {state}, but {why}; the run crashed or was killed \
+             (run the same `funkd train` command to resume from the newest checkpoint)"
+        ),
+        (Some(false), false) => format!("{state} (pid {pid} has exited)"),
+        (None, _) => format!("{state} (pid {pid}; whether it still runs cannot be told here)"),
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()
@@ -162,12 +210,17 @@ mod tests {
     fn status() -> Status {
         Status {
             state: RunState::Training,
-            pid: 7,
+            process: ProcessIdentity {
+                pid: 7,
+                process_start: Some(99),
+                boot_id: None,
+            },
             epoch: 2,
             epochs: 5,
             stratum: 1,
             strata: 4,
             learning_rate: 0.01,
+            base_learning_rate: 0.02,
             train_rmse: Some(0.9),
             test_rmse: None,
             updates_per_sec: None,
@@ -208,5 +261,6 @@ mod tests {
         let value = written(&StatusFile::new(dir.path()), dir.path());
         assert!(value["data"].is_null());
         assert_eq!(value["pid"], 7);
+        assert_eq!(value["process_start"], 99);
     }
 }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[command(
     after_long_help = "Resuming: starting `train` on a checkpoint directory that holds a checkpoint \
 continues that run (same data file, same rank; flags that disagree with the checkpoint are \
-refused; --epochs may extend it). A resumed run ends with exactly the same model bytes as one \
+refused; --epochs may extend it); --fresh starts over instead, keeping the old run in \
+DIR.old-<time>. A resumed run ends with exactly the same model bytes as one \
 that never stopped.\n\nSignals: SIGINT/SIGTERM finish the blocks in flight, checkpoint and exit 0 \
 (a second one exits at once, non-zero); SIGHUP checkpoints and goes on; SIGUSR1 prints a status \
 line. DIR/status.json is replaced atomically; DIR/metrics.jsonl gets one JSON line per epoch."
@@ -22,8 +23,14 @@ pub struct TrainArgs {
 
     /// Directory for checkpoints, metrics.jsonl and status.json; created if
     /// missing, resumed from if it holds a checkpoint.
-    #[arg(long, value_name = "DIR")]
-    pub checkpoint_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub checkpoint_dir: Option<PathBuf>,
+
+    /// Start a new run even if DIR holds one: everything in DIR is first
+    /// moved, whole, to a new directory `DIR.old-<UTC time>` beside it
+    /// (nothing is deleted; the new path is printed).
+    #[arg(long)]
+    pub fresh: bool,
 
     /// Rank of the model: factors per user and item, 1..=256 [default: 32].
     #[arg(long, visible_alias = "rank", value_name = "K")]
@@ -121,7 +128,7 @@ pub struct TrainArgs {
     pub json: bool,
 
     /// No progress output on stderr (errors and warnings still go there).
-    #[arg(long)]
+    #[arg(long, short = 'q')]
     pub quiet: bool,
 
     /// Testing aid: sleep this long per stratum trained (after every window of strata).

@@ -7,6 +7,7 @@ use std::time::Duration;
 use funk_kernel::{HyperParams, Isa, LearningRate, ModelKind};
 
 use super::args::{MethodArg, ScheduleArg, TrainArgs};
+use super::report;
 use crate::checkpoint::{Method, Settings};
 use crate::error::UsageError;
 use crate::rank::MAX_RANK;
@@ -74,6 +75,8 @@ pub struct TrainConfig {
     pub epochs: u32,
     /// Worker threads, 1..=P.
     pub threads: usize,
+    /// The `--threads` given, if any (more than P is capped to P).
+    pub requested_threads: Option<usize>,
     /// Seed of initialisation and schedule.
     pub seed: u64,
     /// Base learning rate.
@@ -94,6 +97,11 @@ pub struct TrainConfig {
     pub keep: usize,
     /// Early-stopping patience on the validation RMSE (0 = off).
     pub early_stop: u32,
+    /// Early stopping also ends a run whose validation RMSE gained less
+    /// than this fraction of itself over the last `early_stop` epochs
+    /// (0: any gain keeps it going; `train`'s setting). Not saved in
+    /// checkpoints: for runs that are never resumed (`tune`'s).
+    pub early_stop_min_gain: f64,
     /// Fraction of the train ratings held out as the validation slice.
     pub validation: f32,
     /// λ₀: per-row prior, applied once per epoch to every factor row.
@@ -132,6 +140,7 @@ impl TrainConfig {
             rank: DEFAULT_RANK,
             epochs: DEFAULT_EPOCHS,
             threads: cpus.clamp(1, data.grid().max(1)),
+            requested_threads: None,
             seed: DEFAULT_SEED,
             learning_rate: derived.learning_rate,
             schedule: LearningRate::Decay {
@@ -144,6 +153,7 @@ impl TrainConfig {
             checkpoint_every_epochs: 1,
             keep: DEFAULT_KEEP,
             early_stop: DEFAULT_EARLY_STOP,
+            early_stop_min_gain: 0.0,
             validation: DEFAULT_VALIDATION,
             reg_row: derived.reg_row,
             max_backoffs: DEFAULT_MAX_BACKOFFS,
@@ -173,6 +183,14 @@ impl TrainConfig {
                 return Err(usage("--threads must be at least 1".into()));
             }
             c.threads = threads.min(data.grid().max(1));
+            c.requested_threads = Some(threads);
+            if threads > c.threads && !args.quiet {
+                eprintln!(
+                    "funkd: note: --threads {threads}: this data's grid is {p}×{p} blocks, so at most {p} train at once; using {}",
+                    report::threads(c.threads),
+                    p = data.grid()
+                );
+            }
         }
         if let Some(seed) = args.seed {
             explicit.insert("seed");
@@ -318,6 +336,26 @@ impl TrainConfig {
                 self.validation
             )));
         }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(usage(format!(
+                "--learning-rate {} must be a finite number > 0",
+                self.learning_rate
+            )));
+        }
+        for (flag, value) in [("reg", self.reg), ("reg-bias", self.reg_bias)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(usage(format!(
+                    "--{flag} {value} must be a finite number ≥ 0"
+                )));
+            }
+        }
+        if let LearningRate::Decay { decay } = self.schedule {
+            if !(decay.is_finite() && decay >= 0.0) {
+                return Err(usage(format!(
+                    "--decay {decay} must be a finite number ≥ 0"
+                )));
+            }
+        }
         if !(self.reg_row.is_finite() && self.reg_row >= 0.0) {
             return Err(usage(format!(
                 "--reg-row {} must be a finite number ≥ 0",
@@ -390,7 +428,8 @@ impl TrainConfig {
         {
             return Err(usage(format!(
                 "the checkpoint was trained on another data file (identity {:016x}, {} users × {} items, grid {}), \
-                 not {} (identity {:016x}, {} × {}, grid {}); use another --checkpoint-dir",
+                 not {} (identity {:016x}, {} × {}, grid {}); use another --checkpoint-dir, \
+                 or add --fresh to start over (the old run is moved aside, not deleted)",
                 saved.data_identity,
                 saved.users,
                 saved.items,
@@ -402,54 +441,69 @@ impl TrainConfig {
                 data.grid()
             )));
         }
+        // Every comparison is spoken in flags: what was given, and the
+        // flags that would resume the run in the directory.
         let mut conflicts = Vec::new();
         let mut check = |flag: &'static str, ours: String, theirs: String| {
             if self.explicit.contains(flag) && ours != theirs {
-                conflicts.push(format!("--{flag} {ours} (checkpoint: {theirs})"));
+                conflicts.push(format!("{ours} (the run there: {theirs})"));
             }
         };
-        check("factors", self.rank.to_string(), saved.rank.to_string());
-        check("seed", self.seed.to_string(), saved.seed.to_string());
+        let plain = |kind: ModelKind| match kind {
+            ModelKind::Plain => "--plain".to_string(),
+            ModelKind::Biased => "the biased model, no --plain".to_string(),
+        };
+        let value = |flag: &str, v: String| format!("--{flag} {v}");
+        check(
+            "factors",
+            value("factors", self.rank.to_string()),
+            value("factors", saved.rank.to_string()),
+        );
+        check(
+            "seed",
+            value("seed", self.seed.to_string()),
+            value("seed", saved.seed.to_string()),
+        );
         check(
             "method",
-            self.method.name().into(),
-            saved.method.name().into(),
+            value("method", self.method.name().into()),
+            value("method", saved.method.name().into()),
         );
-        check(
-            "plain",
-            format!("{:?}", self.kind),
-            format!("{:?}", saved.kind),
-        );
+        check("plain", plain(self.kind), plain(saved.kind));
         check(
             "learning-rate",
-            self.learning_rate.to_string(),
-            saved.base_learning_rate.to_string(),
+            value("learning-rate", self.learning_rate.to_string()),
+            value("learning-rate", saved.base_learning_rate.to_string()),
         );
         check(
             "schedule",
-            format!("{:?}", self.schedule),
-            format!("{:?}", saved.schedule),
+            schedule_flags(self.schedule),
+            schedule_flags(saved.schedule),
         );
-        check("reg", self.reg.to_string(), saved.reg.to_string());
+        check(
+            "reg",
+            value("reg", self.reg.to_string()),
+            value("reg", saved.reg.to_string()),
+        );
         check(
             "reg-bias",
-            self.reg_bias.to_string(),
-            saved.reg_bias.to_string(),
+            value("reg-bias", self.reg_bias.to_string()),
+            value("reg-bias", saved.reg_bias.to_string()),
         );
         check(
             "early-stop",
-            self.early_stop.to_string(),
-            saved.early_stop.to_string(),
+            value("early-stop", self.early_stop.to_string()),
+            value("early-stop", saved.early_stop.to_string()),
         );
         check(
             "validation",
-            self.validation.to_string(),
-            saved.validation.to_string(),
+            value("validation", self.validation.to_string()),
+            value("validation", saved.validation.to_string()),
         );
         check(
             "reg-row",
-            self.reg_row.to_string(),
-            saved.reg_row.to_string(),
+            value("reg-row", self.reg_row.to_string()),
+            value("reg-row", saved.reg_row.to_string()),
         );
         if !conflicts.is_empty() {
             let what = if self.explicit.contains("factors") && self.rank as u32 != saved.rank {
@@ -458,7 +512,9 @@ impl TrainConfig {
                 "other settings"
             };
             return Err(usage(format!(
-                "the checkpoint directory holds a run with {what}: {}; use another --checkpoint-dir, or drop these flags to resume it",
+                "the checkpoint directory holds a run with {what}: {}; drop these flags to resume it, \
+                 add --fresh to start over (the old run is moved aside, not deleted), \
+                 or use another --checkpoint-dir",
                 conflicts.join(", ")
             )));
         }
@@ -487,6 +543,16 @@ impl TrainConfig {
                 self.isa
             }
         }
+    }
+}
+
+/// A learning-rate schedule as the flags that choose it
+/// (`--schedule decay --decay 0.05`).
+pub fn schedule_flags(schedule: LearningRate) -> String {
+    match schedule {
+        LearningRate::Constant => "--schedule constant".to_string(),
+        LearningRate::Decay { decay } => format!("--schedule decay --decay {decay}"),
+        LearningRate::Adaptive => "--schedule adaptive".to_string(),
     }
 }
 

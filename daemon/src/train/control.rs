@@ -34,12 +34,12 @@ impl<const K: usize> Trainer<'_, K> {
             Request::Status => {
                 let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
                 self.reporter.line(&format!(
-                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
+                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:.4e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
                     self.progress.epoch,
                     self.settings.epochs,
                     self.progress.stratum,
                     self.grid(),
-                    self.settings.learning_rate,
+                    self.current_step_size(),
                     last(&self.progress.train_rmse).map_or("-".into(), |x| format!("{x:.4}")),
                     last(&self.progress.test_rmse).map_or("-".into(), |x| format!("{x:.4}")),
                     self.last_rate.map_or("-".into(), |r| format!("{:.1} M updates/s", r / 1e6)),
@@ -170,19 +170,34 @@ impl<const K: usize> Trainer<'_, K> {
         let Some(best) = best_epoch(hist) else {
             return false;
         };
-        hist.len() - 1 - best >= patience
+        if hist.len() - 1 - best >= patience {
+            return true;
+        }
+        stalled(hist, patience, self.config.early_stop_min_gain)
+    }
+
+    /// The step size of the epoch being trained, or of the last epoch
+    /// once every epoch is done.
+    pub(super) fn current_step_size(&self) -> f32 {
+        let epoch = self
+            .progress
+            .epoch
+            .min(self.settings.epochs.saturating_sub(1));
+        self.hyper_params()
+            .map_or(self.settings.learning_rate, |h| h.step_size(epoch))
     }
 
     pub(super) fn publish(&mut self, state: RunState, error: Option<String>) {
         let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
         let status = Status {
             state,
-            pid: std::process::id(),
+            process: self.process.clone(),
             epoch: self.progress.epoch,
             epochs: self.settings.epochs,
             stratum: self.progress.stratum,
             strata: self.grid() as u32,
-            learning_rate: self.settings.learning_rate,
+            learning_rate: self.current_step_size(),
+            base_learning_rate: self.settings.learning_rate,
             train_rmse: last(&self.progress.train_rmse),
             test_rmse: last(&self.progress.test_rmse),
             updates_per_sec: self.last_rate,
@@ -194,5 +209,38 @@ impl<const K: usize> Trainer<'_, K> {
             self.reporter.warn(&format!("{e:#}"));
         }
         self.last_status_at = Instant::now();
+    }
+}
+
+/// Whether the validation RMSE gained less than the fraction `min_gain` of
+/// itself over its last `patience` epochs (never with `min_gain` 0): the
+/// best of those epochs against the best before them.
+pub(super) fn stalled(hist: &[f64], patience: usize, min_gain: f64) -> bool {
+    if min_gain <= 0.0 || hist.len() <= patience {
+        return false;
+    }
+    let best_of = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (before, recent) = hist.split_at(hist.len() - patience);
+    let (before, recent) = (best_of(before), best_of(recent));
+    before.is_finite() && before - recent < min_gain * before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stalled;
+
+    #[test]
+    fn a_gain_below_the_threshold_over_the_patience_window_is_a_stall() {
+        let hist = [1.0, 0.9, 0.89995, 0.8999, 0.89988];
+        // 0.9 → 0.89988 over the last 3 epochs: a gain of 1.3e-4 of 0.9.
+        assert!(stalled(&hist, 3, 2e-4));
+        assert!(!stalled(&hist, 3, 1e-4));
+        assert!(!stalled(&hist, 3, 0.0), "0: any gain counts");
+        assert!(!stalled(&hist[..3], 3, 0.5), "too few epochs to tell");
     }
 }

@@ -9,11 +9,13 @@
 //!   its passes over the blocks (`passes`) and its control between strata
 //!   (`control`: signals, checkpoints, divergence, status).
 //! - [`report`]: summary, per-epoch records, progress display.
+//! - [`fresh`]: `--fresh`, moving an old run aside to start over.
 
 pub mod args;
 pub mod config;
 mod control;
 mod early;
+pub mod fresh;
 mod passes;
 pub mod report;
 pub mod run;
@@ -65,7 +67,7 @@ pub fn train(
     }
     let found = dir.newest_good_if_any().with_context(|| {
         format!(
-            "cannot resume from {}: every checkpoint in it is unreadable; move them aside to start afresh",
+            "cannot resume from {}: every checkpoint in it is unreadable; add --fresh to start over (they are moved aside, not deleted)",
             checkpoint_dir.display()
         )
     })?;
@@ -138,7 +140,16 @@ pub fn train(
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
     let config = TrainConfig::from_args(&args, &data)?;
-    let summary = train(&data, &config, &args.checkpoint_dir)?;
+    let Some(dir) = &args.checkpoint_dir else {
+        crate::usage_bail!("funkd train needs --checkpoint-dir DIR (where the run is kept)");
+    };
+    if args.fresh {
+        fresh::start_over(dir)?;
+    }
+    let summary = train(&data, &config, dir)?;
+    if let (Some(hint), false) = (still_improving(&summary), args.quiet) {
+        eprintln!("funkd: note: {hint}");
+    }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -148,12 +159,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn print_summary(s: &TrainSummary) {
-    let how = match s.ending {
-        Ending::Finished => "finished",
-        Ending::EarlyStopped => "stopped early (validation RMSE no longer improving)",
-        Ending::Stopped => "stopped by a signal (run the same command to resume)",
-    };
-    println!("training {how}: {} of {} epochs", s.epochs, s.epochs_target);
+    println!("training {}", ending_line(s));
     if let Some(e) = s.model_epoch.filter(|e| *e != s.epochs) {
         println!("model           epoch {e} (best validation RMSE, restored)");
     }
@@ -172,13 +178,81 @@ fn print_summary(s: &TrainSummary) {
         println!("noise floor     {floor:.4}");
     }
     println!(
-        "updates/s       {:.1} M ({} threads, {})",
+        "updates/s       {:.1} M ({}, {})",
         s.updates_per_sec / 1e6,
-        s.threads,
+        report::threads(s.threads),
         s.isa
     );
     println!("model hash      {}", s.model_hash);
     if let Some(path) = &s.checkpoint {
         println!("checkpoint      {}", path.display());
+    }
+}
+
+/// How a run ended, in words: "finished: 20 of 20 epochs", "stopped early
+/// after 12 of 20 epochs: …", or, for a resumed run that had nothing left
+/// to train, that it had nothing left to do and what would change that.
+pub fn ending_line(s: &TrainSummary) -> String {
+    let best = s
+        .best_validation_rmse
+        .map_or(String::new(), |(_, e)| format!(", best at epoch {e}"));
+    let nothing_to_do = s.updates == 0
+        && s.resumed_from.is_some_and(|(_, stratum)| stratum == 0)
+        && s.ending != Ending::Stopped;
+    match s.ending {
+        Ending::EarlyStopped if nothing_to_do => format!(
+            "had nothing left to do: the run had already stopped early after {} epochs \
+             (validation RMSE no longer improving{best}); use --fresh to start over",
+            s.epochs
+        ),
+        Ending::Finished if nothing_to_do => format!(
+            "had nothing left to do: the run had already trained {} {} of a target of {}; \
+             pass a larger --epochs to train further, or --fresh to start over",
+            s.epochs,
+            plural(s.epochs, "epoch"),
+            s.epochs_target
+        ),
+        Ending::Finished => format!(
+            "finished: {} of {} {}",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+        Ending::EarlyStopped => format!(
+            "stopped early after {} of {} epochs: validation RMSE no longer improving{best}",
+            s.epochs, s.epochs_target
+        ),
+        Ending::Stopped => format!(
+            "stopped by a signal after {} of {} {} (run the same command to resume)",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+    }
+}
+
+/// A run that trained every epoch asked for while its validation RMSE was
+/// still improving at the last one: what to do to train on.
+pub fn still_improving(s: &TrainSummary) -> Option<String> {
+    let last = s.epochs;
+    let improving = s.ending == Ending::Finished
+        && s.updates > 0
+        && s.best_validation_rmse
+            .is_some_and(|(_, epoch)| epoch == last);
+    improving.then(|| {
+        format!(
+            "the validation RMSE was still improving at epoch {last}, the last one asked for; \
+             the same command with --epochs {} trains on from here",
+            last + last.div_ceil(2).max(1)
+        )
+    })
+}
+
+/// `word`, with an s unless `n` is 1.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
     }
 }

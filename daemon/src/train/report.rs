@@ -202,6 +202,15 @@ fn eta(secs: f64) -> String {
     }
 }
 
+/// "1 thread", "4 threads".
+pub fn threads(n: usize) -> String {
+    if n == 1 {
+        "1 thread".to_string()
+    } else {
+        format!("{n} threads")
+    }
+}
+
 /// A human description of the settings, one `name value (source)` per line.
 pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> String {
     let src = |flag: &str| {
@@ -259,7 +268,17 @@ pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> Str
             src("early-stop"),
         ),
         ("isa", settings.isa.clone(), src("isa")),
-        ("threads", config.threads.to_string(), "run"),
+        (
+            "threads",
+            config.threads.to_string(),
+            match config.requested_threads {
+                Some(asked) if asked > config.threads => {
+                    "flag, capped: the grid trains at most this many blocks at once"
+                }
+                Some(_) => "flag",
+                None => "default",
+            },
+        ),
         ("keep", config.keep.to_string(), "run"),
         (
             "checkpoint-every-epochs",

@@ -120,6 +120,7 @@ pub fn run<const K: usize>(
         checkpoint_requested: false,
         last_rate: None,
         last_test_mae: None,
+        process: crate::service::ProcessIdentity::current(),
     };
     trainer.settings.isa = isa.name().to_string();
     trainer.publish(RunState::Starting, None);
@@ -299,7 +300,9 @@ impl<const K: usize> Trainer<'_, K> {
                 self.periodic_checkpoint();
             }
             self.publish(RunState::Training, None);
-            if early {
+            // Patience running out at the last epoch stops nothing early:
+            // every epoch asked for was trained.
+            if early && !last {
                 return Ok(Ending::EarlyStopped);
             }
             if let Some(signal) = self.stop {

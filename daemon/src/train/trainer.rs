@@ -77,4 +77,6 @@ pub(super) struct Trainer<'d, const K: usize> {
     pub(super) checkpoint_requested: bool,
     pub(super) last_rate: Option<f64>,
     pub(super) last_test_mae: Option<f64>,
+    /// This process, as `status.json` names it.
+    pub(super) process: crate::service::ProcessIdentity,
 }

@@ -83,5 +83,5 @@ fn bad_fold_counts_and_train_flags_are_usage_errors() {
         ],
         2,
     );
-    fails(&["cv", "--data", f.data_arg(), "--folds", "2"], 2);
+    fails(&["cv", "--data", f.data_arg(), "--folds", "-2"], 2);
 }
