@@ -17,13 +17,17 @@ pub enum FormatError {
         /// The operating system's error.
         error: std::io::Error,
     },
-    /// The file does not start with the rating-file magic.
-    #[error("{path}: not a funk rating file (starts with {found:?}, expected \"FUNKRATE\")")]
+    /// The file does not start with the rating-file magic: most often a
+    /// text file of ratings that was never imported.
+    #[error("{path}: not a funk rating file ({looks_like}); {advice}")]
     BadMagic {
         /// The file.
         path: PathBuf,
-        /// Its first bytes, lossily decoded.
-        found: String,
+        /// What the file seems to be (its first line, escaped, when it is
+        /// text; never raw binary bytes).
+        looks_like: String,
+        /// What to do: the `funkd import` command that makes a rating file.
+        advice: String,
     },
     /// The file was written by a newer funkd.
     #[error("{path}: rating-file format version {found} is newer than this funkd supports (version {supported})")]

@@ -31,6 +31,7 @@
 
 mod blocking;
 mod error;
+mod foreign;
 mod ids;
 mod layout;
 mod reader;
