@@ -106,3 +106,140 @@ fn a_binary_file_given_as_data_is_never_echoed() {
         "raw bytes in the message: {err:?}"
     );
 }
+
+// ---------------------------------------------------------------- damaged rating files
+
+/// Where things are in a rating file: (records section offset, block
+/// table section offset, block table length), read through the library.
+fn layout(path: &Path) -> (usize, usize, usize) {
+    let file = funkd::ratingfile::RatingFile::open(path).unwrap();
+    let section = |name: &str| {
+        file.sections()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1
+    };
+    let (records, table) = (section("records"), section("block table"));
+    (
+        records.offset as usize,
+        table.offset as usize,
+        table.len as usize,
+    )
+}
+
+/// The first block (in row-major order) with train ratings, and its entry.
+fn first_train_block(path: &Path) -> (usize, usize, funkd::ratingfile::BlockEntry) {
+    let file = funkd::ratingfile::RatingFile::open(path).unwrap();
+    let p = file.grid();
+    (0..p * p)
+        .map(|b| (b / p, b % p, file.block_entry(b / p, b % p)))
+        .find(|(_, _, e)| e.train_len > 0)
+        .unwrap()
+}
+
+fn assert_refused_as_damaged(out: &Output, block: (usize, usize), data: &Path) {
+    assert_eq!(code(out), 1, "{}", stderr(out));
+    let err = stderr(out);
+    assert!(
+        err.contains(&format!("block {block:?} of the rating file is damaged")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("funkd inspect --verify {}", s(data))),
+        "{err}"
+    );
+}
+
+#[test]
+fn train_refuses_a_rating_file_with_a_flipped_byte_in_a_rating_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(dir.path());
+    // A model of the good file, to evaluate on the damaged one (the damage
+    // leaves the file's identity, its header checksum, unchanged).
+    let good_run = dir.path().join("good");
+    ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--checkpoint-dir",
+        s(&good_run),
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
+    let (records, _, _) = layout(&data);
+    let (ub, ib, entry) = first_train_block(&data);
+    let mut bytes = std::fs::read(&data).unwrap();
+    // The low byte of the first record's value (user, item, value: 12 bytes).
+    let at = records + entry.train_start as usize * 12 + 8;
+    bytes[at] ^= 0x01;
+    std::fs::write(&data, &bytes).unwrap();
+    // Opening stays cheap and does not see it; the full check does.
+    assert!(funkd::ratingfile::RatingFile::open(&data).is_ok());
+    let verify = funkd(&["inspect", s(&data), "--verify"]);
+    assert_eq!(code(&verify), 1);
+
+    let run = dir.path().join("run");
+    for threads in ["1", "3"] {
+        let out = funkd(&[
+            "train",
+            "--data",
+            s(&data),
+            "--checkpoint-dir",
+            s(&run),
+            "--epochs",
+            "2",
+            "--threads",
+            threads,
+            "--quiet",
+        ]);
+        assert_refused_as_damaged(&out, (ub, ib), &data);
+        assert!(stderr(&out).contains("do not match their checksum"));
+    }
+    let out = funkd(&["eval", "--data", s(&data), "--model", s(&good_run)]);
+    assert_refused_as_damaged(&out, (ub, ib), &data);
+}
+
+#[test]
+fn an_index_outside_its_band_is_refused_even_with_matching_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(dir.path());
+    let (records, table, table_len) = layout(&data);
+    let (ub, ib, entry) = first_train_block(&data);
+    let p = funkd::ratingfile::RatingFile::open(&data).unwrap().grid();
+    let mut bytes = std::fs::read(&data).unwrap();
+    // The first record's user index far outside its band...
+    let at = records + entry.train_start as usize * 12;
+    bytes[at..at + 4].copy_from_slice(&1_000_000u32.to_le_bytes());
+    // ...and every checksum sealed again, so that only the index is wrong.
+    let block_records = records + entry.train_start as usize * 12;
+    let hash = xxhash_rust::xxh3::xxh3_64(
+        &bytes[block_records..block_records + entry.train_len as usize * 12],
+    );
+    let entry_at = table + (ub * p + ib) * 48;
+    bytes[entry_at + 32..entry_at + 40].copy_from_slice(&hash.to_le_bytes());
+    let old_table_hash =
+        xxhash_rust::xxh3::xxh3_64(&std::fs::read(&data).unwrap()[table..table + table_len]);
+    let new_table_hash = xxhash_rust::xxh3::xxh3_64(&bytes[table..table + table_len]);
+    let in_header = bytes[..504]
+        .windows(8)
+        .position(|w| w == old_table_hash.to_le_bytes())
+        .expect("the block table's checksum in the header");
+    bytes[in_header..in_header + 8].copy_from_slice(&new_table_hash.to_le_bytes());
+    let header_hash = xxhash_rust::xxh3::xxh3_64(&bytes[..504]);
+    bytes[504..512].copy_from_slice(&header_hash.to_le_bytes());
+    std::fs::write(&data, &bytes).unwrap();
+    assert!(funkd::ratingfile::RatingFile::open(&data).is_ok());
+
+    let out = funkd(&[
+        "train",
+        "--data",
+        s(&data),
+        "--checkpoint-dir",
+        s(&dir.path().join("run")),
+        "--quiet",
+    ]);
+    assert_refused_as_damaged(&out, (ub, ib), &data);
+    assert!(stderr(&out).contains("lies outside"), "{}", stderr(&out));
+}

@@ -162,6 +162,7 @@ pub fn run(args: CvArgs) -> Result<()> {
     let dir = &args.train.checkpoint_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    data.check_all_blocks()?;
     let set = data.to_rating_set();
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut per_fold = Vec::with_capacity(args.folds);

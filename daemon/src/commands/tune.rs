@@ -200,6 +200,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
         .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
 
     // Folds of the train split only: the test split is dropped here.
+    data.check_all_blocks()?;
     let mut set = data.to_rating_set();
     set.test.clear();
     let dealt = deal_folds(&set, args.folds, args.fold_seed);

@@ -62,6 +62,23 @@ pub enum FormatError {
         /// The checksum of the bytes.
         computed: u64,
     },
+    /// A block's records are damaged (found when the block was first read
+    /// by a command, see [`super::RatingFile::check_block`]).
+    #[error(
+        "{path}: block ({user_band}, {item_band}) of the rating file is damaged: {what}; \
+         the file cannot be trusted: run `funkd inspect --verify {path}` for a full check, \
+         and import or generate it again"
+    )]
+    DamagedBlock {
+        /// The file.
+        path: PathBuf,
+        /// The block's user band.
+        user_band: usize,
+        /// The block's item band.
+        item_band: usize,
+        /// What was found wrong.
+        what: String,
+    },
     /// The data set handed to [`super::write`] cannot be written.
     #[error("cannot write {path}: {what}")]
     InvalidSet {
