@@ -243,3 +243,115 @@ fn an_index_outside_its_band_is_refused_even_with_matching_checksums() {
     assert_refused_as_damaged(&out, (ub, ib), &data);
     assert!(stderr(&out).contains("lies outside"), "{}", stderr(&out));
 }
+
+// ---------------------------------------------------------------- outputs that cannot be written
+
+/// A directory that takes no new files: a read-only one, or, for root
+/// (who writes anywhere), `/proc`.
+fn unwritable_dir(tmp: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp.join("read-only");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let probe = dir.join("probe");
+    if std::fs::write(&probe, b"").is_err() {
+        return dir;
+    }
+    std::fs::remove_file(&probe).unwrap();
+    PathBuf::from("/proc")
+}
+
+#[test]
+fn train_refuses_an_unwritable_checkpoint_directory_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(dir.path());
+    let locked = unwritable_dir(dir.path());
+    let out = funkd(&[
+        "train",
+        "--data",
+        s(&data),
+        "--checkpoint-dir",
+        s(&locked),
+        "--epochs",
+        "40",
+    ]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot write to the checkpoint directory {}",
+            s(&locked)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("give --checkpoint-dir a directory"), "{err}");
+    // Refused before any work: no epoch ran, no warning was printed.
+    assert!(!err.contains("warning"), "{err}");
+    assert!(!err.contains("epoch 1"), "{err}");
+}
+
+#[test]
+fn gen_import_and_export_refuse_an_unwritable_output_before_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = unwritable_dir(dir.path());
+    let target = locked.join("out.funk");
+
+    let out = funkd(&["gen", "--scale", "0.001", "-q", "-o", s(&target)]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot write the output file {}", s(&target))),
+        "{err}"
+    );
+    assert!(err.contains("give -o a path"), "{err}");
+    assert!(!target.exists());
+
+    // The input's error on line 2 is never reached: the output is checked
+    // before the input is read.
+    let csv = write(dir.path(), "r.csv", "1,1,4\n1,2,oops\n");
+    let out = funkd(&[
+        "import",
+        "--format",
+        "csv",
+        "--train",
+        s(&csv),
+        "-q",
+        "-o",
+        s(&target),
+    ]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("cannot write the output file"), "{err}");
+    assert!(!err.contains("oops"), "{err}");
+
+    let data = small_data(dir.path());
+    let run = dir.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--checkpoint-dir",
+        s(&run),
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
+    let out = funkd(&[
+        "export",
+        "--model",
+        s(&run),
+        "--format",
+        "npy",
+        "--out",
+        s(&locked),
+    ]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot write to the export directory {}",
+            s(&locked)
+        )),
+        "{err}"
+    );
+}

@@ -234,6 +234,7 @@ pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
 /// file is the same byte for byte; sparse data only).
 pub fn generate_with(config: &GenConfig, out: &Path, oracle: bool) -> anyhow::Result<GenSummary> {
     config.validate()?;
+    crate::output::check_file(out, "output file", "-o")?;
     let start = Instant::now();
     let generated = sample::sample(config, oracle);
     let set = RatingSet {

@@ -104,6 +104,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 /// Imports as `args` says and writes the rating file.
 pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let start = Instant::now();
+    crate::output::check_file(&args.out, "output file", "-o")?;
     let Loaded {
         set,
         duplicates,
