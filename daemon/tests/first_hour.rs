@@ -355,3 +355,30 @@ fn gen_import_and_export_refuse_an_unwritable_output_before_working() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------- sizes that cannot fit
+
+#[test]
+fn gen_refuses_a_scale_no_machine_can_hold_at_once_with_the_largest_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("huge.funk");
+    // A hundred billion ratings: terabytes of memory and of disk, refused
+    // before anything is allocated.
+    let out = funkd(&["gen", "--scale", "1000", "-q", "-o", s(&out_path)]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--scale 1000 does not fit this machine"),
+        "{err}"
+    );
+    assert!(err.contains("100,480,507,000 ratings need about"), "{err}");
+    assert!(err.contains("TB of memory"), "{err}");
+    let largest: f64 = err
+        .split("the largest scale that fits is --scale ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no largest scale in {err}"));
+    assert!(largest > 0.0 && largest < 1000.0, "{largest}");
+    assert!(!out_path.exists());
+}
