@@ -382,3 +382,98 @@ fn gen_refuses_a_scale_no_machine_can_hold_at_once_with_the_largest_that_fits() 
     assert!(largest > 0.0 && largest < 1000.0, "{largest}");
     assert!(!out_path.exists());
 }
+
+// ---------------------------------------------------------------- everyday CSV
+
+/// Imports with `--json`, expects success, returns the summary.
+fn import_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-q", "--json"]);
+    let out = ok(&all);
+    serde_json::from_str(stdout(&out).trim()).unwrap()
+}
+
+#[test]
+fn csv_with_quotes_commas_in_fields_and_a_byte_order_mark_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.funk");
+    let csv = write(
+        dir.path(),
+        "quoted.csv",
+        "\u{feff}\"1\",\"10\",\"4\"\r\n\"2\",\"it,em\",\"3\"\r\n3,\"it,em\",5\r\n",
+    );
+    let i = import_json(&["--format", "csv", "--train", s(&csv), "-o", s(&out)]);
+    assert_eq!(i["users"], 3, "{i}");
+    assert_eq!(i["items"], 2, "{i}");
+    assert_eq!(i["train"], 3, "{i}");
+    let set = funkd::ratingfile::RatingFile::open(&out)
+        .unwrap()
+        .to_rating_set();
+    let mut users = set.user_ids.clone();
+    users.sort();
+    assert_eq!(
+        users,
+        ["1", "2", "3"],
+        "the BOM must not stick to the first id"
+    );
+    assert!(
+        set.item_ids.iter().any(|i| i == "it,em"),
+        "{:?}",
+        set.item_ids
+    );
+}
+
+#[test]
+fn a_header_without_header_gets_a_hint_and_ids_written_as_floats_are_one_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("h.funk");
+    let csv = write(dir.path(), "h.csv", "user,item,rating\n1,2,3\n1.0,3,4\n");
+    let o = funkd(&[
+        "import",
+        "--format",
+        "csv",
+        "--train",
+        s(&csv),
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("h.csv:1:"), "{err}");
+    assert!(err.contains("pass --header"), "{err}");
+    let i = import_json(&[
+        "--format",
+        "csv",
+        "--header",
+        "--train",
+        s(&csv),
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(i["users"], 1, "1 and 1.0 are the same user: {i}");
+    assert_eq!(i["train"], 2, "{i}");
+}
+
+#[test]
+fn movielens_ids_must_be_integers_and_the_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.funk");
+    let data = write(dir.path(), "u.data", "1\t2\t3\t0\nabc\t2\t4\t0\n");
+    let o = funkd(&[
+        "import",
+        "--format",
+        "movielens",
+        "--train",
+        s(&data),
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("u.data:2:"), "{err}");
+    assert!(err.contains("user id \"abc\" is not an integer"), "{err}");
+    assert!(!out.exists());
+}

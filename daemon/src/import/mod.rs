@@ -247,11 +247,20 @@ fn read_file(
     b: &mut Builder,
     progress: &Progress,
 ) -> Result<(), InputError> {
+    let generic = matches!(args.format, Format::Csv | Format::Tsv);
+    let integer_ids = match args.format {
+        Format::Movielens => Some("movielens"),
+        Format::MovielensDat => Some("movielens-dat"),
+        Format::MovielensCsv => Some("movielens-csv"),
+        _ => None,
+    };
     let layout = |delimiter: Delimiter, header: bool, header_if_not_numeric: bool| Layout {
         delimiter,
         columns: args.columns.0,
         header,
         header_if_not_numeric,
+        integer_ids,
+        header_hint: generic && !header,
     };
     let exact = |d: &str| Delimiter::Exact(d.to_string());
     match args.format {
