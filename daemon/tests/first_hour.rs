@@ -477,3 +477,128 @@ fn movielens_ids_must_be_integers_and_the_line_is_named() {
     assert!(err.contains("user id \"abc\" is not an integer"), "{err}");
     assert!(!out.exists());
 }
+
+// ---------------------------------------------------------------- no silent surprises
+
+#[test]
+fn import_warns_of_pairs_in_both_splits_and_records_the_whole_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "tr.csv", "1,1,4\n1,2,3\n2,1,5\n3,3,1\n");
+    let test = write(dir.path(), "te.csv", "1,1,4\n2,2,3\n2,1,2\n");
+    let out = dir.path().join("both.funk");
+    let o = ok(&[
+        "import",
+        "--format",
+        "csv",
+        "--train",
+        s(&train),
+        "--test",
+        s(&test),
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "warning: 2 (user, item) pairs are rated in both the train and the test input"
+        ),
+        "{err}"
+    );
+    let inspect = ok(&["inspect", s(&out), "--json"]);
+    let i: serde_json::Value = serde_json::from_str(stdout(&inspect).trim()).unwrap();
+    let source = i["source"].as_str().unwrap();
+    assert!(source.contains(&format!("--test {}", s(&test))), "{source}");
+    assert!(source.ends_with(&format!("-o {}", s(&out))), "{source}");
+
+    // Separate splits: no warning.
+    let alone = write(dir.path(), "te2.csv", "3,1,4\n");
+    let o = ok(&[
+        "import",
+        "--format",
+        "csv",
+        "--train",
+        s(&train),
+        "--test",
+        s(&alone),
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
+#[test]
+fn duplicates_error_names_the_file_and_both_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "a.csv", "1,1,4\n1,2,3\n");
+    let second = write(dir.path(), "b.csv", "2,2,4\n\n1,2,5\n");
+    let out = dir.path().join("d.funk");
+    let o = funkd(&[
+        "import",
+        "--format",
+        "csv",
+        "--train",
+        s(&first),
+        s(&second),
+        "--duplicates",
+        "error",
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{}:3:", s(&second))), "{err}");
+    assert!(err.contains(&format!("first at {}:2", s(&first))), "{err}");
+    assert!(
+        err.contains("user \"1\" rated item \"2\" more than once"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_titles_file_of_another_data_set_is_not_used_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_data(dir.path());
+    let run = dir.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--checkpoint-dir",
+        s(&run),
+        "--epochs",
+        "1",
+        "--quiet",
+    ]);
+    let items = funkd::ratingfile::RatingFile::open(&data).unwrap().items();
+    let titles_of = |first_id: usize| {
+        (first_id..first_id + items)
+            .map(|id| format!("{id}|Film {id} (1999)|01-Jan-1999\n"))
+            .collect::<String>()
+    };
+    let recommend = |titles: &Path| {
+        ok(&[
+            "recommend",
+            "--model",
+            s(&run),
+            "--data",
+            s(&data),
+            "--user",
+            "1",
+            "--titles",
+            s(titles),
+        ])
+    };
+    let other = write(dir.path(), "other.item", &titles_of(5000));
+    let err = stderr(&recommend(&other));
+    assert!(
+        err.contains(&format!("warning: only 0 of the {items} items")),
+        "{err}"
+    );
+    assert!(err.contains("other.item"), "{err}");
+    let own = write(dir.path(), "u.item", &titles_of(1));
+    let err = stderr(&recommend(&own));
+    assert!(!err.contains("warning"), "{err}");
+}

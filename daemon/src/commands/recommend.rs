@@ -166,6 +166,12 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         None => None,
     };
     let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
+    if let (Some(titles), Some(path)) = (&titles, &args.titles) {
+        let ids = (0..data.items()).map(|i| data.item_id(i));
+        if let Some(warning) = titles.mismatch_warning(ids, path, data.path()) {
+            eprintln!("funkd: warning: {warning}");
+        }
+    }
     let Some(user) = data.user_index().get(&args.user) else {
         usage_bail!(
             "--user {}: no such user in {} (ids are the original ones of the imported data)",

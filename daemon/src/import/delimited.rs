@@ -14,7 +14,9 @@
 //! have integer ids and refuse anything else, naming the line.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use super::builder::{Builder, Split};
@@ -80,6 +82,7 @@ fn read_lines(
     progress: &Progress,
 ) -> Result<(), InputError> {
     let needed = needed(layout);
+    let mut first = true;
     for_each_line(path, progress, |number, line| {
         let line = if number == 1 {
             line.strip_prefix('\u{feff}').unwrap_or(line)
@@ -93,7 +96,12 @@ fn read_lines(
             Delimiter::Whitespace => line.split_whitespace().take(needed).collect(),
             Delimiter::Exact(d) => line.split(d.as_str()).take(needed).collect(),
         };
-        add_record(layout, number, &fields, &|| line.to_string(), split, b)
+        let record = Record {
+            number,
+            first: std::mem::replace(&mut first, false),
+            fields: &fields,
+        };
+        add_record(layout, &record, &|| line.to_string(), split, b)
     })
 }
 
@@ -115,33 +123,41 @@ fn read_csv(
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 20)
-        .from_reader(file);
+        .from_reader(LineCounting::new(file));
     let mut record = csv::StringRecord::new();
     let mut reported = 0u64;
+    let mut first = true;
     loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
+        let result = reader.read_record(&mut record);
+        // The reader's own line numbers skip blank lines and its record
+        // positions may point at them: the line is the one the record's
+        // last byte (its line break) is on.
+        let end = reader.position().byte();
+        let number = reader.get_mut().line_at(end.saturating_sub(1));
+        match result {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(csv_error(path, line, e)),
+            Err(e) => return Err(csv_error(path, number, e)),
         }
-        let number = record.position().map_or(line, |p| p.line());
         let mut fields: Vec<&str> = record.iter().collect();
         if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        if number == 1 {
+        if first {
             if let Some(first) = fields.first_mut() {
                 *first = first.strip_prefix('\u{feff}').unwrap_or(first);
             }
         }
         let text = || fields.join(&*String::from_utf8_lossy(&[delimiter]));
-        add_record(layout, number, &fields, &text, split, b).map_err(|what| {
-            InputError::Malformed {
-                file: path.to_path_buf(),
-                line: number,
-                what,
-            }
+        let parsed = Record {
+            number,
+            first: std::mem::replace(&mut first, false),
+            fields: &fields,
+        };
+        add_record(layout, &parsed, &text, split, b).map_err(|what| InputError::Malformed {
+            file: path.to_path_buf(),
+            line: number,
+            what,
         })?;
         let at = reader.position().byte();
         if at - reported >= 1 << 20 {
@@ -154,7 +170,6 @@ fn read_csv(
 }
 
 fn csv_error(path: &Path, line: u64, e: csv::Error) -> InputError {
-    let line = e.position().map_or(line, |p| p.line());
     let what = match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8 (field {})", err.field() + 1),
         _ => e.to_string(),
@@ -172,23 +187,83 @@ fn csv_error(path: &Path, line: u64, e: csv::Error) -> InputError {
     }
 }
 
+/// A reader that notes where its lines end, so that the line of a byte
+/// read recently can be told (the bytes themselves are not kept).
+struct LineCounting<R> {
+    inner: R,
+    /// Bytes read so far.
+    read: u64,
+    /// Offsets of the line breaks read but not yet passed by
+    /// [`LineCounting::line_at`].
+    breaks: VecDeque<u64>,
+    /// Line breaks passed.
+    passed: u64,
+}
+
+impl<R> LineCounting<R> {
+    fn new(inner: R) -> Self {
+        LineCounting {
+            inner,
+            read: 0,
+            breaks: VecDeque::new(),
+            passed: 0,
+        }
+    }
+
+    /// The 1-based line of byte `offset`; offsets must not decrease from
+    /// one call to the next.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.breaks.front().is_some_and(|&b| b < offset) {
+            self.breaks.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let at = self.read;
+        self.breaks.extend(
+            buf[..n]
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(k, _)| at + k as u64),
+        );
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Fields needed on a line: up to the last column used.
 fn needed(layout: &Layout) -> usize {
     layout.columns.iter().max().copied().unwrap_or(0) + 1
 }
 
-/// Adds the rating on line `number` (`fields` split from `line`).
+/// One line's (or quoted record's) fields.
+struct Record<'a> {
+    /// Its 1-based line number.
+    number: u64,
+    /// Whether it is the first non-blank one of the file.
+    first: bool,
+    /// The fields.
+    fields: &'a [&'a str],
+}
+
+/// Adds the rating of `record` (`line` rebuilds its text for errors).
 fn add_record(
     layout: &Layout,
-    number: u64,
-    fields: &[&str],
+    record: &Record<'_>,
     line: &dyn Fn() -> String,
     split: Split,
     b: &mut Builder,
 ) -> Result<(), String> {
     let needed = needed(layout);
     let [uc, ic, vc] = layout.columns;
-    if number == 1 {
+    let fields = record.fields;
+    if record.first {
         if layout.header {
             return Ok(());
         }
@@ -210,8 +285,11 @@ fn add_record(
         Ok((user, item, value))
     })();
     match parsed {
-        Ok((user, item, value)) => b.add(split, &user, &item, value),
-        Err(what) if number == 1 && layout.header_hint && looks_like_header(fields, vc) => Err(
+        Ok((user, item, value)) => {
+            b.at_line(record.number);
+            b.add(split, &user, &item, value)
+        }
+        Err(what) if record.first && layout.header_hint && looks_like_header(fields, vc) => Err(
             format!("{what}; the first line looks like a header: pass --header to skip it"),
         ),
         Err(what) => Err(what),
@@ -274,6 +352,18 @@ fn truncate(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_counted_across_blank_lines_and_crlf() {
+        let text = b"a\r\n\r\n\nb\nc";
+        let mut r = LineCounting::new(&text[..]);
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).unwrap();
+        assert_eq!(r.line_at(0), 1);
+        assert_eq!(r.line_at(5), 3);
+        assert_eq!(r.line_at(6), 4);
+        assert_eq!(r.line_at(8), 5);
+    }
 
     #[test]
     fn integral_numbers_are_one_id_however_written() {

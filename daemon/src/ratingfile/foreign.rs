@@ -43,9 +43,9 @@ pub(crate) fn describe(path: &Path, bytes: &[u8]) -> Foreign {
             "text ratings must be imported first: `funkd import --format {} --train {} -o {}`, \
              then give {} instead (see `funkd import --help` for the formats)",
             format.unwrap_or("FORMAT"),
-            shell_word(path),
-            shell_word(&out),
-            shell_word(&out),
+            path_word(path),
+            path_word(&out),
+            path_word(&out),
         ),
     }
 }
@@ -118,16 +118,22 @@ fn suggested_output(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// A path as one shell word (quoted when it holds anything but plain
-/// characters).
-fn shell_word(path: &Path) -> String {
-    let s = path.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c))
+/// A path as one shell word.
+fn path_word(path: &Path) -> String {
+    shell_word(&path.display().to_string())
+}
+
+/// A word as the shell reads it back: as it is when it holds only plain
+/// characters, else in single quotes.
+pub(crate) fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c))
     {
-        s
+        word.to_string()
     } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

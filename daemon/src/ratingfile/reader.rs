@@ -319,6 +319,23 @@ impl RatingFile {
         std::str::from_utf8(self.section_bytes(Section::Source)).unwrap_or("")
     }
 
+    /// The command that made the file, to run again: [`RatingFile::source`]
+    /// with `-o` and this file's path added when the source is a `funkd
+    /// import` or `funkd gen` command (the output path is not stored, so
+    /// that the same inputs give the same bytes wherever they are written).
+    pub fn source_command(&self) -> String {
+        let source = self.source();
+        let made_by_funkd = source.starts_with("funkd import ") || source.starts_with("funkd gen ");
+        if made_by_funkd && !source.split(' ').any(|w| w == "-o" || w == "--out") {
+            format!(
+                "{source} -o {}",
+                super::shell_word(&self.path.display().to_string())
+            )
+        } else {
+            source.to_string()
+        }
+    }
+
     /// The external id of internal user `internal` (empty if out of range).
     pub fn user_id(&self, internal: usize) -> &str {
         self.user_table().get(internal)
