@@ -48,8 +48,11 @@ pub struct Builder {
     line: u64,
     /// With `--duplicates error`: where each (user, item) pair was first
     /// seen, per split (file number, line), to name both places.
-    first_seen: Option<[HashMap<(u32, u32), (u32, u64), BuildIdHasher>; 2]>,
+    first_seen: Option<[FirstSeen; 2]>,
 }
+
+/// Where each (user, item) pair was first seen: (file number, line).
+type FirstSeen = HashMap<(u32, u32), (u32, u64), BuildIdHasher>;
 
 /// Counts of what `finish` dropped or merged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
