@@ -181,7 +181,7 @@ fn train_refuses_a_rating_file_with_a_flipped_byte_in_a_rating_value() {
     assert_eq!(code(&verify), 1);
 
     let run = dir.path().join("run");
-    for threads in ["1", "3"] {
+    for (threads, method) in [("1", "sgd"), ("3", "sgd"), ("2", "gd")] {
         let out = funkd(&[
             "train",
             "--data",
@@ -192,6 +192,8 @@ fn train_refuses_a_rating_file_with_a_flipped_byte_in_a_rating_value() {
             "2",
             "--threads",
             threads,
+            "--method",
+            method,
             "--quiet",
         ]);
         assert_refused_as_damaged(&out, (ub, ib), &data);

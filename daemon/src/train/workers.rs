@@ -194,30 +194,24 @@ fn run_job<const K: usize>(
             mut grad_users,
             mut grad_items,
         } => {
-            let (ratings, mut stats) =
-                match data.checked_train_records(block.user_band, block.item_band) {
-                    Ok(ratings) => (ratings, Ok(LossStats::default())),
-                    Err(e) => (&[][..], Err(BlockFailure::from(e))),
-                };
-            for run in validation.training_runs(block.user_band, block.item_band, ratings) {
-                let part = accumulate_gradient(
-                    &params,
-                    mu,
-                    users.view(),
-                    items.view(),
-                    run,
-                    grad_users.as_grad(),
-                    grad_items.as_grad(),
-                );
-                match (&mut stats, part) {
-                    (Ok(total), Ok(part)) => total.merge(part),
-                    (Ok(_), Err(e)) => {
-                        stats = Err(e.into());
-                        break;
+            let stats = data
+                .checked_train_records(block.user_band, block.item_band)
+                .map_err(BlockFailure::from)
+                .and_then(|ratings| {
+                    let mut total = LossStats::default();
+                    for run in validation.training_runs(block.user_band, block.item_band, ratings) {
+                        total.merge(accumulate_gradient(
+                            &params,
+                            mu,
+                            users.view(),
+                            items.view(),
+                            run,
+                            grad_users.as_grad(),
+                            grad_items.as_grad(),
+                        )?);
                     }
-                    (Err(_), _) => break,
-                }
-            }
+                    Ok(total)
+                });
             Outcome::Accumulated {
                 block,
                 users,
