@@ -100,7 +100,7 @@ pub fn describe(
         "noise_floor": file.noise_floor(),
         "mean_rmse": file.mean_rmse(),
         "seed": file.seed(),
-        "source": file.source(),
+        "source": file.source_command(),
         "user_ids": id_range(&users),
         "item_ids": id_range(&items),
         "sections": sections,
@@ -193,7 +193,7 @@ fn print_human(
     ] {
         println!("  {what:<11} {}", describe_range(&index));
     }
-    println!("  source      {}", file.source());
+    println!("  source      {}", file.source_command());
     for (name, s) in file.sections() {
         println!(
             "  section     {name:<16} {:>12} bytes at {:>12}, xxh3 {:016x}",

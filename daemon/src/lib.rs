@@ -19,6 +19,7 @@ pub mod gen;
 pub mod import;
 pub mod inspect;
 pub mod model;
+pub mod output;
 pub mod progress;
 pub mod rank;
 pub mod ratingfile;

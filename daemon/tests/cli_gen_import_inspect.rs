@@ -150,7 +150,7 @@ fn gen_ratings_per_user_gives_the_asked_density() {
         assert!(i["source"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("--ratings-per-user {asked}")));
+            .ends_with(&format!("--ratings-per-user {asked} -o {}", s(&out))));
         per_user_seen.push(per_user);
     }
     assert!(per_user_seen[0] < per_user_seen[1]);

@@ -172,6 +172,7 @@ pub fn run(args: CvArgs) -> Result<()> {
     if !quiet {
         eprintln!("funkd: cv: {}", work.describe());
     }
+    data.check_all_blocks()?;
     let set = data.to_rating_set();
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut per_fold = Vec::with_capacity(args.folds);

@@ -144,7 +144,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let loaded = load_model(&checkpoint_dir)?;
     let user = 0usize;
-    let top10 = top_unrated(&loaded.model, &data, user, 10);
+    let top10 = top_unrated(&loaded.model, &data, user, 10)?;
     let report = DemoReport {
         data: data_path.clone(),
         checkpoint_dir: checkpoint_dir.clone(),
@@ -168,14 +168,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// The `n` best-scoring items that `user` (internal id) has not rated in
 /// the train split, best first (ties to the lower id).
-fn top_unrated(model: &Model, data: &RatingFile, user: usize, n: usize) -> Vec<Recommendation> {
+fn top_unrated(
+    model: &Model,
+    data: &RatingFile,
+    user: usize,
+    n: usize,
+) -> anyhow::Result<Vec<Recommendation>> {
     let mut rated = vec![false; data.items()];
     let grid = data.grid();
     if let Some(ub) = (0..grid).find(|&b| data.user_band(b).contains(&user)) {
         let local = (user - data.user_band(ub).start) as u32;
         for ib in 0..grid {
             let offset = data.item_band(ib).start;
-            for r in data.train_block(ub, ib).iter().filter(|r| r.user == local) {
+            for r in data
+                .checked_train_records(ub, ib)?
+                .iter()
+                .filter(|r| r.user == local)
+            {
                 if let Some(flag) = rated.get_mut(offset + r.item as usize) {
                     *flag = true;
                 }
@@ -190,14 +199,14 @@ fn top_unrated(model: &Model, data: &RatingFile, user: usize, n: usize) -> Vec<R
         .map(|i| (i, model.predict(user, i)))
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored
+    Ok(scored
         .into_iter()
         .take(n)
         .map(|(i, s)| Recommendation {
             item: data.item_id(i).to_string(),
             score: s.clamp(lo, hi),
         })
-        .collect()
+        .collect())
 }
 
 fn print_report(r: &DemoReport, checkpoint: &Path) {

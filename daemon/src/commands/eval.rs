@@ -117,8 +117,8 @@ fn evaluate_split<const K: usize>(
         let (ub, ib) = (b / p, b % p);
         let (ur, ir) = (data.user_band(ub), data.item_band(ib));
         let ratings = match split {
-            Split::Train => data.train_block(ub, ib),
-            Split::Test => data.test_block(ub, ib),
+            Split::Train => data.checked_train_records(ub, ib)?,
+            Split::Test => data.checked_test_records(ub, ib)?,
         };
         let (Some(u), Some(i)) = (
             band_view(users, &model.user_bias, ur, biased),

@@ -192,7 +192,7 @@ pub fn check_on_data(
             data.path().display()
         );
     };
-    let block = data.train_block(ub, ib);
+    let block = data.checked_train_records(ub, ib)?;
     let stride = block.len().div_ceil(max_ratings.max(1));
     let ratings: Vec<Rating> = block.iter().step_by(stride).copied().collect();
     let (ur, ir) = (data.user_band(ub), data.item_band(ib));

@@ -19,7 +19,7 @@ use crate::commands::context::{
 use crate::commands::titles::Titles;
 use crate::commands::topn::{top_n_by, Scored};
 use crate::model::Model;
-use crate::ratingfile::RatingFile;
+use crate::ratingfile::{FormatError, RatingFile};
 use crate::{usage_bail, with_k};
 
 /// Options of `funkd recommend`.
@@ -88,17 +88,23 @@ pub struct RecommendReport {
 
 /// Internal ids of the items internal user `user` rated in `data` (both
 /// splits), as a mask over all items. Each block's records are sorted by
-/// user, so the user's ratings are found by binary search.
-pub fn rated_items(data: &RatingFile, user: usize) -> Vec<bool> {
+/// user, so the user's ratings are found by binary search. The user band's
+/// blocks are checked first (see [`RatingFile::check_block`]): a damaged
+/// file is refused.
+pub fn rated_items(data: &RatingFile, user: usize) -> Result<Vec<bool>, FormatError> {
     let mut rated = vec![false; data.items()];
     let p = data.grid();
     let Some(ub) = (0..p).find(|&b| data.user_band(b).contains(&user)) else {
-        return rated;
+        return Ok(rated);
     };
     let local = (user - data.user_band(ub).start) as u32;
     for ib in 0..p {
         let start = data.item_band(ib).start;
-        for block in [data.train_block(ub, ib), data.test_block(ub, ib)] {
+        let blocks = [
+            data.checked_train_records(ub, ib)?,
+            data.checked_test_records(ub, ib)?,
+        ];
+        for block in blocks {
             let from = block.partition_point(|r| r.user < local);
             let to = block.partition_point(|r| r.user <= local);
             for r in block.get(from..to).unwrap_or(&[]) {
@@ -108,7 +114,7 @@ pub fn rated_items(data: &RatingFile, user: usize) -> Vec<bool> {
             }
         }
     }
-    rated
+    Ok(rated)
 }
 
 /// Bytes of item rows copied into the aligned layout at a time: small
@@ -160,6 +166,12 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         None => None,
     };
     let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
+    if let (Some(titles), Some(path)) = (&titles, &args.titles) {
+        let ids = (0..data.items()).map(|i| data.item_id(i));
+        if let Some(warning) = titles.mismatch_warning(ids, path, data.path()) {
+            eprintln!("funkd: warning: {warning}");
+        }
+    }
     let Some(user) = data.user_index().get(&args.user) else {
         usage_bail!(
             "--user {}: no such user in {} (ids are the original ones of the imported data)",
@@ -172,7 +184,7 @@ pub fn run(args: RecommendArgs) -> Result<()> {
     let excluded = if args.include_rated {
         Vec::new()
     } else {
-        rated_items(&data, user)
+        rated_items(&data, user)?
     };
     let lookup = started.elapsed();
     let excluded_count = excluded.iter().filter(|&&e| e).count();

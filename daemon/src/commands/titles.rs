@@ -144,6 +144,33 @@ impl Titles {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
+
+    /// How many of `item_ids` have a title: (with a title, in all).
+    pub fn coverage<'a>(&self, item_ids: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+        item_ids.into_iter().fold((0, 0), |(found, all), id| {
+            (found + usize::from(self.by_id.contains_key(id)), all + 1)
+        })
+    }
+
+    /// A warning when fewer than half of `item_ids` (the items of the data
+    /// set in use) have a title: most likely the titles file of another
+    /// data set. `titles` and `data` name the two files.
+    pub fn mismatch_warning<'a>(
+        &self,
+        item_ids: impl IntoIterator<Item = &'a str>,
+        titles: &Path,
+        data: &Path,
+    ) -> Option<String> {
+        let (found, all) = self.coverage(item_ids);
+        (found * 2 < all).then(|| {
+            format!(
+                "only {found} of the {all} items of {} have a title in {} ({:.0}%): is it the titles file of this data set? Items without a title are shown by id",
+                data.display(),
+                titles.display(),
+                100.0 * found as f64 / all.max(1) as f64
+            )
+        })
+    }
 }
 
 /// UTF-8 when valid, else Latin-1 (every byte is the code point of the

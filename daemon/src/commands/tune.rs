@@ -250,6 +250,7 @@ pub fn run(args: TuneArgs) -> Result<()> {
     }
 
     // Folds of the train split only: the test split is dropped here.
+    data.check_all_blocks()?;
     let mut set = data.to_rating_set();
     set.test.clear();
     let dealt = deal_folds(&set, args.folds, args.fold_seed);

@@ -23,6 +23,7 @@
 //! on all cores; the chunks are joined in order, so the same seed gives
 //! the same bytes whatever the thread count.
 
+pub mod budget;
 mod model;
 pub mod oracle;
 mod sample;
@@ -234,6 +235,8 @@ pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
 /// file is the same byte for byte; sparse data only).
 pub fn generate_with(config: &GenConfig, out: &Path, oracle: bool) -> anyhow::Result<GenSummary> {
     config.validate()?;
+    crate::output::check_file(out, "output file", "-o")?;
+    budget::check_fits(config, budget::room_for(out), out)?;
     let start = Instant::now();
     let generated = sample::sample(config, oracle);
     let set = RatingSet {

@@ -1,7 +1,8 @@
 //! Collecting parsed ratings into a [`RatingSet`]: id interning, the
 //! duplicate policy, the rating range and the train/test split.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -41,7 +42,17 @@ pub struct Builder {
     train: Vec<Triple>,
     test: Vec<Triple>,
     range: Option<(f32, f32)>,
+    /// The input files seen so far; the last is being read.
+    files: Vec<PathBuf>,
+    /// The line being read (1-based; 0 before the first).
+    line: u64,
+    /// With `--duplicates error`: where each (user, item) pair was first
+    /// seen, per split (file number, line), to name both places.
+    first_seen: Option<[FirstSeen; 2]>,
 }
+
+/// Where each (user, item) pair was first seen: (file number, line).
+type FirstSeen = HashMap<(u32, u32), (u32, u64), BuildIdHasher>;
 
 /// Counts of what `finish` dropped or merged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -50,6 +61,10 @@ pub struct DuplicateCounts {
     pub train: u64,
     /// Extra occurrences of pairs in the test input.
     pub test: u64,
+    /// Pairs rated in both the train and the test split (each split keeps
+    /// its own rating; the test error then measures memory, not
+    /// prediction).
+    pub in_both_splits: u64,
 }
 
 impl Builder {
@@ -59,6 +74,23 @@ impl Builder {
             range,
             ..Builder::default()
         }
+    }
+
+    /// Refuses a (user, item) pair seen before in the same split, naming
+    /// both places (`--duplicates error`).
+    pub fn refuse_duplicates(&mut self) {
+        self.first_seen = Some(Default::default());
+    }
+
+    /// Ratings added from now on come from `file`.
+    pub fn start_file(&mut self, file: &Path) {
+        self.files.push(file.to_path_buf());
+        self.line = 0;
+    }
+
+    /// Ratings added from now on come from line `line` (1-based).
+    pub fn at_line(&mut self, line: u64) {
+        self.line = line;
     }
 
     /// The internal number of user `id`, interning it if new.
@@ -105,6 +137,25 @@ impl Builder {
             item,
             value,
         };
+        if let Some(seen) = &mut self.first_seen {
+            let (which, seen) = match split {
+                Split::Train => ("train", &mut seen[0]),
+                Split::Test => ("test", &mut seen[1]),
+            };
+            let here = (self.files.len().saturating_sub(1) as u32, self.line);
+            if let Some(&(file, line)) = seen.get(&(t.user, t.item)) {
+                let first = self
+                    .files
+                    .get(file as usize)
+                    .map_or_else(|| "the input".to_string(), |f| f.display().to_string());
+                return Err(format!(
+                    "user {:?} rated item {:?} more than once in the {which} input (first at {first}:{line}); \
+                     --duplicates error refuses repeated pairs (keep-last, keep-first or mean accept them)",
+                    self.user_ids[t.user as usize], self.item_ids[t.item as usize]
+                ));
+            }
+            seen.insert((t.user, t.item), here);
+        }
         match split {
             Split::Train => self.train.push(t),
             Split::Test => self.test.push(t),
@@ -156,6 +207,7 @@ impl Builder {
         } = self;
         let (mut train, dup_train) = dedup(train, policy, &user_ids, &item_ids, "train")?;
         let (mut test, dup_test) = dedup(test, policy, &user_ids, &item_ids, "test")?;
+        let in_both_splits = pairs_in_both(&train, &test);
         if test_fraction > 0.0 {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_7E57);
             let (held, kept): (Vec<Triple>, Vec<Triple>) = train
@@ -189,6 +241,7 @@ impl Builder {
             DuplicateCounts {
                 train: dup_train,
                 test: dup_test,
+                in_both_splits,
             },
         ))
     }
@@ -206,6 +259,19 @@ fn intern(
     map.insert(id.into(), n);
     names.push(id.to_string());
     n
+}
+
+/// How many (user, item) pairs of `test` are in `train` too (each list
+/// holds a pair at most once).
+fn pairs_in_both(train: &[Triple], test: &[Triple]) -> u64 {
+    if test.is_empty() {
+        return 0;
+    }
+    let test: HashSet<(u32, u32), BuildIdHasher> = test.iter().map(|t| (t.user, t.item)).collect();
+    train
+        .iter()
+        .filter(|t| test.contains(&(t.user, t.item)))
+        .count() as u64
 }
 
 /// Sorts by (user, item) (stable: input order among equals) and merges
@@ -273,6 +339,34 @@ mod tests {
         assert_eq!(value(DuplicatePolicy::Mean), 3.0);
         assert_eq!(build(DuplicatePolicy::KeepLast).unwrap().1.train, 2);
         assert!(build(DuplicatePolicy::Error).unwrap_err().contains("\"u\""));
+    }
+
+    #[test]
+    fn refused_duplicates_name_both_places() {
+        let mut b = Builder::new(None);
+        b.refuse_duplicates();
+        b.start_file(Path::new("a.csv"));
+        b.at_line(3);
+        b.add(Split::Train, "u", "i", 1.0).unwrap();
+        b.add(Split::Test, "u", "i", 1.0).unwrap();
+        b.start_file(Path::new("b.csv"));
+        b.at_line(9);
+        let err = b.add(Split::Train, "u", "i", 2.0).unwrap_err();
+        assert!(err.contains("first at a.csv:3"), "{err}");
+        assert!(err.contains("train input"), "{err}");
+    }
+
+    #[test]
+    fn pairs_in_both_splits_are_counted() {
+        let mut b = Builder::new(None);
+        b.add(Split::Train, "u", "i", 1.0).unwrap();
+        b.add(Split::Train, "u", "j", 1.0).unwrap();
+        b.add(Split::Test, "u", "i", 2.0).unwrap();
+        b.add(Split::Test, "v", "i", 2.0).unwrap();
+        let (_, counts) = b
+            .finish(DuplicatePolicy::KeepLast, 0.0, 0, String::new())
+            .unwrap();
+        assert_eq!(counts.in_both_splits, 1);
     }
 
     #[test]

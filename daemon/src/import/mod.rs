@@ -31,7 +31,7 @@ pub use delimited::{Delimiter, Layout};
 pub use lines::InputError;
 
 use crate::progress::{Progress, Unit};
-use crate::ratingfile::{self, RatingSet, WriteOptions};
+use crate::ratingfile::{self, shell_word, RatingSet, WriteOptions};
 use crate::usage_bail;
 
 /// What an import did.
@@ -105,6 +105,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
 /// Imports as `args` says and writes the rating file.
 pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let start = Instant::now();
+    crate::output::check_file(&args.out, "output file", "-o")?;
     let Loaded {
         set,
         duplicates,
@@ -119,6 +120,13 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
                 ratingfile::MAX_GRID
             );
         }
+    }
+    if duplicates.in_both_splits > 0 {
+        eprintln!(
+            "funkd: warning: {} (user, item) pairs are rated in both the train and the test input; \
+             the test error on them measures memory, not prediction (remove them from one side)",
+            duplicates.in_both_splits
+        );
     }
     let written = ratingfile::write(
         &args.out,
@@ -203,8 +211,12 @@ pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
     let progress = Progress::new("import", Some(total), Unit::Bytes, args.quiet);
 
     let mut b = Builder::new(range);
+    if args.duplicates == DuplicatePolicy::Error {
+        b.refuse_duplicates();
+    }
     for (files, split) in [(&train_files, Split::Train), (&test_files, Split::Test)] {
         for file in files {
+            b.start_file(file);
             read_file(args, file, split, &mut b, &progress)?;
         }
     }
@@ -215,16 +227,7 @@ pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
         probe_unknown = Some(unknown);
     }
     progress.finish();
-    let source = format!(
-        "funkd import --format {} {}",
-        serde_json::to_value(args.format)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        train_files
-            .first()
-            .map_or(String::new(), |p| p.display().to_string())
-    );
+    let source = command_line(args);
     let (set, duplicates) = b
         .finish(args.duplicates, fraction, args.seed, source)
         .map_err(|e| anyhow::anyhow!(e))
@@ -240,6 +243,68 @@ pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// The `funkd import` command that makes the file again (recorded as its
+/// source): every input, the split, the seed. Not the output path, so that
+/// the same inputs give the same bytes wherever they are written
+/// ([`RatingFile::source_command`](crate::ratingfile::RatingFile::source_command)
+/// adds it back).
+fn command_line(args: &ImportArgs) -> String {
+    fn name<T: Serialize>(value: T) -> String {
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+    let mut words = vec![
+        "funkd".to_string(),
+        "import".into(),
+        "--format".into(),
+        name(args.format),
+        "--train".into(),
+    ];
+    words.extend(
+        args.train
+            .iter()
+            .map(|p| shell_word(&p.display().to_string())),
+    );
+    if !args.test.is_empty() {
+        words.push("--test".into());
+        words.extend(
+            args.test
+                .iter()
+                .map(|p| shell_word(&p.display().to_string())),
+        );
+    }
+    if let Some(f) = args.test_fraction {
+        words.extend(["--test-fraction".into(), f.to_string()]);
+    }
+    if let Some(p) = &args.probe {
+        words.extend(["--probe".into(), shell_word(&p.display().to_string())]);
+    }
+    if args.duplicates != DuplicatePolicy::KeepLast {
+        words.extend(["--duplicates".into(), name(args.duplicates)]);
+    }
+    if let Some(RangeArg(range)) = args.rating_range {
+        let range = range.map_or("none".to_string(), |(lo, hi)| format!("{lo},{hi}"));
+        words.extend(["--rating-range".into(), range]);
+    }
+    if args.columns != Columns([0, 1, 2]) {
+        let [u, i, v] = args.columns.0.map(|c| c + 1);
+        words.extend(["--columns".into(), format!("{u},{i},{v}")]);
+    }
+    if args.header {
+        words.push("--header".into());
+    }
+    if let Some(d) = &args.delimiter {
+        words.extend(["--delimiter".into(), shell_word(d)]);
+    }
+    if let Some(p) = args.grid {
+        words.extend(["--grid".into(), p.to_string()]);
+    }
+    words.extend(["--seed".into(), args.seed.to_string()]);
+    words.join(" ")
+}
+
 fn read_file(
     args: &ImportArgs,
     file: &Path,
@@ -247,11 +312,20 @@ fn read_file(
     b: &mut Builder,
     progress: &Progress,
 ) -> Result<(), InputError> {
+    let generic = matches!(args.format, Format::Csv | Format::Tsv);
+    let integer_ids = match args.format {
+        Format::Movielens => Some("movielens"),
+        Format::MovielensDat => Some("movielens-dat"),
+        Format::MovielensCsv => Some("movielens-csv"),
+        _ => None,
+    };
     let layout = |delimiter: Delimiter, header: bool, header_if_not_numeric: bool| Layout {
         delimiter,
         columns: args.columns.0,
         header,
         header_if_not_numeric,
+        integer_ids,
+        header_hint: generic && !header,
     };
     let exact = |d: &str| Delimiter::Exact(d.to_string());
     match args.format {

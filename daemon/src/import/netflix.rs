@@ -56,7 +56,8 @@ pub fn read_ratings(
 ) -> Result<(), InputError> {
     let mut movie: Option<u32> = None;
     let before = b.len(split);
-    for_each_line(path, progress, |_, line| {
+    for_each_line(path, progress, |number, line| {
+        b.at_line(number);
         let line = line.trim();
         if line.is_empty() {
             return Ok(());

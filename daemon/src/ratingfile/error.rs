@@ -17,13 +17,17 @@ pub enum FormatError {
         /// The operating system's error.
         error: std::io::Error,
     },
-    /// The file does not start with the rating-file magic.
-    #[error("{path}: not a funk rating file (starts with {found:?}, expected \"FUNKRATE\")")]
+    /// The file does not start with the rating-file magic: most often a
+    /// text file of ratings that was never imported.
+    #[error("{path}: not a funk rating file ({looks_like}); {advice}")]
     BadMagic {
         /// The file.
         path: PathBuf,
-        /// Its first bytes, lossily decoded.
-        found: String,
+        /// What the file seems to be (its first line, escaped, when it is
+        /// text; never raw binary bytes).
+        looks_like: String,
+        /// What to do: the `funkd import` command that makes a rating file.
+        advice: String,
     },
     /// The file was written by a newer funkd.
     #[error("{path}: rating-file format version {found} is newer than this funkd supports (version {supported})")]
@@ -57,6 +61,23 @@ pub enum FormatError {
         stored: u64,
         /// The checksum of the bytes.
         computed: u64,
+    },
+    /// A block's records are damaged (found when the block was first read
+    /// by a command, see [`super::RatingFile::check_block`]).
+    #[error(
+        "{path}: block ({user_band}, {item_band}) of the rating file is damaged: {what}; \
+         the file cannot be trusted: run `funkd inspect --verify {path}` for a full check, \
+         and import or generate it again"
+    )]
+    DamagedBlock {
+        /// The file.
+        path: PathBuf,
+        /// The block's user band.
+        user_band: usize,
+        /// The block's item band.
+        item_band: usize,
+        /// What was found wrong.
+        what: String,
     },
     /// The data set handed to [`super::write`] cannot be written.
     #[error("cannot write {path}: {what}")]

@@ -31,6 +31,7 @@
 
 mod blocking;
 mod error;
+mod foreign;
 mod ids;
 mod layout;
 mod reader;
@@ -40,6 +41,7 @@ mod verify;
 mod writer;
 
 pub use error::FormatError;
+pub(crate) use foreign::shell_word;
 pub use ids::IdIndex;
 pub use layout::{
     band_range, default_grid, BlockEntry, SectionRef, FORMAT_VERSION, MAGIC, MAX_GRID,

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use funk_kernel::{CheckedRatings, KernelError, Rating};
+use funk_kernel::{CheckedRatings, Rating};
 use memmap2::Mmap;
 use serde::Serialize;
 
@@ -24,15 +24,16 @@ use super::{FormatError, Meta, RatingSet, Triple};
 /// magic, version, byte order, that the counts agree with the file length,
 /// the block table (checksum, and that its blocks tile the records
 /// exactly), and the id tables (checksums, bounds, UTF-8). The records'
-/// checksums, band-local indices and values are checked by
-/// [`RatingFile::verify`] (the kernel validates indices per block too).
+/// checksums, band-local indices and values are checked block by block
+/// when first used ([`RatingFile::check_block`]), or all at once by
+/// [`RatingFile::verify`].
 #[derive(Debug)]
 pub struct RatingFile {
     path: PathBuf,
     map: Mmap,
     header: RawHeader,
-    /// Per block (user band · P + item band): its train records passed
-    /// the kernel's index check (see [`RatingFile::checked_train_block`]).
+    /// Per block (user band · P + item band): its records passed
+    /// [`RatingFile::check_block`] in this process.
     checked: Box<[AtomicBool]>,
 }
 
@@ -155,12 +156,9 @@ impl RatingFile {
     }
 
     /// The train records of block (`ub`, `ib`) as the kernel's
-    /// [`CheckedRatings`] against the block's user and item bands. The first
-    /// call for a block checks every index (one pass over its records);
-    /// later calls trust that check, so a trainer pays for it once per run
-    /// rather than once per epoch. That is sound because the records are
-    /// the same bytes every time: the map is read-only and a rating file is
-    /// never modified in place (see [`RatingFile::open`]).
+    /// [`CheckedRatings`] against the block's user and item bands, once the
+    /// block passed [`RatingFile::check_block`] (which checks every index,
+    /// once per process).
     ///
     /// # Panics
     ///
@@ -169,21 +167,76 @@ impl RatingFile {
         &self,
         ub: usize,
         ib: usize,
-    ) -> Result<CheckedRatings<'_>, KernelError> {
+    ) -> Result<CheckedRatings<'_>, FormatError> {
+        self.check_block(ub, ib)?;
         let ratings = self.train_block(ub, ib);
         let (users, items) = (self.user_band(ub).len(), self.item_band(ib).len());
+        // SAFETY: `check_block` succeeded, so every record of this block
+        // has its user below the user band's size and its item below the
+        // item band's size (`check_records`), and the records cannot have
+        // changed since: the map is read-only and funk never rewrites a
+        // rating file in place (the premise under which `open` maps it).
+        Ok(unsafe { CheckedRatings::new_unchecked(ratings, users, items) })
+    }
+
+    /// The train records of block (`ub`, `ib`) once the block passed
+    /// [`RatingFile::check_block`].
+    ///
+    /// # Panics
+    ///
+    /// If `ub` or `ib` is not below [`RatingFile::grid`].
+    pub fn checked_train_records(&self, ub: usize, ib: usize) -> Result<&[Rating], FormatError> {
+        self.check_block(ub, ib)?;
+        Ok(self.train_block(ub, ib))
+    }
+
+    /// The test records of block (`ub`, `ib`) once the block passed
+    /// [`RatingFile::check_block`].
+    ///
+    /// # Panics
+    ///
+    /// If `ub` or `ib` is not below [`RatingFile::grid`].
+    pub fn checked_test_records(&self, ub: usize, ib: usize) -> Result<&[Rating], FormatError> {
+        self.check_block(ub, ib)?;
+        Ok(self.test_block(ub, ib))
+    }
+
+    /// Checks block (`ub`, `ib`) the first time it is asked for in this
+    /// process: the checksums of its train and test records, and that every
+    /// record lies inside the block, has a finite value and is in order.
+    /// Later calls cost one atomic load. Opening a file never reads the
+    /// records, so this is how a command that reads blocks (training,
+    /// evaluation, ...) refuses a damaged file without a slow start: each
+    /// block is hashed by the thread that first needs it, once per run,
+    /// never once per epoch. A damaged block is a
+    /// [`FormatError::DamagedBlock`] that tells the user to run
+    /// `funkd inspect --verify`.
+    ///
+    /// # Panics
+    ///
+    /// If `ub` or `ib` is not below [`RatingFile::grid`].
+    pub fn check_block(&self, ub: usize, ib: usize) -> Result<(), FormatError> {
         let flag = &self.checked[ub * self.grid() + ib];
         if flag.load(Ordering::Acquire) {
-            // SAFETY: these records passed `CheckedRatings::new` against the
-            // same band sizes earlier in this process (the flag is set only
-            // after that), and they cannot have changed since: the map is
-            // read-only and funk never rewrites a rating file in place (the
-            // premise under which `open` maps it).
-            return Ok(unsafe { CheckedRatings::new_unchecked(ratings, users, items) });
+            return Ok(());
         }
-        let checked = CheckedRatings::new(ratings, users, items)?;
+        if let Some(damage) = self.block_damage(ub, ib) {
+            return Err(FormatError::DamagedBlock {
+                path: self.path.clone(),
+                user_band: ub,
+                item_band: ib,
+                what: damage.to_string(),
+            });
+        }
         flag.store(true, Ordering::Release);
-        Ok(checked)
+        Ok(())
+    }
+
+    /// [`RatingFile::check_block`] for every block, in order: for commands
+    /// that read the whole file anyway.
+    pub fn check_all_blocks(&self) -> Result<(), FormatError> {
+        let p = self.grid();
+        (0..p * p).try_for_each(|b| self.check_block(b / p, b % p))
     }
 
     /// Maps the record pages in ahead of their first use (Linux:
@@ -264,6 +317,23 @@ impl RatingFile {
     /// Where the data came from.
     pub fn source(&self) -> &str {
         std::str::from_utf8(self.section_bytes(Section::Source)).unwrap_or("")
+    }
+
+    /// The command that made the file, to run again: [`RatingFile::source`]
+    /// with `-o` and this file's path added when the source is a `funkd
+    /// import` or `funkd gen` command (the output path is not stored, so
+    /// that the same inputs give the same bytes wherever they are written).
+    pub fn source_command(&self) -> String {
+        let source = self.source();
+        let made_by_funkd = source.starts_with("funkd import ") || source.starts_with("funkd gen ");
+        if made_by_funkd && !source.split(' ').any(|w| w == "-o" || w == "--out") {
+            format!(
+                "{source} -o {}",
+                super::shell_word(&self.path.display().to_string())
+            )
+        } else {
+            source.to_string()
+        }
     }
 
     /// The external id of internal user `internal` (empty if out of range).

@@ -19,9 +19,11 @@ pub(crate) fn validate(path: &Path, bytes: &[u8]) -> Result<RawHeader, FormatErr
     let bad = |what: String| FormatError::corrupt(path, what);
     let prefix = &bytes[..bytes.len().min(8)];
     if prefix != &MAGIC[..prefix.len()] || bytes.len() < 8 {
+        let foreign = super::foreign::describe(path, bytes);
         return Err(FormatError::BadMagic {
             path: path.to_path_buf(),
-            found: String::from_utf8_lossy(prefix).into_owned(),
+            looks_like: foreign.looks_like,
+            advice: foreign.advice,
         });
     }
     if bytes.len() < HEADER_LEN {

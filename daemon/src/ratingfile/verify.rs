@@ -97,6 +97,29 @@ impl RatingFile {
     }
 
     fn verify_block(&self, ub: usize, ib: usize) -> Result<(), FormatError> {
+        match self.block_damage(ub, ib) {
+            None => Ok(()),
+            Some(BlockDamage::Checksum {
+                which,
+                stored,
+                computed,
+            }) => Err(FormatError::Checksum {
+                path: self.path().to_path_buf(),
+                section: format!("block ({ub}, {ib}) {which} records"),
+                stored,
+                computed,
+            }),
+            Some(BlockDamage::Records { which, what }) => Err(FormatError::corrupt(
+                self.path(),
+                format!("block ({ub}, {ib}) {which} records: {what}"),
+            )),
+        }
+    }
+
+    /// What is wrong with block (`ub`, `ib`)'s records, if anything: a
+    /// checksum that does not match, or a record outside the block, not
+    /// finite or out of order.
+    pub(crate) fn block_damage(&self, ub: usize, ib: usize) -> Option<BlockDamage> {
         let e = self.block_entry(ub, ib);
         let (rows, cols) = (
             self.user_band(ub).len() as u32,
@@ -108,21 +131,54 @@ impl RatingFile {
         ] {
             let computed = xxh3_64(bytemuck::cast_slice(records));
             if computed != stored {
-                return Err(FormatError::Checksum {
-                    path: self.path().to_path_buf(),
-                    section: format!("block ({ub}, {ib}) {which} records"),
+                return Some(BlockDamage::Checksum {
+                    which,
                     stored,
                     computed,
                 });
             }
-            check_records(records, rows, cols).map_err(|what| {
-                FormatError::corrupt(
-                    self.path(),
-                    format!("block ({ub}, {ib}) {which} records: {what}"),
-                )
-            })?;
+            if let Err(what) = check_records(records, rows, cols) {
+                return Some(BlockDamage::Records { which, what });
+            }
         }
-        Ok(())
+        None
+    }
+}
+
+/// What is wrong with a block's records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BlockDamage {
+    /// The records of one split do not match their checksum.
+    Checksum {
+        /// "train" or "test".
+        which: &'static str,
+        /// The checksum in the block table.
+        stored: u64,
+        /// The checksum of the records.
+        computed: u64,
+    },
+    /// A record is outside the block, not finite, or out of order.
+    Records {
+        /// "train" or "test".
+        which: &'static str,
+        /// What, and which record.
+        what: String,
+    },
+}
+
+impl std::fmt::Display for BlockDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlockDamage::Checksum {
+                which,
+                stored,
+                computed,
+            } => write!(
+                f,
+                "its {which} records do not match their checksum (stored {stored:016x}, computed {computed:016x})"
+            ),
+            BlockDamage::Records { which, what } => write!(f, "{which} records: {what}"),
+        }
     }
 }
 

@@ -57,6 +57,7 @@ pub fn train(
     config.validate()?;
     let dir = CheckpointDir::new(checkpoint_dir);
     dir.create()?;
+    crate::output::check_dir(checkpoint_dir, "checkpoint directory", "--checkpoint-dir")?;
     let quiet = config.verbosity == Verbosity::Quiet;
     let removed = dir.remove_temporaries()?;
     if removed > 0 && !quiet {

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use crossbeam_channel::select;
-use funk_kernel::{gradient_step, BlockStats, KernelError, LossStats};
+use funk_kernel::{gradient_step, BlockStats, LossStats};
 
 use super::schedule::{BlockId, EpochSchedule};
 use super::state::{BandState, Gradient};
 use super::trainer::{Channels, Flow, Trainer, STATUS_EVERY};
-use super::workers::{Job, Outcome, Split};
+use super::workers::{BlockFailure, Job, Outcome, Split};
 use crate::service::RunState;
 
 /// A GD step may raise the train SSE by this fraction before it counts as
@@ -209,13 +209,16 @@ impl<const K: usize> Trainer<'_, K> {
         Ok(Flow::Completed)
     }
 
-    pub(super) fn block_error(&self, block: BlockId, e: KernelError) -> anyhow::Error {
-        anyhow!(
-            "block (user band {}, item band {}) of {}: {e}",
-            block.user_band,
-            block.item_band,
-            self.data.path().display()
-        )
+    pub(super) fn block_error(&self, block: BlockId, e: BlockFailure) -> anyhow::Error {
+        match e {
+            BlockFailure::Data(e) => e.into(),
+            BlockFailure::Kernel(e) => anyhow!(
+                "block (user band {}, item band {}) of {}: {e}",
+                block.user_band,
+                block.item_band,
+                self.data.path().display()
+            ),
+        }
     }
 
     /// Trains strata `window` of the epoch and returns each stratum's
@@ -368,9 +371,14 @@ impl<const K: usize> Trainer<'_, K> {
             match self.next_outcome(ch)? {
                 Outcome::Evaluated { user_band, stats } => match stats {
                     Ok(st) => per_band[user_band] = Some(st),
-                    Err(e) => {
-                        failure
-                            .get_or_insert(anyhow!("test ratings of user band {user_band}: {e}"));
+                    Err(BlockFailure::Data(e)) => {
+                        failure.get_or_insert(e.into());
+                    }
+                    Err(BlockFailure::Kernel(e)) => {
+                        let which = format!("{split:?}").to_lowercase();
+                        failure.get_or_insert(anyhow!(
+                            "{which} ratings of user band {user_band}: {e}"
+                        ));
                     }
                 },
                 _ => bail!("internal error: an unexpected answer during evaluation"),

@@ -14,7 +14,19 @@ use funk_kernel::{
 use super::schedule::BlockId;
 use super::state::{BandState, Gradient, ModelState};
 use super::validation::ValidationSlice;
-use crate::ratingfile::RatingFile;
+use crate::ratingfile::{FormatError, RatingFile};
+
+/// Why a worker could not process a block.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockFailure {
+    /// The rating file's block is damaged (its message names the file, the
+    /// block and what to do).
+    #[error(transparent)]
+    Data(#[from] FormatError),
+    /// The kernel refused the block.
+    #[error("{0}")]
+    Kernel(#[from] KernelError),
+}
 
 /// Work for one worker.
 #[derive(Debug)]
@@ -89,7 +101,7 @@ pub enum Outcome<const K: usize> {
         /// The item band, moved back.
         items: BandState<K>,
         /// What the kernel saw.
-        stats: Result<BlockStats, KernelError>,
+        stats: Result<BlockStats, BlockFailure>,
     },
     /// A block's gradient added, with its bands and gradients.
     Accumulated {
@@ -104,14 +116,14 @@ pub enum Outcome<const K: usize> {
         /// The item band's gradient, moved back.
         grad_items: Gradient<K>,
         /// The block's errors before the step.
-        stats: Result<LossStats, KernelError>,
+        stats: Result<LossStats, BlockFailure>,
     },
     /// The test errors of one user band (merged over its item bands in order).
     Evaluated {
         /// The user band.
         user_band: usize,
         /// Sums of errors.
-        stats: Result<LossStats, KernelError>,
+        stats: Result<LossStats, BlockFailure>,
     },
 }
 
@@ -147,10 +159,12 @@ fn run_job<const K: usize>(
             mut items,
         } => {
             // The block less its held-out ratings, without copying it, in
-            // the kernel's own (interleaved) visiting order; its indices are
-            // checked the first time only (`checked_train_block`).
+            // the kernel's own (interleaved) visiting order; its checksums
+            // and indices are checked the first time only
+            // (`checked_train_block`).
             let stats = data
                 .checked_train_block(block.user_band, block.item_band)
+                .map_err(BlockFailure::from)
                 .and_then(|ratings| {
                     train_checked_block(
                         isa,
@@ -162,6 +176,7 @@ fn run_job<const K: usize>(
                         ratings,
                         validation.held_out(block.user_band, block.item_band),
                     )
+                    .map_err(BlockFailure::from)
                 });
             Outcome::Trained {
                 block,
@@ -179,27 +194,24 @@ fn run_job<const K: usize>(
             mut grad_users,
             mut grad_items,
         } => {
-            let ratings = data.train_block(block.user_band, block.item_band);
-            let mut stats = Ok(LossStats::default());
-            for run in validation.training_runs(block.user_band, block.item_band, ratings) {
-                let part = accumulate_gradient(
-                    &params,
-                    mu,
-                    users.view(),
-                    items.view(),
-                    run,
-                    grad_users.as_grad(),
-                    grad_items.as_grad(),
-                );
-                match (&mut stats, part) {
-                    (Ok(total), Ok(part)) => total.merge(part),
-                    (_, Err(e)) => {
-                        stats = Err(e);
-                        break;
+            let stats = data
+                .checked_train_records(block.user_band, block.item_band)
+                .map_err(BlockFailure::from)
+                .and_then(|ratings| {
+                    let mut total = LossStats::default();
+                    for run in validation.training_runs(block.user_band, block.item_band, ratings) {
+                        total.merge(accumulate_gradient(
+                            &params,
+                            mu,
+                            users.view(),
+                            items.view(),
+                            run,
+                            grad_users.as_grad(),
+                            grad_items.as_grad(),
+                        )?);
                     }
-                    (Err(_), Ok(_)) => {}
-                }
-            }
+                    Ok(total)
+                });
             Outcome::Accumulated {
                 block,
                 users,
@@ -220,7 +232,14 @@ fn run_job<const K: usize>(
             let mut total = LossStats::default();
             let mut result = Ok(());
             'bands: for (item_band, items) in model.items.iter().enumerate() {
-                let train = data.train_block(user_band, item_band);
+                // Checks the block's train and test records alike (once).
+                let train = match data.checked_train_records(user_band, item_band) {
+                    Ok(train) => train,
+                    Err(e) => {
+                        result = Err(e.into());
+                        break 'bands;
+                    }
+                };
                 let runs: Vec<&[funk_kernel::Rating]> = match split {
                     Split::Train => validation
                         .training_runs(user_band, item_band, train)
@@ -240,7 +259,7 @@ fn run_job<const K: usize>(
                     ) {
                         Ok(stats) => total.merge(stats),
                         Err(e) => {
-                            result = Err(e);
+                            result = Err(e.into());
                             break 'bands;
                         }
                     }

@@ -122,6 +122,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create directory {}", args.out.display()))?;
+    crate::output::check_dir(&args.out, "export directory", "--out")?;
     let mut files = match (args.format, &data) {
         (Format::Npy, _) => numpy::write(&loaded.model, data.as_ref(), &args.out)?,
         (Format::Csv, Some(data)) => csv::write(&loaded.model, data, &args.out)?,
