@@ -116,7 +116,7 @@ fn read_csv(
 ) -> Result<(), InputError> {
     let file = File::open(path).map_err(|source| InputError::Io {
         file: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -177,7 +177,7 @@ fn csv_error(path: &Path, line: u64, e: csv::Error) -> InputError {
     match e.into_kind() {
         csv::ErrorKind::Io(source) => InputError::Io {
             file: path.to_path_buf(),
-            source,
+            error: source,
         },
         _ => InputError::Malformed {
             file: path.to_path_buf(),
