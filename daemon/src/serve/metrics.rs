@@ -14,7 +14,14 @@ use serde::Serialize;
 
 /// The endpoints, in the order `/v1/status` lists them.
 pub const ENDPOINTS: [&str; 9] = [
-    "predict", "recommend", "similar", "fold-in", "status", "reload", "metrics", "healthz",
+    "predict",
+    "recommend",
+    "similar",
+    "fold-in",
+    "status",
+    "reload",
+    "metrics",
+    "healthz",
     "other",
 ];
 

@@ -145,7 +145,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections as usize,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         reload_lock: tokio::sync::Mutex::new(()),
-        refused: Mutex::new(None),
+        refused: Mutex::new(Vec::new()),
     });
     let limits = ConnectionLimits {
         max_connections: args.max_connections as usize,

@@ -62,14 +62,14 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
     let current = state.current();
     let work_state = Arc::clone(state);
     let work_current = Arc::clone(&current);
-    let joined = tokio::task::spawn_blocking(move || {
-        load_newer(&work_state, &work_current, trigger)
-    })
-    .await;
+    let joined =
+        tokio::task::spawn_blocking(move || load_newer(&work_state, &work_current, trigger)).await;
     let attempt = match joined {
-        Ok(attempt) => attempt,
+        Ok((attempt, refused)) => {
+            state.set_refused(refused);
+            attempt
+        }
         Err(e) => Attempt::Failed {
-            refused: None,
             error: format!("the loading thread failed: {e}"),
         },
     };
@@ -92,14 +92,10 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
                 current.checkpoint.display()
             );
             state.snapshot.store(Arc::new(*snapshot));
-            state.set_refused(None);
             state.metrics.reload("swapped");
             outcome
         }
-        Attempt::Failed { refused, error } => {
-            if let Some(refused) = refused {
-                state.set_refused(Some(refused));
-            }
+        Attempt::Failed { error } => {
             state.metrics.reload("refused");
             Outcome::Refused {
                 checkpoint: current.checkpoint.clone(),
@@ -112,10 +108,7 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
 enum Attempt {
     Nothing,
     Loaded(Box<Snapshot>),
-    Failed {
-        refused: Option<Refused>,
-        error: String,
-    },
+    Failed { error: String },
 }
 
 /// Size and modification time: a refused file that changes is tried again.
@@ -134,15 +127,15 @@ fn vanished(err: &anyhow::Error) -> bool {
 }
 
 /// Tries the checkpoints newer than `current`, newest first; the first
-/// that loads wins.
-fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> Attempt {
+/// that loads wins. Also returns the refused checkpoints newer than what
+/// will be served (to skip while they stay unchanged), newest first.
+fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attempt, Vec<Refused>) {
+    let known = state.refused_list();
     let list = match CheckpointDir::new(&state.dir).list() {
         Ok(list) => list,
         Err(e) => {
-            return Attempt::Failed {
-                refused: None,
-                error: format!("cannot list {}: {e}", state.dir.display()),
-            }
+            let error = format!("cannot list {}: {e}", state.dir.display());
+            return (Attempt::Failed { error }, known);
         }
     };
     let newer: Vec<(Position, PathBuf)> = list
@@ -150,22 +143,23 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> Attempt
         .rev()
         .filter(|(position, path)| *position > current.position && *path != current.checkpoint)
         .collect();
-    let previously_refused = state.last_refused();
-    let mut newest_refusal: Option<Refused> = None;
+    let mut refused: Vec<Refused> = Vec::new();
+    let mut fresh_error: Option<String> = None;
     for (_, path) in newer {
         let now_stamp = stamp(&path);
         if trigger == Trigger::Poll {
-            if let Some(refused) = &previously_refused {
-                if refused.path == path && refused.stamp == now_stamp {
-                    // Refused before and unchanged since: not retried (an
-                    // older one may still be newer than the model served).
-                    newest_refusal.get_or_insert_with(|| refused.clone());
-                    continue;
-                }
+            if let Some(r) = known
+                .iter()
+                .find(|r| r.path == path && r.stamp == now_stamp)
+            {
+                // Refused before and unchanged since: not retried (an older
+                // one may still be newer than the model served).
+                refused.push(r.clone());
+                continue;
             }
         }
         match Snapshot::load(&path, &state.dir, &state.data, Some(current)) {
-            Ok(snapshot) => return Attempt::Loaded(Box::new(snapshot)),
+            Ok(snapshot) => return (Attempt::Loaded(Box::new(snapshot)), refused),
             Err(e) if vanished(&e) => continue,
             Err(e) => {
                 let error = format!("{e:#}");
@@ -174,7 +168,8 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> Attempt
                     path.display(),
                     current.checkpoint.display()
                 );
-                newest_refusal.get_or_insert(Refused {
+                fresh_error.get_or_insert_with(|| error.clone());
+                refused.push(Refused {
                     path,
                     stamp: now_stamp,
                     error,
@@ -183,21 +178,8 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> Attempt
             }
         }
     }
-    match newest_refusal {
-        None => Attempt::Nothing,
-        Some(refused) if Some(&refused) == previously_refused.as_ref() => {
-            if trigger == Trigger::Poll {
-                Attempt::Nothing
-            } else {
-                Attempt::Failed {
-                    error: refused.error.clone(),
-                    refused: Some(refused),
-                }
-            }
-        }
-        Some(refused) => Attempt::Failed {
-            error: refused.error.clone(),
-            refused: Some(refused),
-        },
+    match fresh_error {
+        Some(error) => (Attempt::Failed { error }, refused),
+        None => (Attempt::Nothing, refused),
     }
 }

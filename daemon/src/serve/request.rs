@@ -250,9 +250,15 @@ mod tests {
                 item: "a b".into()
             }
         );
-        assert!(parse_predict(Some("user=7")).unwrap_err().0.contains("item"));
+        assert!(parse_predict(Some("user=7"))
+            .unwrap_err()
+            .0
+            .contains("item"));
         assert!(parse_predict(None).is_err());
-        assert!(parse_predict(Some("user=&item=1")).unwrap_err().0.contains("empty"));
+        assert!(parse_predict(Some("user=&item=1"))
+            .unwrap_err()
+            .0
+            .contains("empty"));
         let typo = parse_predict(Some("usr=7&item=1")).unwrap_err();
         assert!(typo.0.contains("usr"), "{typo}");
         let extra = parse_predict(Some("user=7&item=1&n=3")).unwrap_err();

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use funk_kernel::{fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind};
+use funk_kernel::{
+    fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
+};
 
 use crate::checkpoint::{CheckpointDir, Position};
 use crate::commands::context::{

@@ -52,8 +52,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Reloads run one at a time.
     pub reload_lock: tokio::sync::Mutex<()>,
-    /// The newest refused checkpoint.
-    pub refused: Mutex<Option<Refused>>,
+    /// The checkpoints refused and not retried until they change, newest
+    /// first.
+    pub refused: Mutex<Vec<Refused>>,
 }
 
 impl AppState {
@@ -64,14 +65,19 @@ impl AppState {
 
     /// The newest refused checkpoint, if any.
     pub fn last_refused(&self) -> Option<Refused> {
+        self.refused_list().into_iter().next()
+    }
+
+    /// Every checkpoint refused and not retried until it changes.
+    pub fn refused_list(&self) -> Vec<Refused> {
         self.refused
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
 
-    /// Records a refused checkpoint.
-    pub fn set_refused(&self, refused: Option<Refused>) {
+    /// Replaces the list of refused checkpoints.
+    pub fn set_refused(&self, refused: Vec<Refused>) {
         *self
             .refused
             .lock()
