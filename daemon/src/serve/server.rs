@@ -34,13 +34,22 @@ pub struct ConnectionLimits {
     pub grace: Duration,
 }
 
-const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: application/json\r\n\
-connection: close\r\n\
-retry-after: 1\r\n\
-content-length: 63\r\n\
-\r\n\
-{\"error\":\"too many connections: the service is at its limit\"}\n";
+const REFUSAL_BODY: &str = "{\"error\":\"too many connections: the service is at its limit\"}\n";
+
+/// The whole answer to a connection over the limit.
+fn refusal() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\n\
+         content-type: application/json\r\n\
+         connection: close\r\n\
+         retry-after: 1\r\n\
+         content-length: {}\r\n\
+         \r\n\
+         {REFUSAL_BODY}",
+        REFUSAL_BODY.len()
+    )
+    .into_bytes()
+}
 
 /// Serves `router` on `listener` until `stop` turns true.
 pub async fn serve(
@@ -131,7 +140,7 @@ async fn serve_connection(
 /// connection before the answer is read).
 async fn refuse(mut stream: TcpStream) {
     let quick = Duration::from_millis(250);
-    if tokio::time::timeout(quick, stream.write_all(REFUSAL))
+    if tokio::time::timeout(quick, stream.write_all(&refusal()))
         .await
         .is_err()
     {
@@ -155,7 +164,8 @@ mod tests {
 
     #[test]
     fn the_refusal_is_well_formed_http() {
-        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let bytes = refusal();
+        let text = std::str::from_utf8(&bytes).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let declared: usize = head
             .lines()
