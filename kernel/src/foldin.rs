@@ -38,6 +38,9 @@ use crate::{FactorRow, HyperParams, ModelKind};
 /// or so ill-conditioned that an f32 answer would be noise (κ ≳ 10¹⁰).
 const PIVOT_FLOOR: f64 = 1e-10;
 
+/// Ratings added to the normal equations per pass over them.
+const CHUNK: usize = 4;
+
 /// Why [`fold_in`] (or building its inputs) refused. Nothing is written
 /// to the caller's row when it is returned.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -326,24 +329,35 @@ pub struct ItemRating {
 ///
 /// ```
 /// use funk_kernel::{fold_in, FoldIn, ItemFactors, ItemRating, ModelKind};
-/// // Two items of rank 2, rows padded to 4 values, with biases.
-/// let factors = [1.0, 0.0, 0.0, 0.0, /* item 1 */ 0.0, 2.0, 0.0, 0.0];
-/// let biases = [0.5, -0.5];
+/// // Three items of rank 2, rows padded to 4 values, with biases.
+/// let factors = [
+///     1.0, 0.0, 0.0, 0.0, // item 0
+///     0.0, 2.0, 0.0, 0.0, // item 1
+///     1.0, 1.0, 0.0, 0.0, // item 2
+/// ];
+/// let biases = [0.5, -0.5, 0.0];
 /// let items = ItemFactors::new(&factors, 4, 2, &biases).unwrap();
 /// let params = FoldIn::new(ModelKind::Biased, 0.0, 0.0, 3.0).unwrap();
 /// let ratings = [
 ///     ItemRating { item: 0, value: 4.5 },
 ///     ItemRating { item: 1, value: 2.5 },
-///     ItemRating { item: 0, value: 4.5 },
+///     ItemRating { item: 2, value: 4.0 },
 /// ];
 /// let mut p = [f32::NAN; 4];
 /// let bias = fold_in::<16>(&params, &items, &ratings, &mut p).unwrap();
-/// // Unregularised, three ratings and three unknowns: an exact fit, e.g.
-/// // 3 + b + 0.5 + p₀ = 4.5 and 3 + b − 0.5 + 2p₁ = 2.5.
-/// let predict = |q: &[f32], b_i: f32| 3.0 + bias + b_i + q[0] * p[0] + q[1] * p[1];
-/// assert!((predict(&factors[0..2], 0.5) - 4.5).abs() < 1e-5);
-/// assert!((predict(&factors[4..6], -0.5) - 2.5).abs() < 1e-5);
+/// // Unregularised, three ratings and three unknowns (p₀, p₁, b): an
+/// // exact fit, μ + b + b_i + p·q_i = r for every rating.
+/// for r in &ratings {
+///     let (q, b_i) = (&factors[4 * r.item as usize..], biases[r.item as usize]);
+///     let predicted = 3.0 + bias + b_i + q[0] * p[0] + q[1] * p[1];
+///     assert!((predicted - r.value).abs() < 1e-5, "{predicted} vs {}", r.value);
+/// }
 /// assert_eq!(&p[2..], &[0.0, 0.0]);
+/// // With λ > 0 the row shrinks towards zero.
+/// let shrunk = FoldIn::new(ModelKind::Biased, 0.5, 0.5, 3.0).unwrap();
+/// let mut s = [0.0; 2];
+/// fold_in::<16>(&shrunk, &items, &ratings, &mut s).unwrap();
+/// assert!(s[0].hypot(s[1]) < p[0].hypot(p[1]));
 /// ```
 pub fn fold_in<const K: usize>(
     params: &FoldIn,
@@ -390,14 +404,22 @@ pub fn fold_in<const K: usize>(
     }
 
     let mut system = NormalEquations::<K>::new(rank, biased);
-    for r in ratings {
-        let i = r.item as usize;
-        let target = if biased {
-            f64::from(r.value) - f64::from(params.mu) - f64::from(items.biases[i])
-        } else {
-            f64::from(r.value)
-        };
-        system.add(items.row(i), target);
+    for chunk in ratings.chunks(CHUNK) {
+        // The chunk's rows in f64, zero rows past its end.
+        let mut q = [[0.0f64; K]; CHUNK];
+        let mut t = [0.0f64; CHUNK];
+        for ((qc, tc), r) in q.iter_mut().zip(&mut t).zip(chunk) {
+            let i = r.item as usize;
+            for (d, &v) in qc.iter_mut().zip(items.row(i)) {
+                *d = f64::from(v);
+            }
+            *tc = if biased {
+                f64::from(r.value) - f64::from(params.mu) - f64::from(items.biases[i])
+            } else {
+                f64::from(r.value)
+            };
+        }
+        system.add_chunk(&q, &t, chunk.len());
     }
     if !system.is_finite() {
         return Err(first_non_finite_item(items, ratings, biased));
@@ -477,25 +499,27 @@ impl<const K: usize> NormalEquations<K> {
         }
     }
 
-    /// Adds one rating: q̃q̃ᵀ to the matrix and q̃·target to the right side.
-    fn add(&mut self, q: &[f32], target: f64) {
-        let mut qd = [0.0f64; K];
-        for (d, &v) in qd.iter_mut().zip(q) {
-            *d = f64::from(v);
-        }
-        let qd = &qd[..self.rank];
-        for (j, &qj) in qd.iter().enumerate() {
-            for (a, &ql) in self.a[j][..=j].iter_mut().zip(qd) {
-                *a += qj * ql;
+    /// Adds [`CHUNK`] ratings (the first `count` real, the rest zero rows
+    /// with target 0): Σ q̃q̃ᵀ to the matrix and Σ q̃·target to the right
+    /// side. Four ratings per pass over the triangle load and store each
+    /// entry once for four products.
+    fn add_chunk(&mut self, q: &[[f64; K]; CHUNK], t: &[f64; CHUNK], count: usize) {
+        let r = self.rank;
+        let [q0, q1, q2, q3] = q.each_ref().map(|row| &row[..r]);
+        for j in 0..r {
+            let (c0, c1, c2, c3) = (q0[j], q1[j], q2[j], q3[j]);
+            let lanes = q0.iter().zip(q1).zip(q2).zip(q3);
+            for (a, (((&x0, &x1), &x2), &x3)) in self.a[j][..=j].iter_mut().zip(lanes) {
+                *a += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3;
             }
-            self.b[j] += qj * target;
+            self.b[j] += c0 * t[0] + c1 * t[1] + c2 * t[2] + c3 * t[3];
         }
         if self.biased {
-            for (g, &qj) in self.border.iter_mut().zip(qd) {
-                *g += qj;
+            for (j, g) in self.border[..r].iter_mut().enumerate() {
+                *g += q0[j] + q1[j] + q2[j] + q3[j];
             }
-            self.corner += 1.0;
-            self.b_bias += target;
+            self.corner += count as f64;
+            self.b_bias += t[0] + t[1] + t[2] + t[3];
         }
     }
 
