@@ -232,6 +232,51 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any f32 bit patterns (NaN, infinities, subnormals, huge values) as
+    /// parameters, factors, biases and ratings, and any item index: an
+    /// error or a finite row with zero padding, never a panic.
+    #[test]
+    fn arbitrary_bits_never_panic(
+        biased in any::<bool>(),
+        rank in 0usize..=20,
+        extra in 0usize..3,
+        regs in (any::<u32>(), any::<u32>(), any::<u32>()),
+        items in proptest::collection::vec((any::<u32>(), any::<u32>()), 0..8),
+        ratings in proptest::collection::vec((0u32..10, any::<u32>()), 0..24),
+        huge in any::<bool>(),
+    ) {
+        let model = if biased { ModelKind::Biased } else { ModelKind::Plain };
+        let bits = |b: u32| if huge { f32::from_bits(b) } else { f32::from_bits(b & 0xBFFF_FFFF) };
+        let Ok(params) = FoldIn::new(model, bits(regs.0), bits(regs.1), bits(regs.2)) else {
+            return Ok(());
+        };
+        let stride = (rank + extra).max(1);
+        let factors: Vec<f32> = items
+            .iter()
+            .flat_map(|&(seed, _)| (0..stride as u32).map(move |d| bits(seed.rotate_left(d))))
+            .collect();
+        let biases: Vec<f32> = items.iter().map(|&(_, b)| bits(b)).collect();
+        let view = ItemFactors::new(&factors, stride, rank, &biases).unwrap();
+        let ratings: Vec<ItemRating> = ratings
+            .iter()
+            .map(|&(item, v)| ItemRating { item, value: bits(v) })
+            .collect();
+        let mut row = [f32::NAN; 24];
+        match fold_in::<16>(&params, &view, &ratings, &mut row) {
+            Ok(bias) => {
+                prop_assert!(rank <= 16);
+                prop_assert!(row[..rank].iter().all(|v| v.is_finite()));
+                prop_assert!(row[rank..].iter().all(|&v| v == 0.0));
+                prop_assert!(bias.is_finite());
+            }
+            Err(_) => prop_assert!(row.iter().all(|v| v.is_nan())),
+        }
+    }
+}
+
 /// Rank 1, plain model, one rating: p = q r / (q² + λ).
 #[test]
 fn rank_one_closed_form() {
