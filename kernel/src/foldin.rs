@@ -550,7 +550,7 @@ impl<const K: usize> NormalEquations<K> {
                 row_i[j] = (row_i[j] - dot(&row_i[..j], &row_j[..j])) / row_j[j];
             }
             let s = row_i[i] - dot(&row_i[..i], &row_i[..i]);
-            if !(s > PIVOT_FLOOR * row_i[i]) {
+            if !pivot_holds(s, row_i[i]) {
                 return Err(FoldInError::Singular);
             }
             row_i[i] = libm::sqrt(s);
@@ -560,7 +560,7 @@ impl<const K: usize> NormalEquations<K> {
         if self.biased {
             forward(&self.a, r, &mut self.border);
             let s = self.corner - dot(&self.border[..r], &self.border[..r]);
-            if !(s > PIVOT_FLOOR * self.corner) {
+            if !pivot_holds(s, self.corner) {
                 return Err(FoldInError::Singular);
             }
             pivot = libm::sqrt(s);
@@ -585,6 +585,12 @@ impl<const K: usize> NormalEquations<K> {
         }
         Ok((self.b, bias))
     }
+}
+
+/// Whether a Cholesky pivot `s` (before the square root) is large enough
+/// beside its diagonal entry `diagonal` (false for NaN).
+fn pivot_holds(s: f64, diagonal: f64) -> bool {
+    s > PIVOT_FLOOR * diagonal
 }
 
 /// Solves L y = v in place for the lower-triangular `l` of order `r`.
