@@ -16,7 +16,8 @@
 # Usage: benches/serve-load.sh [SCALE]          (default 1: 480,189 × 17,770)
 # Env:   WORK (default /tmp/funk-serve-load), EPOCHS (3), DURATION (10s),
 #        CONNECTIONS (64), WRK_THREADS (2), SERVE_THREADS (all cores),
-#        PORT (18181), RECS (15)
+#        PORT (18181), RECS (15), FUNKD (a funkd binary to use instead of
+#        building target/release/funkd)
 # Share the machine with nothing else while it runs, and read absolute
 # rates as this machine's: compare in-process and HTTP from the same run.
 set -euo pipefail
@@ -33,8 +34,12 @@ recs="${RECS:-15}"
 host="http://127.0.0.1:$port"
 
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --release -q -p funkd
-funkd="$PWD/target/release/funkd"
+if [ -n "${FUNKD:-}" ]; then
+    funkd="$FUNKD"
+else
+    cargo build --release -q -p funkd
+    funkd="$PWD/target/release/funkd"
+fi
 mkdir -p "$work"
 data="$work/data-$scale.funk"
 run="$work/run-$scale"
@@ -104,13 +109,20 @@ done | sort -g | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "median %.1f µ
 
 echo "== predict during two hot swaps (a newer copy of the checkpoint appears at 3 s and 6 s)"
 newest=$(ls "$run"/ckpt-*.funkckpt | tail -1)
+cp "$newest" "$run/.swap-90.tmp"
+cp "$newest" "$run/.swap-91.tmp"
 (
-    sleep 3; cp "$newest" "$run/.swap.tmp" && mv "$run/.swap.tmp" "$run/ckpt-000090-00000.funkckpt"
-    sleep 3; cp "$newest" "$run/.swap.tmp" && mv "$run/.swap.tmp" "$run/ckpt-000091-00000.funkckpt"
+    sleep 3; mv "$run/.swap-90.tmp" "$run/ckpt-000090-00000.funkckpt"
+    sleep 3; mv "$run/.swap-91.tmp" "$run/ckpt-000091-00000.funkckpt"
 ) &
+swapper=$!
 load predict
-wait %2 2>/dev/null || true
-grep -c 'serving .*ckpt-00009' "$log" | xargs echo "swaps logged:"
+wait "$swapper"
+for _ in $(seq 100); do
+    grep -q 'serving .*ckpt-000091' "$log" && break
+    sleep 0.1
+done
+grep -E 'serving .*ckpt-00009' "$log" | sed 's/^/   /'
 curl -s "$host/healthz"; echo
 rm -f "$run"/ckpt-0009*-00000.funkckpt
 

@@ -162,10 +162,14 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attemp
             Ok(snapshot) => return (Attempt::Loaded(Box::new(snapshot)), refused),
             Err(e) if vanished(&e) => continue,
             Err(e) => {
-                let error = format!("{e:#}");
+                // Most errors name the file already.
+                let mut error = format!("{e:#}");
+                let named = path.display().to_string();
+                if !error.contains(&named) {
+                    error = format!("{named}: {error}");
+                }
                 eprintln!(
-                    "funkd: refusing checkpoint {}: {error}; still serving {}",
-                    path.display(),
+                    "funkd: refusing checkpoint {error}; still serving {}",
                     current.checkpoint.display()
                 );
                 fresh_error.get_or_insert_with(|| error.clone());

@@ -15,10 +15,9 @@ use funk_kernel::{
     fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
 };
 
-use crate::checkpoint::{CheckpointDir, Position};
-use crate::commands::context::{
-    check_model_matches, clamp, load_checked_model, open_data, resolve_data,
-};
+use crate::checkpoint::{model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position};
+use crate::commands::context::{check_model_matches, clamp, open_data, resolve_data};
+use crate::commands::rows::check_model_shape;
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
 use crate::commands::topn::{top_n, top_n_by, Scored};
@@ -79,6 +78,7 @@ impl Snapshot {
     /// Loads the newest readable checkpoint of `dir` (skipping damaged
     /// newer ones, each reported on stderr) with its rating file.
     pub fn load_newest(dir: &Path, source: &DataSource) -> Result<Snapshot> {
+        let started = std::time::Instant::now();
         let found = CheckpointDir::new(dir).newest_good()?;
         for (skipped, why) in &found.skipped {
             eprintln!(
@@ -86,8 +86,8 @@ impl Snapshot {
                 skipped.display()
             );
         }
-        drop(found.checkpoint);
-        Snapshot::load(&found.path, dir, source, None)
+        let loaded = checked(found.checkpoint, found.path)?;
+        Snapshot::build(loaded, dir, source, None, started)
     }
 
     /// Loads checkpoint file `path` of directory `dir` and checks it whole:
@@ -101,7 +101,20 @@ impl Snapshot {
         previous: Option<&Snapshot>,
     ) -> Result<Snapshot> {
         let started = std::time::Instant::now();
-        let loaded = load_checked_model(path)?;
+        // The error names the file.
+        let checkpoint = store::read(path)?;
+        let loaded = checked(checkpoint, path.to_path_buf())?;
+        Snapshot::build(loaded, dir, source, previous, started)
+    }
+
+    fn build(
+        loaded: LoadedModel,
+        dir: &Path,
+        source: &DataSource,
+        previous: Option<&Snapshot>,
+        started: std::time::Instant,
+    ) -> Result<Snapshot> {
+        let path = loaded.path.clone();
         let position = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -124,7 +137,7 @@ impl Snapshot {
             _ => Arc::new(open_data(&data_path)?),
         };
         check_model_matches(&loaded, &data)?;
-        let written_unix = std::fs::metadata(path)
+        let written_unix = std::fs::metadata(&path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -296,4 +309,20 @@ fn align_items(model: &Model) -> Vec<FactorRow<16>> {
             row
         })
         .collect()
+}
+
+/// The model of a checkpoint read from `path`, checked for shape and
+/// finite values.
+fn checked(checkpoint: Checkpoint, path: PathBuf) -> Result<LoadedModel> {
+    let model = to_model(&checkpoint);
+    check_model_shape(&model).with_context(|| format!("unusable model in {}", path.display()))?;
+    Ok(LoadedModel {
+        model,
+        data_identity: checkpoint.settings.data_identity,
+        epoch: checkpoint.progress.epoch,
+        model_epoch: model_epoch(&checkpoint),
+        path,
+        settings: checkpoint.settings,
+        progress: checkpoint.progress,
+    })
 }
