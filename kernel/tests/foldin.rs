@@ -51,7 +51,7 @@ impl Problem {
     }
 }
 
-/// The minimiser of Σ_i [(r − μ − b − b_i − p·q_i)² + λ‖p‖² + λ_b b²],
+/// The minimiser of Σ_i [(r − μ − b − b_i − p·q_i)² + λ‖p‖² + λ_b b²] + λ₀‖p‖²,
 /// written from the definition: the stacked least-squares problem solved
 /// by nalgebra's LU on the dense normal equations.
 fn dense_minimiser(problem: &Problem, params: &FoldIn) -> (Vec<f64>, f64) {
@@ -71,7 +71,8 @@ fn dense_minimiser(problem: &Problem, params: &FoldIn) -> (Vec<f64>, f64) {
             target[row] -= f64::from(params.mu()) + f64::from(problem.biases[i]);
         }
     }
-    let mut reg = vec![n as f64 * f64::from(params.reg_factors()); problem.rank];
+    let per_factor = n as f64 * f64::from(params.reg_factors()) + f64::from(params.reg_row());
+    let mut reg = vec![per_factor; problem.rank];
     if biased {
         reg.push(n as f64 * f64::from(params.reg_bias()));
     }
@@ -86,7 +87,8 @@ fn dense_minimiser(problem: &Problem, params: &FoldIn) -> (Vec<f64>, f64) {
 }
 
 /// The kernel's ∂J/∂p_u and ∂J/∂b_u for a one-user band holding (p, b),
-/// and a scale for them: Σ over ratings of the magnitudes of the terms.
+/// plus the row prior's 2λ₀p, and a scale for them: Σ over ratings of the
+/// magnitudes of the terms.
 fn user_gradient(
     problem: &Problem,
     params: &FoldIn,
@@ -148,27 +150,37 @@ fn user_gradient(
         p.0.iter()
             .map(|v| f64::from(v.abs()))
             .fold(f64::from(b.abs()), f64::max);
-    let mut scale = 2.0 * n * f64::from(params.reg_factors().max(params.reg_bias())) * x_max;
+    let reg_max = params.reg_factors().max(params.reg_bias());
+    let mut scale = 2.0 * (n * f64::from(reg_max) + f64::from(params.reg_row())) * x_max;
     for r in &problem.ratings {
         let q = &problem.items[r.item as usize].0;
         let q_max = q.iter().map(|v| f64::from(v.abs())).fold(1.0, f64::max);
         let q_sum: f64 = q.iter().map(|v| f64::from(v.abs())).sum::<f64>() + 1.0;
         scale += 2.0 * q_max * (f64::from(r.value.abs()) + 5.0 + q_sum * x_max);
     }
+    let prior = 2.0 * f64::from(params.reg_row());
     let grad = gp[0].0[..problem.rank]
         .iter()
-        .map(|&g| f64::from(g))
+        .zip(&p.0)
+        .map(|(&g, &v)| f64::from(g) + prior * f64::from(v))
         .collect();
     (grad, f64::from(gb[0]), scale)
 }
 
 fn params(biased: bool, reg_factors: f32, reg_bias: f32) -> FoldIn {
+    with_prior(biased, reg_factors, reg_bias, 0.0)
+}
+
+fn with_prior(biased: bool, reg_factors: f32, reg_bias: f32, reg_row: f32) -> FoldIn {
     let model = if biased {
         ModelKind::Biased
     } else {
         ModelKind::Plain
     };
-    FoldIn::new(model, reg_factors, reg_bias, 3.6).unwrap()
+    FoldIn::new(model, reg_factors, reg_bias, 3.6)
+        .unwrap()
+        .with_row_prior(reg_row)
+        .unwrap()
 }
 
 proptest! {
@@ -184,9 +196,10 @@ proptest! {
         biased in any::<bool>(),
         reg_factors in 0.001f32..0.5,
         reg_bias in 0.001f32..0.5,
+        reg_row in prop_oneof![Just(0.0f32), 0.0f32..8.0],
     ) {
         let problem = Problem::random(seed, rank, 60, n_ratings);
-        let params = params(biased, reg_factors, reg_bias);
+        let params = with_prior(biased, reg_factors, reg_bias, reg_row);
         let mut row = FactorRow::<K>::splat(f32::NAN);
         let bias = fold_in::<K>(&params, &problem.view(), &problem.ratings, &mut row.0).unwrap();
 
@@ -291,6 +304,12 @@ fn rank_one_closed_form() {
     let bias = fold_in::<1>(&params, &items, &ratings, &mut p).unwrap();
     assert_eq!(bias, 0.0);
     assert!((p[0] - 2.0 * 3.0 / (4.0 + 0.5)).abs() < 1e-7, "{}", p[0]);
+    // Two ratings of the item: 2λ per rating, λ₀ once.
+    let prior = params.with_row_prior(3.0).unwrap();
+    let twice = [ratings[0], ratings[0]];
+    fold_in::<1>(&prior, &items, &twice, &mut p).unwrap();
+    let want = 2.0 * (2.0 * 3.0) / (2.0 * 4.0 + 2.0 * 0.5 + 3.0);
+    assert!((p[0] - want).abs() < 1e-7, "{} vs {want}", p[0]);
 }
 
 /// Biased model, rank 1, two ratings: the 2×2 system written out.
@@ -468,6 +487,15 @@ fn parameters_and_layout_are_checked() {
         FoldIn::new(ModelKind::Plain, 0.0, 0.0, f32::NAN),
         Err(FoldInError::Mean(_))
     ));
+    for bad in [f32::NAN, f32::NEG_INFINITY, -1.0] {
+        assert_eq!(
+            params(true, 0.1, 0.1)
+                .with_row_prior(bad)
+                .unwrap_err()
+                .to_string(),
+            FoldInError::RegRow(bad).to_string()
+        );
+    }
     let hyper =
         HyperParams::new(ModelKind::Biased, 0.01, 0.05, 0.02, LearningRate::Constant).unwrap();
     let from = FoldIn::from_params(&hyper, 3.5).unwrap();
