@@ -15,11 +15,13 @@ use funk_kernel::{
     fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
 };
 
-use crate::checkpoint::{model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position};
+use crate::checkpoint::{
+    model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
+};
 use crate::commands::context::{check_model_matches, clamp, open_data, resolve_data};
-use crate::commands::rows::check_model_shape;
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
+use crate::commands::rows::check_model_shape;
 use crate::commands::topn::{top_n, top_n_by, Scored};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
