@@ -29,7 +29,7 @@ A typical session:
   funkd train --data small.funk --checkpoint-dir run/    # Ctrl-C checkpoints; run again to resume
   funkd eval --data small.funk --model run/
   funkd recommend --data small.funk --model run/ --user 42
-  funkd serve --dir run/                             # HTTP on 127.0.0.1:8080, follows new checkpoints
+  funkd serve --dir run/                             # the HTTP API, on 127.0.0.1:8080
 
 Every command that reports numbers takes --json and then prints exactly one JSON object on
 stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error. `funkd <command> --help` for more.";
