@@ -95,6 +95,44 @@ fn every_endpoint_answers_in_original_ids() {
     for it in items {
         assert!(!rated_ids.contains(&it["item"].as_str().unwrap().to_string()));
     }
+    // The row is the kernel's exact fold-in with the model's λ, λ_b and μ.
+    let loaded = funkd::checkpoint::load_model(&t.dir).unwrap();
+    let params = funk_kernel::FoldIn::new(
+        loaded.settings.kind,
+        loaded.settings.reg,
+        loaded.settings.reg_bias,
+        model.mu,
+    )
+    .unwrap();
+    let items_view =
+        funk_kernel::ItemFactors::new(&model.item_factors, model.k, model.rank, &model.item_bias)
+            .unwrap();
+    let ratings =
+        [(0, 5.0), (1, 1.0), (2, 4.0)].map(|(item, value)| funk_kernel::ItemRating { item, value });
+    let mut want_row = vec![0.0f32; model.k];
+    let want_bias =
+        funk_kernel::fold_in::<16>(&params, &items_view, &ratings, &mut want_row).unwrap();
+    let got_row: Vec<f32> = f["row"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(got_row, want_row[..model.rank]);
+    assert_eq!(f["bias"].as_f64().unwrap() as f32, want_bias);
+    // Its recommendations are that row's best unrated items.
+    let score = |i: usize| {
+        model.mu
+            + want_bias
+            + model.item_bias[i]
+            + (0..model.rank)
+                .map(|d| want_row[d] * model.item_row(i)[d])
+                .sum::<f32>()
+    };
+    let best = (3..data.items())
+        .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+        .unwrap();
+    assert_eq!(items[0]["item"], data.item_id(best));
     // Without return_row, no row.
     let (_, f) = server.post("/v1/fold-in", r#"{"ratings":[{"item":"1","rating":4}]}"#);
     assert!(f.get("row").is_none(), "{f}");
