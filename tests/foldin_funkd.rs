@@ -2,7 +2,8 @@
 //! (biased SGD, derived λ, λ_b and per-row prior λ₀, early stopping):
 //! users left out of the rating file entirely and folded in from their
 //! training ratings predict their test ratings as well as the trained
-//! users predict theirs, on ML-100K-shaped data.
+//! users predict theirs, on ML-100K-shaped data; from a handful of
+//! ratings, the model's per-row prior makes the folded row better.
 
 use std::path::Path;
 
@@ -178,11 +179,12 @@ fn users_folded_into_a_funkd_model_predict_like_trained_users() {
     let with_prior = plain_fold.with_row_prior(settings.reg_row).unwrap();
     let items =
         ItemFactors::new(&model.item_factors, model.k, model.rank, &model.item_bias).unwrap();
-    let folded_rmse = |params: &FoldIn| {
+    let folded_rmse = |params: &FoldIn, first: usize| {
         rmse(&users, &held, |u, i| {
             let ratings: Vec<ItemRating> = users[u]
                 .train
                 .iter()
+                .take(first)
                 .map(|&(item, value)| ItemRating {
                     item: internal_item[item] as u32,
                     value,
@@ -193,7 +195,19 @@ fn users_folded_into_a_funkd_model_predict_like_trained_users() {
             predict_folded(model, &row[..model.rank], bias, internal_item[i])
         })
     };
-    let (folded, folded_no_prior) = (folded_rmse(&with_prior), folded_rmse(&plain_fold));
+    let (folded, folded_no_prior) = (
+        folded_rmse(&with_prior, usize::MAX),
+        folded_rmse(&plain_fold, usize::MAX),
+    );
+    // A new user with a handful of ratings: the first 5 of each.
+    let (few, few_no_prior) = (folded_rmse(&with_prior, 5), folded_rmse(&plain_fold, 5));
+    eprintln!("from 5 ratings: {few:.4} with the row prior, {few_no_prior:.4} without");
+    // There the per-rating λ alone barely holds the row back: the prior the
+    // model was trained with is what keeps the fit from overshooting.
+    assert!(
+        few < few_no_prior,
+        "from 5 ratings, the row prior did not help: {few:.4} vs {few_no_prior:.4}"
+    );
     let baseline = rmse(&users, &held, |_, i| {
         predict_folded(model, &[], 0.0, internal_item[i])
     });
