@@ -95,7 +95,7 @@ fn every_endpoint_answers_in_original_ids() {
     for it in items {
         assert!(!rated_ids.contains(&it["item"].as_str().unwrap().to_string()));
     }
-    // The row is the kernel's exact fold-in with the model's λ, λ_b and μ.
+    // The row is the kernel's exact fold-in with the model's λ, λ_b, λ₀, μ.
     let loaded = funkd::checkpoint::load_model(&t.dir).unwrap();
     let params = funk_kernel::FoldIn::new(
         loaded.settings.kind,
@@ -103,6 +103,7 @@ fn every_endpoint_answers_in_original_ids() {
         loaded.settings.reg_bias,
         model.mu,
     )
+    .and_then(|p| p.with_row_prior(loaded.settings.reg_row))
     .unwrap();
     let items_view =
         funk_kernel::ItemFactors::new(&model.item_factors, model.k, model.rank, &model.item_bias)

@@ -63,7 +63,8 @@ pub struct Snapshot {
     aligned_items: Vec<FactorRow<16>>,
     /// ‖q_i‖ over the model's rank, per item.
     item_norms: Vec<f32>,
-    /// The model kind, λ, λ_b and μ, for folding new users in.
+    /// The model kind, λ, λ_b, the per-row prior λ₀ and μ, for folding
+    /// new users in.
     fold: FoldIn,
 }
 
@@ -150,6 +151,7 @@ impl Snapshot {
             loaded.settings.reg_bias,
             loaded.model.mu,
         )
+        .and_then(|fold| fold.with_row_prior(loaded.settings.reg_row))
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{}: unusable parameters", path.display()))?;
         let model = loaded.model;
@@ -272,8 +274,8 @@ impl Snapshot {
 
     /// A new user's factor row (`rank` values) and bias from their ratings
     /// of internal items, the items held fixed: the kernel's exact
-    /// regularised least-squares fold-in with the λ and λ_b the model was
-    /// trained with.
+    /// regularised least-squares fold-in with the λ, λ_b and per-row prior
+    /// λ₀ the model was trained with.
     pub fn fold_in(&self, ratings: &[(usize, f32)]) -> Result<(Vec<f32>, f32), FoldInError> {
         let model = &self.model;
         let biases: &[f32] = match model.kind {
