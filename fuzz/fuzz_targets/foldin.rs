@@ -14,6 +14,8 @@
 use funk_kernel::{fold_in, FoldIn, FoldInError, ItemFactors, ItemRating, ModelKind};
 
 const K: usize = 16;
+/// Output row length: room for the largest rank the input can ask for (31).
+const ROW: usize = 34;
 
 /// Reads little-endian f32s (missing bytes read as zero).
 struct Bytes<'a>(&'a [u8]);
@@ -66,8 +68,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         Err(e) => panic!("a consistent layout was refused: {e}"),
     };
-    let mut row = [f32::NAN; K + 2];
-    let len = if short_row { rank.saturating_sub(1) } else { K + 2 };
+    let mut row = [f32::NAN; ROW];
+    let len = if short_row {
+        rank.saturating_sub(1)
+    } else {
+        ROW
+    };
     match fold_in::<K>(&params, &view, &ratings, &mut row[..len]) {
         Ok(bias) => {
             assert!(rank <= K && len >= rank);
@@ -80,7 +86,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert!(!e.to_string().is_empty());
-            assert!(row[..len].iter().all(|v| v.is_nan()), "row written on {e:?}");
+            assert!(
+                row[..len].iter().all(|v| v.is_nan()),
+                "row written on {e:?}"
+            );
         }
     }
 });
