@@ -33,6 +33,7 @@ A typical session:
   funkd train --data small.funk --checkpoint-dir run/    # Ctrl-C checkpoints; run again to resume
   funkd eval --data small.funk --model run/
   funkd recommend --data small.funk --model run/ --user 42
+  funkd serve --dir run/                             # the HTTP API, on 127.0.0.1:8080
 
 Every command that reports numbers takes --json and then prints exactly one JSON object on
 stdout. Exit codes: 0 ok, 1 runtime error, 2 usage error. `funkd <command> --help` for more.";
@@ -86,6 +87,8 @@ pub enum Command {
     Inspect(crate::inspect::InspectArgs),
     /// Train (or resume) a model from a rating file into a checkpoint directory.
     Train(crate::train::TrainArgs),
+    /// Serve the newest model of a checkpoint directory over HTTP (predict, recommend, fold-in).
+    Serve(crate::serve::ServeArgs),
     /// RMSE and MAE of a model on the test split.
     Eval(commands::eval::EvalArgs),
     /// Predict ratings for (user, item) pairs given by their original ids.
@@ -113,6 +116,7 @@ impl Cli {
             Command::Import(a) => crate::import::run(a),
             Command::Inspect(a) => crate::inspect::run(a),
             Command::Train(a) => crate::train::run(a),
+            Command::Serve(a) => crate::serve::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Predict(a) => commands::predict::run(a),
             Command::Recommend(a) => commands::recommend::run(a),

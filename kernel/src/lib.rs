@@ -11,7 +11,8 @@
 //! trainer ([`train_block`]), loss in f64 ([`evaluate_block`]), full
 //! gradients ([`accumulate_gradient`], [`gradient_step`]), the objective
 //! ([`objective()`]) and the gradient check ([`check_gradient`]), and
-//! divergence detection ([`DivergenceMonitor`], [`all_finite`]).
+//! divergence detection ([`DivergenceMonitor`], [`all_finite`]), and
+//! fold-in of a new user against fixed item factors ([`fold_in`]).
 //!
 //! No allocation, no I/O, no threads, no global ids: a block's rows and
 //! ratings are handed in by the caller.
@@ -55,6 +56,7 @@ mod block;
 mod checked;
 mod divergence;
 mod error;
+mod foldin;
 mod gradcheck;
 mod gradient;
 mod loss;
@@ -75,6 +77,7 @@ pub use block::{
 pub use checked::CheckedRatings;
 pub use divergence::{all_finite, DivergenceMonitor, Health};
 pub use error::KernelError;
+pub use foldin::{fold_in, FoldIn, FoldInError, ItemFactors, ItemRating};
 pub use gradcheck::{check_gradient, GradCheckReport, RELATIVE_ERROR_FLOOR};
 pub use gradient::{accumulate_gradient, gradient_step};
 pub use loss::{evaluate_block, LossStats};

@@ -35,6 +35,7 @@ pub use config::{DataShape, Derived, TrainConfig, Verbosity};
 pub use report::{Ending, EpochRecord, TrainSummary};
 
 use crate::checkpoint::CheckpointDir;
+use crate::dirlock::DirLock;
 use crate::rank::{padded_k, MAX_RANK};
 use crate::ratingfile::RatingFile;
 use crate::service::SignalListener;
@@ -46,7 +47,8 @@ use crate::service::SignalListener;
 /// On resume, the checkpoint's settings win; flags that disagree are
 /// refused, as are checkpoints of another data file or rank. A corrupt
 /// newest checkpoint is moved aside (`.corrupt`) and the previous good one
-/// used, with a warning. If `config.handle_signals`, SIGINT/SIGTERM stop
+/// used, with a warning. The directory is locked for the run
+/// ([`DirLock`]): a second writer is refused (exit code 2). If `config.handle_signals`, SIGINT/SIGTERM stop
 /// the run cleanly (the summary then says `stopped`).
 pub fn train(
     data: &RatingFile,
@@ -58,6 +60,9 @@ pub fn train(
     let dir = CheckpointDir::new(checkpoint_dir);
     dir.create()?;
     crate::output::check_dir(checkpoint_dir, "checkpoint directory", "--checkpoint-dir")?;
+    // One writer per directory, from before the first change to it until
+    // the process exits (the OS releases the lock however it ends).
+    let _lock = DirLock::acquire(checkpoint_dir)?;
     let quiet = config.verbosity == Verbosity::Quiet;
     let removed = dir.remove_temporaries()?;
     if removed > 0 && !quiet {

@@ -1,0 +1,484 @@
+//! The HTTP API, version 1: routes, handlers, and JSON errors.
+//!
+//! Every answer is JSON; every error is `{"error": "…"}` with its status:
+//! 400 for a malformed query or body, 404 for an unknown id or path, 405
+//! for a wrong method, 408 for a request not completed in time, 413 for a
+//! body over the limit, 500 for a refused reload or an internal fault.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use super::reload::{reload, Outcome, Trigger};
+use super::request::{self, BadRequest, MAX_N};
+use super::snapshot::Snapshot;
+use super::state::AppState;
+use crate::commands::predict::Source;
+use crate::commands::topn::Scored;
+
+/// An error answer: a status and a message, sent as `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with this status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(what: &str, id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no {what} {id:?} in the data (ids are the original ids of the imported data)"),
+        )
+    }
+}
+
+impl From<BadRequest> for ApiError {
+    fn from(e: BadRequest) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, e.0)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The router of the whole API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/predict", get(predict))
+        .route("/v1/recommend", get(recommend))
+        .route("/v1/similar", get(similar))
+        .route("/v1/fold-in", post(fold_in))
+        .route("/v1/status", get(status))
+        .route("/v1/reload", post(reload_now))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such endpoint (see /v1/status; the API is under /v1/)",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: predict, recommend, similar, status, metrics and healthz \
+                 are GET; fold-in and reload are POST",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            track,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// The endpoint name of a path, for the metrics.
+fn endpoint_of(path: &str) -> &'static str {
+    match path {
+        "/v1/predict" => "predict",
+        "/v1/recommend" => "recommend",
+        "/v1/similar" => "similar",
+        "/v1/fold-in" => "fold-in",
+        "/v1/status" => "status",
+        "/v1/reload" => "reload",
+        "/metrics" => "metrics",
+        "/healthz" => "healthz",
+        _ => "other",
+    }
+}
+
+/// Times each request out, and counts it with its status and latency.
+async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let endpoint = endpoint_of(req.uri().path());
+    let started = Instant::now();
+    let response = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request was not completed within {} ms (a slow or stalled client?)",
+                state.request_timeout.as_millis()
+            ),
+        )
+        .into_response(),
+    };
+    state.metrics.observe(
+        endpoint,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    checkpoint: String,
+    epoch: u32,
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Json<Health> {
+    let snapshot = state.current();
+    Json(Health {
+        status: "ok",
+        checkpoint: snapshot.checkpoint.display().to_string(),
+        epoch: snapshot.epoch,
+    })
+}
+
+#[derive(Serialize)]
+struct PredictAnswer {
+    user: String,
+    item: String,
+    prediction: f32,
+    source: Source,
+    epoch: u32,
+}
+
+async fn predict(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<PredictAnswer> {
+    let q = request::parse_predict(query.as_deref())?;
+    let snapshot = state.current();
+    let p = snapshot.predict(snapshot.user(&q.user), snapshot.item(&q.item));
+    Ok(Json(PredictAnswer {
+        user: q.user,
+        item: q.item,
+        prediction: p.value,
+        source: p.source,
+        epoch: snapshot.epoch,
+    }))
+}
+
+/// One item of a list answer.
+#[derive(Serialize)]
+struct ListedItem {
+    rank: usize,
+    item: String,
+    score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prediction: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+}
+
+/// Scored items as the answer lists them: original ids, the clamped
+/// prediction when `predictions`, titles when known.
+fn listed(
+    state: &AppState,
+    snapshot: &Snapshot,
+    found: &[Scored],
+    predictions: bool,
+) -> Vec<ListedItem> {
+    found
+        .iter()
+        .enumerate()
+        .map(|(position, s)| {
+            let id = snapshot.data.item_id(s.item);
+            ListedItem {
+                rank: position + 1,
+                item: id.to_owned(),
+                score: s.score,
+                prediction: predictions.then(|| snapshot.clamp(s.score)),
+                title: title_of(state, id),
+            }
+        })
+        .collect()
+}
+
+fn title_of(state: &AppState, id: &str) -> Option<String> {
+    state
+        .titles
+        .as_ref()
+        .and_then(|t| t.get(id))
+        .map(str::to_owned)
+}
+
+#[derive(Serialize)]
+struct RecommendAnswer {
+    user: String,
+    epoch: u32,
+    excluded: usize,
+    items: Vec<ListedItem>,
+}
+
+async fn recommend(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<RecommendAnswer> {
+    let q = request::parse_recommend(query.as_deref())?;
+    let snapshot = state.current();
+    let user = snapshot
+        .user(&q.user)
+        .ok_or_else(|| ApiError::not_found("user", &q.user))?;
+    let excluded = if q.include_rated {
+        Vec::new()
+    } else {
+        snapshot.rated_by(user).map_err(|e| {
+            eprintln!("funkd: serve: {e}");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        })?
+    };
+    let found = snapshot.top_for_row(
+        state.isa,
+        snapshot.model.user_row(user),
+        snapshot.model.user_bias[user],
+        &excluded,
+        q.n,
+    );
+    Ok(Json(RecommendAnswer {
+        items: listed(&state, &snapshot, &found, true),
+        excluded: excluded.iter().filter(|&&e| e).count(),
+        user: q.user,
+        epoch: snapshot.epoch,
+    }))
+}
+
+#[derive(Serialize)]
+struct SimilarAnswer {
+    item: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    epoch: u32,
+    items: Vec<ListedItem>,
+}
+
+async fn similar(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<SimilarAnswer> {
+    let q = request::parse_similar(query.as_deref())?;
+    let snapshot = state.current();
+    let item = snapshot
+        .item(&q.item)
+        .ok_or_else(|| ApiError::not_found("item", &q.item))?;
+    let found = snapshot.similar(state.isa, item, q.n);
+    Ok(Json(SimilarAnswer {
+        items: listed(&state, &snapshot, &found, false),
+        title: title_of(&state, &q.item),
+        item: q.item,
+        epoch: snapshot.epoch,
+    }))
+}
+
+/// Reads a request body of at most `limit` bytes: 413 beyond it (at once
+/// when `Content-Length` says so), 400 when the body cannot be read.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over the limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    match http_body_util::BodyExt::collect(limited).await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct FoldInAnswer {
+    epoch: u32,
+    ratings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bias: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<Vec<f32>>,
+    items: Vec<ListedItem>,
+}
+
+async fn fold_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<FoldInAnswer> {
+    let bytes = read_body(&headers, body, state.max_body_bytes).await?;
+    let q = request::parse_fold_in(&bytes)?;
+    let snapshot = state.current();
+    let mut ratings = Vec::with_capacity(q.ratings.len());
+    let mut excluded = vec![false; snapshot.model.items()];
+    for (id, value) in &q.ratings {
+        let item = snapshot
+            .item(id)
+            .ok_or_else(|| ApiError::not_found("item", id))?;
+        excluded[item] = true;
+        ratings.push((item, *value));
+    }
+    let (row, bias) = snapshot.fold_in(&ratings).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("cannot fold this user in: {e}"),
+        )
+    })?;
+    let found = snapshot.top_for_row(state.isa, &row, bias, &excluded, q.n);
+    Ok(Json(FoldInAnswer {
+        epoch: snapshot.epoch,
+        ratings: ratings.len(),
+        items: listed(&state, &snapshot, &found, true),
+        bias: q.return_row.then_some(bias),
+        row: q.return_row.then_some(row),
+    }))
+}
+
+#[derive(Serialize)]
+struct ModelStatus {
+    checkpoint: String,
+    epoch: u32,
+    model_epoch: u32,
+    kind: &'static str,
+    rank: usize,
+    users: usize,
+    items: usize,
+    ratings: u64,
+    train_rmse: Option<f64>,
+    test_rmse: Option<f64>,
+    written_unix: f64,
+    age_seconds: f64,
+    loaded_unix: f64,
+    load_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct RefusedStatus {
+    checkpoint: String,
+    error: String,
+    at_unix: f64,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    max_n: usize,
+    max_fold_in_ratings: usize,
+    max_body_bytes: usize,
+    max_connections: usize,
+    request_timeout_ms: u128,
+}
+
+#[derive(Serialize)]
+struct StatusAnswer {
+    dir: String,
+    data: String,
+    model: ModelStatus,
+    uptime_seconds: f64,
+    isa: &'static str,
+    requests: Vec<super::metrics::EndpointCount>,
+    refused_connections: u64,
+    last_refused: Option<RefusedStatus>,
+    writer: Option<crate::dirlock::Writer>,
+    limits: Limits,
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
+    let s = state.current();
+    let now = crate::service::status::unix_now();
+    let dir = state.dir.clone();
+    Json(StatusAnswer {
+        dir: state.dir.display().to_string(),
+        data: s.data.path().display().to_string(),
+        model: ModelStatus {
+            checkpoint: s.checkpoint.display().to_string(),
+            epoch: s.epoch,
+            model_epoch: s.model_epoch,
+            kind: match s.model.kind {
+                funk_kernel::ModelKind::Biased => "biased",
+                funk_kernel::ModelKind::Plain => "plain",
+            },
+            rank: s.model.rank,
+            users: s.model.users(),
+            items: s.model.items(),
+            ratings: s.ratings(),
+            train_rmse: s.train_rmse,
+            test_rmse: s.test_rmse,
+            written_unix: s.written_unix,
+            age_seconds: (now - s.written_unix).max(0.0),
+            loaded_unix: s.loaded_unix,
+            load_seconds: s.load_seconds,
+        },
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        isa: state.isa.name(),
+        requests: state.metrics.counts(),
+        refused_connections: state.metrics.refused_connections(),
+        last_refused: state.last_refused().map(|r| RefusedStatus {
+            checkpoint: r.path.display().to_string(),
+            error: r.error,
+            at_unix: r.at_unix,
+        }),
+        writer: crate::dirlock::writer(&dir),
+        limits: Limits {
+            max_n: MAX_N,
+            max_fold_in_ratings: request::MAX_FOLD_IN_RATINGS,
+            max_body_bytes: state.max_body_bytes,
+            max_connections: state.max_connections,
+            request_timeout_ms: state.request_timeout.as_millis(),
+        },
+    })
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let s = state.current();
+    let age = (crate::service::status::unix_now() - s.written_unix).max(0.0);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(age, s.epoch),
+    )
+        .into_response()
+}
+
+async fn reload_now(State(state): State<Arc<AppState>>) -> Response {
+    let outcome = reload(&state, Trigger::Request).await;
+    match &outcome {
+        Outcome::Refused { checkpoint, error } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({
+                "error": format!("newer checkpoint refused: {error}"),
+                "outcome": "refused",
+                "checkpoint": checkpoint,
+            })),
+        )
+            .into_response(),
+        _ => Json(outcome).into_response(),
+    }
+}

@@ -1,0 +1,234 @@
+//! `funkd serve`: the long-lived service. It holds the newest model of a
+//! checkpoint directory in memory, answers predictions, top-N, similar
+//! items and fold-in of new users over HTTP/1.1 + JSON, and swaps in each
+//! newer checkpoint that appears without failing a request.
+//!
+//! - [`request`]: query strings and bodies, parsed by pure functions.
+//! - [`snapshot`]: one loaded, checked model with its rating file.
+//! - [`state`]: the published snapshot (an atomic pointer) and settings.
+//! - [`reload`]: hot swap (polling, SIGHUP, `POST /v1/reload`).
+//! - [`api`]: routes, handlers, JSON errors; [`metrics`]: Prometheus.
+//! - [`server`]: connections and their limits; [`notify`]: systemd readiness.
+//!
+//! `serve` only reads the directory, so it runs beside a `funkd train`
+//! writing into it (the normal case) and never takes the writer's lock
+//! ([`crate::dirlock`]); `/v1/status` names the writer.
+
+pub mod api;
+pub mod metrics;
+pub mod notify;
+pub mod reload;
+pub mod request;
+pub mod server;
+pub mod snapshot;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+
+use crate::commands::context::choose_isa;
+use crate::commands::titles::Titles;
+use crate::usage_bail;
+use reload::Trigger;
+use server::ConnectionLimits;
+use snapshot::{DataSource, Snapshot};
+use state::AppState;
+
+/// Options of `funkd serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Endpoints (JSON; errors are {\"error\": \"…\"} with a 4xx/5xx status):
+  GET  /v1/predict?user=U&item=I     the rating, clamped, and its source (model or a fallback)
+  GET  /v1/recommend?user=U&n=N      top-N items the user has not rated (n: 1..1000, default 10)
+  GET  /v1/similar?item=I&n=N        the N nearest items by cosine of their factor rows
+  POST /v1/fold-in                   {\"ratings\": [{\"item\": I, \"rating\": R}, …], \"n\": N, \"return_row\": false}
+  GET  /v1/status                    model, data, uptime, request counts, the directory's writer
+  POST /v1/reload                    look for a newer checkpoint now (also SIGHUP)
+  GET  /metrics                      Prometheus text: requests, latency histograms, model age
+  GET  /healthz                      200 while a model is being served
+
+A newer checkpoint in DIR (written by `funkd train` there) is loaded and checked off the request
+path and swapped in atomically; a damaged one is refused with a log line and the old model keeps
+serving. SIGINT/SIGTERM stop accepting, let requests in flight finish, and exit 0.
+
+Example:
+  funkd train --data ratings.funk --checkpoint-dir run/ &
+  funkd serve --dir run/ --titles movie_titles.txt
+  curl 'http://127.0.0.1:8080/v1/recommend?user=6&n=5'")]
+pub struct ServeArgs {
+    /// The checkpoint directory to serve (what `funkd train --checkpoint-dir` writes).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Address to listen on. The default is loopback only; serving other hosts
+    /// (e.g. 0.0.0.0:8080) is an explicit choice. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The rating file the model was trained on, for its id maps
+    /// [default: the one recorded in DIR/status.json by `funkd train`].
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Item titles to show with items: MovieLens u.item / movies.dat / movies.csv or
+    /// Netflix movie_titles.txt.
+    #[arg(long, value_name = "FILE")]
+    pub titles: Option<PathBuf>,
+    /// Threads answering requests [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Largest request body accepted (bytes); larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_body_bytes: u32,
+    /// Time a request may take, body included, before it is answered 408 (ms).
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Time a client has to send a request's headers, also the keep-alive idle time (ms).
+    #[arg(long, value_name = "MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// How often to look for a newer checkpoint in DIR (ms; 0: only on SIGHUP or POST /v1/reload).
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    pub poll_ms: u64,
+    /// Instruction set for the dot products (default: the best this CPU has).
+    #[arg(long, value_name = "NAME")]
+    pub isa: Option<String>,
+}
+
+/// Runs `funkd serve` until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let entered = Instant::now();
+    let isa = choose_isa(args.isa.as_deref())?;
+    if !args.dir.is_dir() {
+        usage_bail!(
+            "--dir {}: no such directory (it is where `funkd train --checkpoint-dir` writes)",
+            args.dir.display()
+        );
+    }
+    let titles = match &args.titles {
+        Some(path) => Some(Titles::load(path)?),
+        None => None,
+    };
+    let source = match &args.data {
+        Some(path) => DataSource::Given(path.clone()),
+        None => DataSource::Recorded,
+    };
+    let snapshot = Snapshot::load_newest(&args.dir, &source)
+        .with_context(|| format!("nothing to serve in {}", args.dir.display()))?;
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("funkd-serve")
+        .enable_all()
+        .build()
+        .context("cannot start the request threads")?;
+    let state = Arc::new(AppState {
+        snapshot: ArcSwap::from_pointee(snapshot),
+        dir: args.dir.clone(),
+        data: source,
+        titles,
+        isa,
+        metrics: Arc::new(metrics::Metrics::new()),
+        started: Instant::now(),
+        max_body_bytes: args.max_body_bytes as usize,
+        max_connections: args.max_connections as usize,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        reload_lock: tokio::sync::Mutex::new(()),
+        refused: Mutex::new(Vec::new()),
+    });
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        grace: Duration::from_secs(5),
+    };
+    runtime.block_on(serve_until_stopped(
+        state,
+        args.listen,
+        limits,
+        args.poll_ms,
+        entered,
+    ))
+}
+
+async fn serve_until_stopped(
+    state: Arc<AppState>,
+    listen: SocketAddr,
+    limits: ConnectionLimits,
+    poll_ms: u64,
+    entered: Instant,
+) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let mut hangups = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut interrupts = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminations = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(server::serve(
+        listener,
+        api::router(Arc::clone(&state)),
+        limits,
+        Arc::clone(&state.metrics),
+        stop_rx,
+    ));
+    {
+        let s = state.current();
+        eprintln!(
+            "funkd: serving {} (epoch {}, {} users × {} items, rank {}), ready in {:.3} s",
+            s.checkpoint.display(),
+            s.epoch,
+            s.model.users(),
+            s.model.items(),
+            s.model.rank,
+            entered.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!("funkd: listening on http://{bound}");
+    if let Err(e) = notify::sd_notify("READY=1") {
+        eprintln!("funkd: warning: cannot notify systemd: {e}");
+    }
+    let poller = (poll_ms > 0).then(|| {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(poll_ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                reload::reload(&state, Trigger::Poll).await;
+            }
+        })
+    });
+    let why = loop {
+        tokio::select! {
+            _ = hangups.recv() => {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move { reload::reload(&state, Trigger::Request).await });
+            }
+            _ = interrupts.recv() => break "SIGINT",
+            _ = terminations.recv() => break "SIGTERM",
+        }
+    };
+    eprintln!("funkd: {why}: finishing the requests in flight, then stopping");
+    let _ = notify::sd_notify("STOPPING=1");
+    if let Some(poller) = poller {
+        poller.abort();
+    }
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! One published model, loaded and checked whole before anyone sees it:
+//! the checkpoint's factors and biases, the rating file it was trained on
+//! (id maps, what each user rated, the rating range), and what the queries
+//! need precomputed (item rows in the kernel's aligned layout, item norms).
+//!
+//! A snapshot never changes once built; the service swaps whole snapshots
+//! (see [`super::state`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use funk_kernel::{
+    fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
+};
+
+use crate::checkpoint::{
+    model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
+};
+use crate::commands::context::{check_model_matches, clamp, open_data, resolve_data};
+use crate::commands::predict::{predict_with_fallback, Prediction};
+use crate::commands::recommend::rated_items;
+use crate::commands::rows::check_model_shape;
+use crate::commands::topn::{top_n, top_n_by, Scored};
+use crate::model::Model;
+use crate::ratingfile::{FormatError, RatingFile};
+use crate::with_k;
+
+/// A model ready to answer queries.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The rating file the model was trained on (memory-mapped, shared
+    /// between snapshots of the same file).
+    pub data: Arc<RatingFile>,
+    /// Factors and biases.
+    pub model: Model,
+    /// The checkpoint file it came from.
+    pub checkpoint: PathBuf,
+    /// The checkpoint's schedule position (from its file name).
+    pub position: Position,
+    /// Epochs completed when the checkpoint was written.
+    pub epoch: u32,
+    /// The epoch whose parameters the model holds (the best-validation
+    /// epoch when the run kept it apart).
+    pub model_epoch: u32,
+    /// Train RMSE of the last completed epoch.
+    pub train_rmse: Option<f64>,
+    /// Test RMSE of the last completed epoch.
+    pub test_rmse: Option<f64>,
+    /// When the checkpoint file was written (seconds since the Unix epoch).
+    pub written_unix: f64,
+    /// When this snapshot was loaded (seconds since the Unix epoch).
+    pub loaded_unix: f64,
+    /// Seconds it took to load and check.
+    pub load_seconds: f64,
+    /// The data's rating range, for clamping.
+    pub range: Option<(f32, f32)>,
+    /// Mean train rating (the plain model's fallback).
+    pub mean: f32,
+    /// Item rows in the kernel's aligned layout: `items × k / 16` rows of
+    /// 16, viewed as `items` rows of `k` by [`Snapshot::item_rows`].
+    aligned_items: Vec<FactorRow<16>>,
+    /// ‖q_i‖ over the model's rank, per item.
+    item_norms: Vec<f32>,
+    /// The model kind, λ, λ_b, the per-row prior λ₀ and μ, for folding
+    /// new users in.
+    fold: FoldIn,
+}
+
+/// Where the service finds its rating file.
+#[derive(Clone, Debug)]
+pub enum DataSource {
+    /// `--data FILE`.
+    Given(PathBuf),
+    /// The one `funkd train` recorded in the directory's `status.json`.
+    Recorded,
+}
+
+impl Snapshot {
+    /// Loads the newest readable checkpoint of `dir` (skipping damaged
+    /// newer ones, each reported on stderr) with its rating file.
+    pub fn load_newest(dir: &Path, source: &DataSource) -> Result<Snapshot> {
+        let started = std::time::Instant::now();
+        let found = CheckpointDir::new(dir).newest_good()?;
+        for (skipped, why) in &found.skipped {
+            eprintln!(
+                "funkd: warning: skipping unreadable checkpoint {}: {why}",
+                skipped.display()
+            );
+        }
+        let loaded = checked(found.checkpoint, found.path)?;
+        Snapshot::build(loaded, dir, source, None, started)
+    }
+
+    /// Loads checkpoint file `path` of directory `dir` and checks it whole:
+    /// checksum, shape, finite values, and that it belongs to the rating
+    /// file. The rating file of `previous` is reused when it is the same
+    /// file.
+    pub fn load(
+        path: &Path,
+        dir: &Path,
+        source: &DataSource,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot> {
+        let started = std::time::Instant::now();
+        // The error names the file.
+        let checkpoint = store::read(path)?;
+        let loaded = checked(checkpoint, path.to_path_buf())?;
+        Snapshot::build(loaded, dir, source, previous, started)
+    }
+
+    fn build(
+        loaded: LoadedModel,
+        dir: &Path,
+        source: &DataSource,
+        previous: Option<&Snapshot>,
+        started: std::time::Instant,
+    ) -> Result<Snapshot> {
+        let path = loaded.path.clone();
+        let position = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(Position::from_file_name)
+            .unwrap_or(Position {
+                epoch: loaded.progress.epoch,
+                stratum: loaded.progress.stratum,
+            });
+        let data_path = match source {
+            DataSource::Given(path) => path.clone(),
+            DataSource::Recorded => resolve_data(dir, None)?,
+        };
+        let data = match previous {
+            Some(prev)
+                if prev.data.identity() == loaded.data_identity
+                    && prev.data.path() == data_path =>
+            {
+                Arc::clone(&prev.data)
+            }
+            _ => Arc::new(open_data(&data_path)?),
+        };
+        check_model_matches(&loaded, &data)?;
+        let written_unix = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64());
+        let fold = FoldIn::new(
+            loaded.settings.kind,
+            loaded.settings.reg,
+            loaded.settings.reg_bias,
+            loaded.model.mu,
+        )
+        .and_then(|fold| fold.with_row_prior(loaded.settings.reg_row))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("{}: unusable parameters", path.display()))?;
+        let model = loaded.model;
+        let aligned_items = align_items(&model);
+        let item_norms = (0..model.items())
+            .map(|i| model.item_row(i).iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect();
+        let last = |v: &[f64]| v.last().copied().filter(|x| x.is_finite());
+        Ok(Snapshot {
+            range: data.rating_range(),
+            mean: data.mean() as f32,
+            data,
+            checkpoint: loaded.path,
+            position,
+            epoch: loaded.epoch,
+            model_epoch: loaded.model_epoch,
+            train_rmse: last(&loaded.progress.train_rmse),
+            test_rmse: last(&loaded.progress.test_rmse),
+            written_unix,
+            loaded_unix: crate::service::status::unix_now(),
+            load_seconds: started.elapsed().as_secs_f64(),
+            model,
+            aligned_items,
+            item_norms,
+            fold,
+        })
+    }
+
+    /// The internal id of an original user id.
+    pub fn user(&self, id: &str) -> Option<usize> {
+        self.data.user_index().get(id)
+    }
+
+    /// The internal id of an original item id.
+    pub fn item(&self, id: &str) -> Option<usize> {
+        self.data.item_index().get(id)
+    }
+
+    /// The prediction for original ids, with the fallbacks of
+    /// `funkd predict` for unknown ones; clamped to the rating range.
+    pub fn predict(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
+        predict_with_fallback(&self.model, self.mean, user, item, self.range)
+    }
+
+    /// A score clamped to the data's rating range.
+    pub fn clamp(&self, score: f32) -> f32 {
+        clamp(score, self.range)
+    }
+
+    /// Items internal user `user` rated (both splits), as a mask; an error
+    /// when a block of the user's band is damaged.
+    pub fn rated_by(&self, user: usize) -> Result<Vec<bool>, FormatError> {
+        rated_items(&self.data, user)
+    }
+
+    /// The `n` best items for a user row `row` (`rank` values) with user
+    /// bias `user_bias`, skipping `excluded` items; best first.
+    pub fn top_for_row(
+        &self,
+        isa: Isa,
+        row: &[f32],
+        user_bias: f32,
+        excluded: &[bool],
+        n: usize,
+    ) -> Vec<Scored> {
+        let model = &self.model;
+        let (bias, offset): (&[f32], f32) = match model.kind {
+            ModelKind::Biased => (&model.item_bias, model.mu + user_bias),
+            ModelKind::Plain => (&[], 0.0),
+        };
+        with_k!(model.rank, K => {
+            let items: &[FactorRow<K>] = bytemuck::cast_slice(&self.aligned_items);
+            let mut p = FactorRow::<K>::zeroed();
+            p.0[..row.len()].copy_from_slice(row);
+            top_n(isa, &p, items, bias, offset, excluded, n)
+        })
+    }
+
+    /// The `n` items nearest to internal item `item` by cosine similarity
+    /// of their factor rows, the item itself left out. Items whose rows are
+    /// all zero have no direction and are never listed (nor is anything
+    /// listed for such an item).
+    pub fn similar(&self, isa: Isa, item: usize, n: usize) -> Vec<Scored> {
+        let norm = self.item_norms[item];
+        if norm == 0.0 || !norm.is_finite() {
+            return Vec::new();
+        }
+        let mut excluded = vec![false; self.model.items()];
+        excluded[item] = true;
+        let found = with_k!(self.model.rank, K => {
+            let items: &[FactorRow<K>] = bytemuck::cast_slice(&self.aligned_items);
+            let q = &items[item];
+            top_n_by(items.len(), &excluded, n, |j| {
+                let other = self.item_norms[j];
+                if other == 0.0 {
+                    f32::NAN
+                } else {
+                    isa.dot(q, &items[j]) / (norm * other)
+                }
+            })
+        });
+        found.into_iter().filter(|s| s.score.is_finite()).collect()
+    }
+
+    /// A new user's factor row (`rank` values) and bias from their ratings
+    /// of internal items, the items held fixed: the kernel's exact
+    /// regularised least-squares fold-in with the λ, λ_b and per-row prior
+    /// λ₀ the model was trained with.
+    pub fn fold_in(&self, ratings: &[(usize, f32)]) -> Result<(Vec<f32>, f32), FoldInError> {
+        let model = &self.model;
+        let biases: &[f32] = match model.kind {
+            ModelKind::Biased => &model.item_bias,
+            ModelKind::Plain => &[],
+        };
+        let items = ItemFactors::new(&model.item_factors, model.k, model.rank, biases)?;
+        let ratings: Vec<ItemRating> = ratings
+            .iter()
+            .map(|&(item, value)| ItemRating {
+                item: item as u32,
+                value,
+            })
+            .collect();
+        let mut row = vec![0.0f32; model.k];
+        let bias = with_k!(model.rank, K => fold_in::<K>(&self.fold, &items, &ratings, &mut row))?;
+        row.truncate(model.rank);
+        Ok((row, bias))
+    }
+
+    /// Number of ratings in the data (train and test).
+    pub fn ratings(&self) -> u64 {
+        self.data.train_count() + self.data.test_count()
+    }
+}
+
+/// The item factors copied into 64-byte aligned rows of `model.k` values.
+fn align_items(model: &Model) -> Vec<FactorRow<16>> {
+    model
+        .item_factors
+        .chunks_exact(16)
+        .map(|chunk| {
+            let mut row = FactorRow::<16>::zeroed();
+            row.0.copy_from_slice(chunk);
+            row
+        })
+        .collect()
+}
+
+/// The model of a checkpoint read from `path`, checked for shape and
+/// finite values.
+fn checked(checkpoint: Checkpoint, path: PathBuf) -> Result<LoadedModel> {
+    let model = to_model(&checkpoint);
+    check_model_shape(&model).with_context(|| format!("unusable model in {}", path.display()))?;
+    Ok(LoadedModel {
+        model,
+        data_identity: checkpoint.settings.data_identity,
+        epoch: checkpoint.progress.epoch,
+        model_epoch: model_epoch(&checkpoint),
+        path,
+        settings: checkpoint.settings,
+        progress: checkpoint.progress,
+    })
+}

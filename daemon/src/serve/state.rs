@@ -1,0 +1,86 @@
+//! What every request sees: the published snapshot behind an atomic
+//! pointer (a query takes its own reference and keeps it to the end, so a
+//! swap never changes the model under it), the settings, the metrics.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use funk_kernel::Isa;
+
+use super::metrics::Metrics;
+use super::snapshot::{DataSource, Snapshot};
+use crate::commands::titles::Titles;
+
+/// A checkpoint that was refused, so that polling does not retry it until
+/// it changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refused {
+    /// The file.
+    pub path: PathBuf,
+    /// Its length and modification time when it was refused.
+    pub stamp: Option<(u64, std::time::SystemTime)>,
+    /// Why.
+    pub error: String,
+    /// When (seconds since the Unix epoch).
+    pub at_unix: f64,
+}
+
+/// The service's shared state.
+#[derive(Debug)]
+pub struct AppState {
+    /// The model being served.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// The checkpoint directory.
+    pub dir: PathBuf,
+    /// Where the rating file comes from.
+    pub data: DataSource,
+    /// Item titles, when started with `--titles`.
+    pub titles: Option<Titles>,
+    /// The instruction set for dot products.
+    pub isa: Isa,
+    /// Request and model metrics.
+    pub metrics: Arc<Metrics>,
+    /// When the service started.
+    pub started: Instant,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// The most connections served at once.
+    pub max_connections: usize,
+    /// The longest a request may take, body included.
+    pub request_timeout: Duration,
+    /// Reloads run one at a time.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    /// The checkpoints refused and not retried until they change, newest
+    /// first.
+    pub refused: Mutex<Vec<Refused>>,
+}
+
+impl AppState {
+    /// The snapshot being served now.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The newest refused checkpoint, if any.
+    pub fn last_refused(&self) -> Option<Refused> {
+        self.refused_list().into_iter().next()
+    }
+
+    /// Every checkpoint refused and not retried until it changes.
+    pub fn refused_list(&self) -> Vec<Refused> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces the list of refused checkpoints.
+    pub fn set_refused(&self, refused: Vec<Refused>) {
+        *self
+            .refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = refused;
+    }
+}
