@@ -54,7 +54,7 @@ pub struct Status {
     pub train_rmse: Option<f64>,
     /// Test RMSE of the last completed epoch.
     pub test_rmse: Option<f64>,
-    /// Updates per second over the last completed epoch.
+    /// Updates per second of the last completed epoch, by the wall clock.
     pub updates_per_sec: Option<f64>,
     /// The newest checkpoint written.
     pub checkpoint: Option<PathBuf>,

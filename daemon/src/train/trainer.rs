@@ -71,7 +71,12 @@ pub(super) struct Trainer<'d, const K: usize> {
     /// The position of `last_checkpoint` while nothing changed since it was written.
     pub(super) saved_position: Option<crate::checkpoint::Position>,
     pub(super) last_status_at: Instant,
+    /// Time inside the training windows (the strata), in this process.
     pub(super) train_time: Duration,
+    /// When this process began its first epoch, and when it finished its
+    /// last (everything per epoch included: evaluation, checkpoints, …).
+    pub(super) epochs_began: Option<Instant>,
+    pub(super) epochs_ended: Option<Instant>,
     pub(super) updates_here: u64,
     pub(super) stop: Option<&'static str>,
     pub(super) checkpoint_requested: bool,
