@@ -19,7 +19,7 @@ use super::state::ModelState;
 use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
 use super::validation::ValidationSlice;
 use super::workers::{work, Job, Outcome};
-use crate::checkpoint::{Checkpoint, CheckpointDir, Method, Progress, Settings};
+use crate::checkpoint::{BackgroundWriter, Checkpoint, CheckpointDir, Method, Progress, Settings};
 use crate::ratingfile::RatingFile;
 use crate::service::status::unix_now;
 use crate::service::{MetricsLog, Request, RunState, StatusFile};
@@ -105,6 +105,7 @@ pub fn run<const K: usize>(
         state,
         epoch_start,
         dir: dir.clone(),
+        checkpoint_writer: BackgroundWriter::new(),
         status_file: StatusFile::new(dir.path()).recording_data(data.path()),
         metrics: MetricsLog::new(dir.path()),
         started: Instant::now(),
@@ -152,6 +153,8 @@ pub fn run<const K: usize>(
         };
         let ending = trainer.run(&channels);
         trainer.epochs_ended = Some(Instant::now());
+        // Whatever the ending, no checkpoint is left half-written.
+        trainer.settle_checkpoint();
         drop(job_tx);
         ending
     });

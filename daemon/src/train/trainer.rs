@@ -12,7 +12,7 @@ use super::report::Reporter;
 use super::state::ModelState;
 use super::validation::ValidationSlice;
 use super::workers::{Job, Outcome};
-use crate::checkpoint::{CheckpointDir, Progress, Settings};
+use crate::checkpoint::{BackgroundWriter, CheckpointDir, Progress, Settings};
 use crate::ratingfile::RatingFile;
 use crate::service::{MetricsLog, Request, StatusFile};
 
@@ -58,6 +58,8 @@ pub(super) struct Trainer<'d, const K: usize> {
     pub(super) state: ModelState<K>,
     pub(super) epoch_start: ModelState<K>,
     pub(super) dir: CheckpointDir,
+    /// Periodic checkpoints, written while training goes on.
+    pub(super) checkpoint_writer: BackgroundWriter,
     pub(super) status_file: StatusFile,
     pub(super) metrics: MetricsLog,
     pub(super) reporter: Reporter,
