@@ -109,7 +109,7 @@ impl StatusFile {
     /// new one, whole. A change of state (starting, stopping, finished,
     /// failed, …) is also made durable (fsynced, see
     /// [`write_atomically`]); the updates while training, every epoch and
-    /// every few seconds, only rename (see [`replace_unsynced`]).
+    /// every few seconds, only rename, without fsync.
     pub fn write(&self, status: &Status) -> anyhow::Result<()> {
         let published = Published {
             status,
