@@ -3,7 +3,7 @@
 //! ```text
 //! benches/side-by-side.sh [--scale 0.1 | --data FILE] [--factors 32,128]
 //!                         [--threads 1,2] [--epochs 20] [--reps 3] [--curves]
-//!                         [--cpus 1,0]
+//!                         [--cpus 1,0] [--like-libmf]
 //! ```
 //!
 //! (the script builds LIBMF with `CXXFLAGS=-march=native`, i.e. with AVX,
