@@ -5,6 +5,7 @@
 #   benches/side-by-side.sh --scale 1 --reps 1    # full scale (100 M ratings)
 #   benches/side-by-side.sh --data my.funk --factors 32 --threads 2 --curves
 #   benches/side-by-side.sh --scale 1 --cpus 1,0   # pin: T threads run on the first T CPUs listed
+#   benches/side-by-side.sh --like-libmf          # funkd with LIBMF's model: plain, adaptive, eta 0.1, lambda 0.1
 #
 # LIBMF (vendored by the `libmf` crate) is compiled with -march=native so
 # that its AVX path is used, as LIBMF's own Makefile does with USEAVX.

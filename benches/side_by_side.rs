@@ -3,7 +3,7 @@
 //! ```text
 //! benches/side-by-side.sh [--scale 0.1 | --data FILE] [--factors 32,128]
 //!                         [--threads 1,2] [--epochs 20] [--reps 3] [--curves]
-//!                         [--cpus 1,0]
+//!                         [--cpus 1,0] [--like-libmf]
 //! ```
 //!
 //! (the script builds LIBMF with `CXXFLAGS=-march=native`, i.e. with AVX,
@@ -22,9 +22,13 @@
 //!
 //! - **funkd**: `funkd::train::train` on the memory-mapped file with its
 //!   defaults (biased model, its own schedule) and the given K, threads,
-//!   epochs. Its updates/s are counted over the strata (evaluation
-//!   excluded); start-up is the time from opening the file to the first
-//!   update.
+//!   epochs; with `--like-libmf`, LIBMF's model instead (plain p·q, no
+//!   biases, the adaptive schedule, η 0.1, λ 0.1). Its updates/s are by
+//!   the wall clock: updates over the seconds from the start of the first
+//!   epoch to the end of the last, everything each epoch does included
+//!   (evaluation, the checkpoint, …); the rate inside the training windows
+//!   alone is shown as a diagnostic. Start-up is the time from opening the
+//!   file to the first update.
 //! - **LIBMF** (through the `libmf` crate): the same training ratings
 //!   copied into a `libmf::Matrix` (global internal ids), its defaults
 //!   (η 0.1, λ_p2 = λ_q2 = 0.1, 20 bins, no biases) and the given K,
@@ -32,6 +36,13 @@
 //!   so its pure training rate is measured differentially: a 1-iteration
 //!   fit and an E-iteration fit, rate = (E − 1)·N / (t_E − t_1). Start-up
 //!   is the copy into its matrix plus the 1-iteration fit's overhead.
+//!
+//! Time to accuracy: the wall-clock seconds from the worker's start (before
+//! the file is opened: loading included) until the test RMSE first reaches
+//! LIBMF's final test RMSE of the same repetition. funkd's is read from the
+//! `unix_time` and `test_rmse` of each epoch in its `metrics.jsonl`; LIBMF
+//! reaches its own final RMSE when its E-iteration fit returns (loading plus
+//! that fit). "—" when funkd never reaches it in the epochs run.
 //!
 //! This is a measurement program, not a test: it asserts nothing and prints
 //! what it measured.
@@ -57,6 +68,7 @@ struct Plan {
     curves: bool,
     only: Option<String>,
     cpus: Option<Vec<usize>>,
+    like_libmf: bool,
 }
 
 fn parse_list(s: &str) -> Result<Vec<usize>> {
@@ -80,6 +92,7 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
         curves: false,
         only: None,
         cpus: None,
+        like_libmf: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -97,6 +110,7 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
             "--reps" => plan.reps = value()?.parse()?,
             "--only" => plan.only = Some(value()?),
             "--curves" => plan.curves = true,
+            "--like-libmf" => plan.like_libmf = true,
             "--cpus" => plan.cpus = Some(parse_list(&value()?)?),
             // cargo bench passes --bench; ignore it and other harness flags.
             "--bench" | "--nocapture" => {}
@@ -267,6 +281,7 @@ fn parent(plan: Plan) -> Result<()> {
                 t.to_string(),
                 plan.epochs.to_string(),
                 plan.curves.to_string(),
+                plan.like_libmf.to_string(),
             ];
             let cpus = match &plan.cpus {
                 Some(list) if list.len() < t => {
@@ -290,9 +305,17 @@ fn parent(plan: Plan) -> Result<()> {
     }
     println!();
     println!(
-        "| K | threads | funkd M upd/s | LIBMF M upd/s | ratio | funkd test RMSE | LIBMF test RMSE | funkd start-up s | LIBMF start-up s | funkd peak MiB | LIBMF peak MiB |"
+        "funkd: {}",
+        if plan.like_libmf {
+            "LIBMF's model (plain, adaptive schedule, learning rate 0.1, reg 0.1)"
+        } else {
+            "its defaults"
+        }
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| K | threads | funkd M upd/s | LIBMF M upd/s | ratio | funkd in-window M upd/s | funkd test RMSE | LIBMF test RMSE | funkd s to LIBMF's RMSE | LIBMF s to its RMSE | funkd start-up s | LIBMF start-up s | funkd peak MiB | LIBMF peak MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!("{r}");
     }
@@ -325,10 +348,34 @@ fn report_row(k: usize, t: usize, funk: &[Measured], libmf: &[Measured], curves:
         }
     }
     let rss = |ms: &[Measured]| median(ms.iter().map(|m| m.peak_rss_mib).collect());
+    // funkd's seconds to each repetition's LIBMF RMSE (∞ when not reached).
+    let reached: Vec<f64> = funk
+        .iter()
+        .zip(libmf)
+        .filter_map(|(f, l)| {
+            let target = l.json["test_rmse"].as_f64()?;
+            let epochs = f.json["epochs_at"].as_array()?;
+            Some(
+                epochs
+                    .iter()
+                    .find(|e| e[1].as_f64().is_some_and(|r| r <= target))
+                    .and_then(|e| e[0].as_f64())
+                    .unwrap_or(f64::INFINITY),
+            )
+        })
+        .collect();
+    let funk_tta = median(reached);
+    let funk_tta = if funk_tta.is_finite() {
+        format!("{funk_tta:.1}")
+    } else {
+        "—".to_string()
+    };
     format!(
-        "| {k} | {t} | {f_rate:.1} | {l_rate:.1} | {ratio:.2}× | {:.4} | {:.4} | {:.2} | {:.2} | {:.0} | {:.0} |",
+        "| {k} | {t} | {f_rate:.1} | {l_rate:.1} | {ratio:.2}× | {:.1} | {:.4} | {:.4} | {funk_tta} | {:.1} | {:.2} | {:.2} | {:.0} | {:.0} |",
+        field(funk, "window_updates_per_sec") / 1e6,
         field(funk, "test_rmse"),
         field(libmf, "test_rmse"),
+        field(libmf, "tta_secs"),
         field(funk, "startup_secs"),
         field(libmf, "startup_secs"),
         rss(funk),
@@ -344,11 +391,12 @@ struct WorkerArgs {
     threads: usize,
     epochs: u32,
     curves: bool,
+    like_libmf: bool,
 }
 
 fn worker_args(args: &[String]) -> Result<WorkerArgs> {
-    let [data, k, t, e, c] = args else {
-        bail!("worker needs 5 arguments, got {args:?}");
+    let [data, k, t, e, c, l] = args else {
+        bail!("worker needs 6 arguments, got {args:?}");
     };
     Ok(WorkerArgs {
         data: PathBuf::from(data),
@@ -356,6 +404,7 @@ fn worker_args(args: &[String]) -> Result<WorkerArgs> {
         threads: t.parse()?,
         epochs: e.parse()?,
         curves: c.parse()?,
+        like_libmf: l.parse()?,
     })
 }
 
@@ -363,6 +412,9 @@ fn worker_funk(args: &[String]) -> Result<()> {
     use funk::daemon::train::{self, TrainConfig};
     let w = worker_args(args)?;
     let start = Instant::now();
+    let start_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs_f64();
     let data = RatingFile::open(&w.data)?;
     let opened = start.elapsed().as_secs_f64();
     let mut config = TrainConfig::defaults_for(&data);
@@ -375,29 +427,50 @@ fn worker_funk(args: &[String]) -> Result<()> {
     // stop, no validation slice held out of what funkd learns from.
     config.early_stop = 0;
     config.validation = 0.0;
+    if w.like_libmf {
+        // LIBMF's model and update: p·q without biases, AdaGrad with its
+        // η 0.1 and λ_p2 = λ_q2 = 0.1 (`libmf_params`).
+        config.kind = funk_kernel::ModelKind::Plain;
+        config.schedule = funk_kernel::LearningRate::Adaptive;
+        config.learning_rate = 0.1;
+        config.reg = 0.1;
+        config.reg_row = 0.0;
+    }
     let dir = tempfile::tempdir()?;
     let summary = train::train(&data, &config, dir.path())?;
     let total = start.elapsed().as_secs_f64();
+    let epochs: Vec<Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
     let curve: Vec<Value> = if w.curves {
-        std::fs::read_to_string(dir.path().join("metrics.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .map(|v| v["test_rmse"].clone())
-            .collect()
+        epochs.iter().map(|v| v["test_rmse"].clone()).collect()
     } else {
         Vec::new()
     };
+    // [seconds since this worker started, test RMSE] at each epoch's end.
+    let epochs_at: Vec<Value> = epochs
+        .iter()
+        .filter_map(|v| {
+            Some(json!([
+                v["unix_time"].as_f64()? - start_unix,
+                v["test_rmse"].as_f64()?
+            ]))
+        })
+        .collect();
     println!(
         "{}",
         json!({
             "updates_per_sec": summary.updates_per_sec,
+            "window_updates_per_sec": summary.window_updates_per_sec,
             "test_rmse": summary.test_rmse,
             "train_secs": summary.seconds,
             "startup_secs": opened + summary.startup_seconds.unwrap_or(f64::NAN),
             "total_secs": total,
             "isa": summary.isa,
             "curve": curve,
+            "epochs_at": epochs_at,
         })
     );
     Ok(())
@@ -478,6 +551,7 @@ fn worker_libmf(args: &[String]) -> Result<()> {
             "test_rmse": test_rmse,
             "train_secs": te,
             "startup_secs": loaded + (t1 - per_epoch).max(0.0),
+            "tta_secs": loaded + te,
             "total_secs": start.elapsed().as_secs_f64(),
         })
     );

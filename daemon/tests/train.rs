@@ -46,10 +46,34 @@ fn the_json_summary_has_the_promised_fields_and_sane_numbers() {
     let test = s["test_rmse"].as_f64().unwrap();
     assert!(train > 0.3 && train < 1.2, "train rmse {train}");
     assert!(test > 0.3 && test < 1.2, "test rmse {test}");
-    assert!(s["updates_per_sec"].as_f64().unwrap() > 0.0);
+    // The headline rate is by the wall clock over the epochs, everything
+    // they do included, so it cannot beat the rate inside the training
+    // windows; and the epochs fit in the call.
+    let clock = s["updates_per_sec"].as_f64().unwrap();
+    let window = s["window_updates_per_sec"].as_f64().unwrap();
+    let epochs_seconds = s["training_seconds"].as_f64().unwrap();
+    assert!(
+        clock > 0.0 && clock <= window,
+        "clock {clock}, window {window}"
+    );
+    assert!(epochs_seconds > 0.0 && epochs_seconds <= s["seconds"].as_f64().unwrap());
+    let updates = s["updates"].as_f64().unwrap();
+    assert!((updates / epochs_seconds / clock - 1.0).abs() < 1e-9);
     assert_eq!(s["model_hash"].as_str().unwrap().len(), 16);
     let metrics = std::fs::read_to_string(tmp.path().join("c/metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 3, "one metrics line per epoch");
+    let mut epoch_seconds = 0.0;
+    for line in metrics.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let clock = record["updates_per_sec"].as_f64().unwrap();
+        let window = record["window_updates_per_sec"].as_f64().unwrap();
+        assert!(clock > 0.0 && clock <= window, "{line}");
+        epoch_seconds += record["seconds"].as_f64().unwrap();
+    }
+    assert!(
+        epoch_seconds <= epochs_seconds,
+        "{epoch_seconds} > {epochs_seconds}"
+    );
     let st = status(&tmp.path().join("c")).unwrap();
     assert_eq!(st["state"], "finished");
     assert_eq!(st["epoch"], 3);

@@ -18,7 +18,10 @@
 //! (and K = 16 and 64 for the netflix block and the cache-resident block,
 //! K = 64 for the stratum).
 //! The model is Funk's biased one; with `BLOCK_RATE_PLAIN` set in the
-//! environment, the plain p·q model (no biases to load and store).
+//! environment, the plain p·q model (no biases to load and store). The
+//! schedule is the constant step; with `BLOCK_RATE_ADAPTIVE` set, the
+//! adaptive (AdaGrad) one, its accumulators starting where `funkd train`
+//! starts them.
 //! A measurement program: the criterion suite (`benches/kernel.rs`) is the
 //! reference; this one exists because it compiles in seconds.
 
@@ -26,6 +29,7 @@ use std::time::Instant;
 
 use funk_kernel::{
     train_block_skipping, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
+    ADAPTIVE_INITIAL_ACCUMULATOR,
 };
 
 /// splitmix64: fixed, dependency-free bench data.
@@ -57,10 +61,16 @@ fn rows<const K: usize>(n: usize, rng: &mut SplitMix) -> Vec<FactorRow<K>> {
         .collect()
 }
 
-/// Rows and biases of one band.
+/// Whether `BLOCK_RATE_ADAPTIVE` asks for the adaptive schedule.
+fn adaptive() -> bool {
+    std::env::var_os("BLOCK_RATE_ADAPTIVE").is_some()
+}
+
+/// Rows, biases and (adaptive schedule) accumulators of one band.
 struct Side<const K: usize> {
     rows: Vec<FactorRow<K>>,
     biases: Vec<f32>,
+    grad_sq: Vec<f32>,
 }
 
 impl<const K: usize> Side<K> {
@@ -68,6 +78,11 @@ impl<const K: usize> Side<K> {
         Side {
             rows: rows(n, rng),
             biases: vec![0.0; n],
+            grad_sq: if adaptive() {
+                vec![ADAPTIVE_INITIAL_ACCUMULATOR; n]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -75,7 +90,7 @@ impl<const K: usize> Side<K> {
         Band {
             factors: &mut self.rows,
             biases: &mut self.biases,
-            grad_sq: &mut [],
+            grad_sq: &mut self.grad_sq,
         }
     }
 }
@@ -102,7 +117,8 @@ fn block(
 }
 
 /// One SGD pass over `ratings`, less the positions in `skip` (biased
-/// model unless `BLOCK_RATE_PLAIN` is set, constant step).
+/// model unless `BLOCK_RATE_PLAIN` is set, constant step unless
+/// `BLOCK_RATE_ADAPTIVE` is set).
 fn pass<const K: usize>(
     isa: Isa,
     users: &mut Side<K>,
@@ -115,8 +131,12 @@ fn pass<const K: usize>(
     } else {
         ModelKind::Biased
     };
-    let params = HyperParams::new(model, 0.005, 0.05, 0.01, LearningRate::Constant)
-        .expect("valid parameters");
+    let schedule = if adaptive() {
+        LearningRate::Adaptive
+    } else {
+        LearningRate::Constant
+    };
+    let params = HyperParams::new(model, 0.005, 0.05, 0.01, schedule).expect("valid parameters");
     let stats = train_block_skipping(
         isa,
         &params,

@@ -609,10 +609,15 @@ impl<const K: usize> Rows<'_, K> {
             let q = self.item_rows.get_unchecked_mut(i);
             let step = if ADAPTIVE {
                 let err = r.value - predict::<BIASED>(O::dot(p, q), offset);
+                let (eta_p, eta_q) = O::adaptive_step_sizes(
+                    self.eta,
+                    *self.user_acc.get_unchecked(u),
+                    *self.item_acc.get_unchecked(i),
+                );
                 let step = Step {
                     err,
-                    eta_p: self.eta / libm::sqrtf(*self.user_acc.get_unchecked(u)),
-                    eta_q: self.eta / libm::sqrtf(*self.item_acc.get_unchecked(i)),
+                    eta_p,
+                    eta_q,
                     lambda: self.lambda,
                 };
                 let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);

@@ -5,9 +5,12 @@
 //!   and read it (checksummed).
 //! - [`store`]: the directory: names, rotation, newest-good-with-fallback.
 //! - [`inspect`]: `funkd inspect` on a checkpoint.
+//! - [`background`]: checkpoints written on a thread of their own, from a
+//!   snapshot, while training goes on.
 //!
 //! Commands that only need the model call [`load_model`].
 
+pub mod background;
 mod decode;
 mod encode;
 pub mod format;
@@ -20,6 +23,7 @@ use anyhow::Context;
 
 use crate::model::Model;
 
+pub use background::{BackgroundWriter, Written};
 pub use format::{
     Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC,
     OLDEST_VERSION, VERSION,

@@ -161,14 +161,27 @@ impl CheckpointDir {
         keep: usize,
         pause: Option<std::time::Duration>,
     ) -> anyhow::Result<PathBuf> {
+        let mut bytes = Vec::new();
+        checkpoint
+            .encode(&mut bytes)
+            .with_context(|| format!("cannot encode checkpoint {}", position.file_name()))?;
+        self.write_bytes(&bytes, position, keep, pause)
+    }
+
+    /// [`CheckpointDir::write`] of a checkpoint already encoded.
+    pub fn write_bytes(
+        &self,
+        bytes: &[u8],
+        position: Position,
+        keep: usize,
+        pause: Option<std::time::Duration>,
+    ) -> anyhow::Result<PathBuf> {
+        use std::io::Write;
         let path = self.dir.join(position.file_name());
         let context = || format!("cannot write checkpoint {}", path.display());
         write_atomically(&path, |w| match pause {
-            None => checkpoint.encode(w).with_context(context),
+            None => w.write_all(bytes).with_context(context),
             Some(pause) => {
-                use std::io::Write;
-                let mut bytes = Vec::new();
-                checkpoint.encode(&mut bytes).with_context(context)?;
                 let (first, rest) = bytes.split_at(bytes.len() / 2);
                 w.write_all(first).with_context(context)?;
                 w.flush().with_context(context)?;

@@ -6,7 +6,7 @@ use funk_kernel::{LearningRate, ModelKind};
 
 use super::*;
 
-fn sample(adaptive: bool, mid_epoch: bool) -> Checkpoint {
+pub(super) fn sample(adaptive: bool, mid_epoch: bool) -> Checkpoint {
     let (users, items, k) = (7usize, 5usize, 16usize);
     let schedule = if adaptive {
         LearningRate::Adaptive

@@ -10,7 +10,7 @@ use super::report::Ending;
 use super::run::best_epoch;
 use super::state::ModelState;
 use super::trainer::Trainer;
-use crate::checkpoint::{CheckpointView, Position};
+use crate::checkpoint::{CheckpointView, Position, Written};
 use crate::service::status::unix_now;
 use crate::service::{Request, RunState, Status};
 
@@ -51,6 +51,9 @@ impl<const K: usize> Trainer<'_, K> {
     }
 
     pub(super) fn stop_now(&mut self, signal: &'static str) -> anyhow::Result<Ending> {
+        // The checkpoint in flight may be the one that makes this stop's
+        // unnecessary; either way it is finished before the run ends.
+        self.settle_checkpoint();
         let here = Position {
             epoch: self.progress.epoch,
             stratum: self.progress.stratum,
@@ -83,7 +86,10 @@ impl<const K: usize> Trainer<'_, K> {
         Ok(Ending::Stopped)
     }
 
+    /// Writes a checkpoint now and waits until it is on the disk (the
+    /// final one, a stop's): a failure fails the run.
     pub(super) fn checkpoint(&mut self) -> anyhow::Result<PathBuf> {
+        self.settle_checkpoint();
         if !self.state.all_finite() {
             bail!("internal error: refusing to checkpoint non-finite parameters");
         }
@@ -111,16 +117,80 @@ impl<const K: usize> Trainer<'_, K> {
         Ok(path)
     }
 
-    /// A checkpoint the run can do without (periodic, SIGHUP): a failure
-    /// (disk full, say) is a warning, and training goes on; the next one is
-    /// tried at the next occasion. Final and stop checkpoints use
-    /// [`Self::checkpoint`] and fail the run instead.
+    /// A checkpoint the run can do without (periodic, SIGHUP), written in
+    /// the background: the model is encoded now, exactly as it is, and
+    /// training goes on while another thread writes it (see
+    /// [`BackgroundWriter`](crate::checkpoint::BackgroundWriter); at most
+    /// one write is in flight, so this first waits for the last one). A
+    /// failure (disk full, say) is a warning, and training goes on; the
+    /// next one is tried at the next occasion. Final and stop checkpoints
+    /// use [`Self::checkpoint`] and fail the run instead.
     pub(super) fn periodic_checkpoint(&mut self) {
-        if let Err(e) = self.checkpoint() {
-            self.checkpoint_requested = false;
-            self.last_checkpoint_at = Instant::now();
+        self.checkpoint_requested = false;
+        self.last_checkpoint_at = Instant::now();
+        if !self.state.all_finite() {
+            self.settle_checkpoint();
+            self.reporter.warn(
+                "checkpoint skipped, training goes on: internal error: refusing to checkpoint non-finite parameters",
+            );
+            return;
+        }
+        let position = Position {
+            epoch: self.progress.epoch,
+            stratum: self.progress.stratum,
+        };
+        // Field by field (not `best_to_save`), so that the writer can be
+        // borrowed alongside.
+        let best = self.best.as_ref().filter(|best| **best != self.state);
+        let checkpoint = CheckpointView {
+            settings: &self.settings,
+            progress: &self.progress,
+            params: self.state.parts(),
+            epoch_start: (self.progress.stratum > 0).then(|| self.epoch_start.parts()),
+            best: best.map(ModelState::parts),
+        };
+        let (previous, started) = self.checkpoint_writer.start(
+            &self.dir,
+            &checkpoint,
+            position,
+            self.config.keep,
+            self.config.checkpoint_pause,
+        );
+        if let Some(written) = previous {
+            self.record_written(written);
+        }
+        if let Err(e) = started {
             self.reporter
                 .warn(&format!("checkpoint failed, training goes on: {e:#}"));
+        }
+    }
+
+    /// Waits for the checkpoint being written in the background, if any,
+    /// and records its outcome.
+    pub(super) fn settle_checkpoint(&mut self) {
+        if let Some(written) = self.checkpoint_writer.wait() {
+            self.record_written(written);
+        }
+    }
+
+    /// Records a finished background write: its file is the last
+    /// checkpoint (and the current one if training has not moved since),
+    /// or its failure is a warning.
+    fn record_written(&mut self, written: Written) {
+        match written.result {
+            Ok(path) => {
+                self.last_checkpoint = Some(path);
+                let here = Position {
+                    epoch: self.progress.epoch,
+                    stratum: self.progress.stratum,
+                };
+                if here == written.position {
+                    self.saved_position = Some(here);
+                }
+            }
+            Err(e) => self
+                .reporter
+                .warn(&format!("checkpoint failed, training goes on: {e:#}")),
         }
     }
 
@@ -148,6 +218,8 @@ impl<const K: usize> Trainer<'_, K> {
         ));
         self.settings.learning_rate = lowered;
         self.progress.backoffs += 1;
+        // No write may be in flight while abandoned checkpoints are removed.
+        self.settle_checkpoint();
         self.saved_position = None;
         self.progress.stratum = 0;
         self.progress.partial_sse = 0.0;

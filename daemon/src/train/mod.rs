@@ -184,10 +184,12 @@ fn print_summary(s: &TrainSummary) {
         println!("noise floor     {floor:.4}");
     }
     println!(
-        "updates/s       {:.1} M ({}, {})",
+        "updates/s       {:.1} M by the clock over {:.1} s of epochs ({}, {}); {:.1} M inside the training windows",
         s.updates_per_sec / 1e6,
+        s.training_seconds,
         report::threads(s.threads),
-        s.isa
+        s.isa,
+        s.window_updates_per_sec / 1e6
     );
     println!("model hash      {}", s.model_hash);
     if let Some(path) = &s.checkpoint {

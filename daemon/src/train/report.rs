@@ -52,8 +52,17 @@ pub struct TrainSummary {
     pub best_test_rmse: Option<(f64, u32)>,
     /// The data set's known noise floor (RMSE of the true model), if known.
     pub noise_floor: Option<f64>,
-    /// Rating updates per second while training, in this process.
+    /// Rating updates per second by the wall clock: this process's
+    /// updates over [`TrainSummary::training_seconds`] (everything each
+    /// epoch does included: training, evaluation, checkpoints, …).
     pub updates_per_sec: f64,
+    /// Rating updates per second inside the training windows only (the
+    /// strata; evaluation, checkpoints and the other work between them
+    /// excluded): a diagnostic of the training loop itself.
+    pub window_updates_per_sec: f64,
+    /// Wall-clock seconds from the start of this process's first epoch to
+    /// the end of its last (0 when it trained none).
+    pub training_seconds: f64,
     /// Rating updates in this process.
     pub updates: u64,
     /// Wall-clock seconds of this process's `train` call.
@@ -98,9 +107,14 @@ pub struct EpochRecord {
     pub validation_rmse: Option<f64>,
     /// Learning rate of the epoch.
     pub learning_rate: f32,
-    /// Updates per second in the epoch's strata.
+    /// Updates per second of the epoch by the wall clock (its updates
+    /// over [`EpochRecord::seconds`]).
     pub updates_per_sec: f64,
-    /// Seconds the epoch took, evaluation included.
+    /// Updates per second inside the epoch's training windows only (a
+    /// diagnostic: evaluation, checkpoints and the rest excluded).
+    pub window_updates_per_sec: f64,
+    /// Seconds the epoch took by the wall clock, from its start to the end
+    /// of its evaluation and checkpoint.
     pub seconds: f64,
     /// Estimated seconds to the end of the run.
     pub eta_seconds: f64,

@@ -19,7 +19,7 @@ use super::state::ModelState;
 use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
 use super::validation::ValidationSlice;
 use super::workers::{work, Job, Outcome};
-use crate::checkpoint::{Checkpoint, CheckpointDir, Method, Progress, Settings};
+use crate::checkpoint::{BackgroundWriter, Checkpoint, CheckpointDir, Method, Progress, Settings};
 use crate::ratingfile::RatingFile;
 use crate::service::status::unix_now;
 use crate::service::{MetricsLog, Request, RunState, StatusFile};
@@ -105,6 +105,7 @@ pub fn run<const K: usize>(
         state,
         epoch_start,
         dir: dir.clone(),
+        checkpoint_writer: BackgroundWriter::new(),
         status_file: StatusFile::new(dir.path()).recording_data(data.path()),
         metrics: MetricsLog::new(dir.path()),
         started: Instant::now(),
@@ -115,6 +116,8 @@ pub fn run<const K: usize>(
         saved_position: None,
         last_status_at: Instant::now(),
         train_time: Duration::ZERO,
+        epochs_began: None,
+        epochs_ended: None,
         updates_here: 0,
         stop: None,
         checkpoint_requested: false,
@@ -150,6 +153,9 @@ pub fn run<const K: usize>(
             tick: crossbeam_channel::tick(TICK),
         };
         let ending = trainer.run(&channels);
+        trainer.epochs_ended = Some(Instant::now());
+        // Whatever the ending, no checkpoint is left half-written.
+        trainer.settle_checkpoint();
         drop(job_tx);
         ending
     });
@@ -195,6 +201,7 @@ impl<const K: usize> Trainer<'_, K> {
             }
             let schedule = EpochSchedule::new(grid, self.settings.seed, self.progress.epoch);
             let epoch_began = Instant::now();
+            self.epochs_began.get_or_insert(epoch_began);
             let epoch_train_time = self.train_time;
             let epoch_updates = self.updates_here;
             self.reporter.start_epoch(
@@ -265,27 +272,8 @@ impl<const K: usize> Trainer<'_, K> {
 
             let epoch_time = self.train_time - epoch_train_time;
             let updates = self.updates_here - epoch_updates;
-            let rate = updates as f64 / epoch_time.as_secs_f64().max(1e-9);
-            self.last_rate = Some(rate);
+            let window_rate = updates as f64 / epoch_time.as_secs_f64().max(1e-9);
             self.last_test_mae = test.map(|t| t.mae());
-            let seconds = epoch_began.elapsed().as_secs_f64();
-            let record = EpochRecord {
-                epoch: self.progress.epoch,
-                epochs: self.settings.epochs,
-                train_rmse,
-                test_rmse: test.map(|t| t.rmse()),
-                test_mae: test.map(|t| t.mae()),
-                validation_rmse: valid.map(|v| v.rmse()),
-                learning_rate: self.hyper_params()?.step_size(self.progress.epoch - 1),
-                updates_per_sec: rate,
-                seconds,
-                eta_seconds: seconds * f64::from(self.settings.epochs - self.progress.epoch),
-                unix_time: unix_now(),
-            };
-            self.reporter.epoch_done(&record);
-            if let Err(e) = self.metrics.append(&record) {
-                self.reporter.warn(&format!("{e:#}"));
-            }
             let last = self.progress.epoch >= self.settings.epochs;
             let early = self.early_stop_due();
             let every = self.config.checkpoint_every_epochs;
@@ -298,6 +286,29 @@ impl<const K: usize> Trainer<'_, K> {
                 || (every > 0 && self.progress.epoch.is_multiple_of(every))
             {
                 self.periodic_checkpoint();
+            }
+            // The epoch by the clock: from its start to here, everything
+            // it did outside the training windows included.
+            let seconds = epoch_began.elapsed().as_secs_f64();
+            let rate = updates as f64 / seconds.max(1e-9);
+            self.last_rate = Some(rate);
+            let record = EpochRecord {
+                epoch: self.progress.epoch,
+                epochs: self.settings.epochs,
+                train_rmse,
+                test_rmse: test.map(|t| t.rmse()),
+                test_mae: test.map(|t| t.mae()),
+                validation_rmse: valid.map(|v| v.rmse()),
+                learning_rate: self.hyper_params()?.step_size(self.progress.epoch - 1),
+                updates_per_sec: rate,
+                window_updates_per_sec: window_rate,
+                seconds,
+                eta_seconds: seconds * f64::from(self.settings.epochs - self.progress.epoch),
+                unix_time: unix_now(),
+            };
+            self.reporter.epoch_done(&record);
+            if let Err(e) = self.metrics.append(&record) {
+                self.reporter.warn(&format!("{e:#}"));
             }
             self.publish(RunState::Training, None);
             // Patience running out at the last epoch stops nothing early:
@@ -326,6 +337,10 @@ impl<const K: usize> Trainer<'_, K> {
         isa: Isa,
     ) -> TrainSummary {
         let finite = |x: f64| x.is_finite().then_some(x);
+        let training_seconds = match (self.epochs_began, self.epochs_ended) {
+            (Some(began), Some(ended)) => ended.duration_since(began).as_secs_f64(),
+            _ => 0.0,
+        };
         // The epoch whose parameters the model holds: the best one.
         let model_epoch = self.model_epoch();
         let at = |hist: &[f64]| model_epoch.and_then(|e| hist.get(e as usize - 1).copied());
@@ -349,7 +364,10 @@ impl<const K: usize> Trainer<'_, K> {
             best_test_rmse: best_epoch(&self.progress.test_rmse)
                 .map(|e| (self.progress.test_rmse[e], e as u32 + 1)),
             noise_floor: self.data.noise_floor(),
-            updates_per_sec: self.updates_here as f64 / self.train_time.as_secs_f64().max(1e-9),
+            updates_per_sec: self.updates_here as f64 / training_seconds.max(1e-9),
+            window_updates_per_sec: self.updates_here as f64
+                / self.train_time.as_secs_f64().max(1e-9),
+            training_seconds,
             updates: self.updates_here,
             seconds: self.started.elapsed().as_secs_f64(),
             startup_seconds: self.startup.map(|d| d.as_secs_f64()),

@@ -12,7 +12,7 @@ use super::report::Reporter;
 use super::state::ModelState;
 use super::validation::ValidationSlice;
 use super::workers::{Job, Outcome};
-use crate::checkpoint::{CheckpointDir, Progress, Settings};
+use crate::checkpoint::{BackgroundWriter, CheckpointDir, Progress, Settings};
 use crate::ratingfile::RatingFile;
 use crate::service::{MetricsLog, Request, StatusFile};
 
@@ -58,6 +58,8 @@ pub(super) struct Trainer<'d, const K: usize> {
     pub(super) state: ModelState<K>,
     pub(super) epoch_start: ModelState<K>,
     pub(super) dir: CheckpointDir,
+    /// Periodic checkpoints, written while training goes on.
+    pub(super) checkpoint_writer: BackgroundWriter,
     pub(super) status_file: StatusFile,
     pub(super) metrics: MetricsLog,
     pub(super) reporter: Reporter,
@@ -71,7 +73,12 @@ pub(super) struct Trainer<'d, const K: usize> {
     /// The position of `last_checkpoint` while nothing changed since it was written.
     pub(super) saved_position: Option<crate::checkpoint::Position>,
     pub(super) last_status_at: Instant,
+    /// Time inside the training windows (the strata), in this process.
     pub(super) train_time: Duration,
+    /// When this process began its first epoch, and when it finished its
+    /// last (everything per epoch included: evaluation, checkpoints, …).
+    pub(super) epochs_began: Option<Instant>,
+    pub(super) epochs_ended: Option<Instant>,
     pub(super) updates_here: u64,
     pub(super) stop: Option<&'static str>,
     pub(super) checkpoint_requested: bool,

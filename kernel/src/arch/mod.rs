@@ -302,6 +302,15 @@ pub(crate) trait RowOps {
     fn holds_user_rows<const K: usize>() -> bool {
         false
     }
+    /// The adaptive step sizes of one update, η / √a_p and η / √a_q.
+    /// Square root and division are correctly rounded in IEEE 754, so
+    /// every backend gives the same bits; a backend overrides this to
+    /// compute them in its own instruction encoding (see the x86-64
+    /// backends: libm's `sqrtf` is a legacy-SSE `sqrtss` there).
+    #[inline(always)]
+    unsafe fn adaptive_step_sizes(eta: f32, acc_p: f32, acc_q: f32) -> (f32, f32) {
+        (eta / libm::sqrtf(acc_p), eta / libm::sqrtf(acc_q))
+    }
     /// Hints that `row` will be read soon.
     #[inline(always)]
     unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {

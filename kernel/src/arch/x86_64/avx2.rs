@@ -125,6 +125,12 @@ impl RowOps for Avx2Ops {
     }
 
     #[inline(always)]
+    unsafe fn adaptive_step_sizes(eta: f32, acc_p: f32, acc_q: f32) -> (f32, f32) {
+        // SAFETY: SSE is baseline on x86-64.
+        unsafe { super::step_sizes(eta, acc_p, acc_q) }
+    }
+
+    #[inline(always)]
     unsafe fn prefetch<const K: usize>(row: &FactorRow<K>) {
         let base = row.0.as_ptr().cast::<i8>();
         for line in 0..K / 16 {
