@@ -3,8 +3,8 @@
 //! the directory fsynced so the rename itself is durable. A reader sees
 //! either the old file or the new one, never a mix, whatever kills us.
 //!
-//! The calls whose order makes this durable go through [`DurableFs`], so
-//! that a test can record them; the program uses [`RealFs`] only.
+//! The calls whose order makes this durable go through one small trait, so
+//! that a test can record them; the program uses the real file system only.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -363,6 +363,17 @@ mod tests {
             ]
         );
         assert!(!path.exists());
+    }
+
+    /// The public removal removes, and says so when there is nothing to remove.
+    #[test]
+    fn remove_durably_removes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, b"x").unwrap();
+        remove_durably(&path).unwrap();
+        assert!(!path.exists());
+        assert!(remove_durably(&path).is_err());
     }
 
     /// The directory fsync really opens the directory: a missing one is an
