@@ -78,22 +78,19 @@ fn reference_epoch(
         let r = ratings[n];
         let (u, i) = (r.user as usize, r.item as usize);
         let (p, q) = (&mut users.factors[u], &mut items.factors[i]);
-        let mut prediction = 0.0;
-        for d in 0..k {
-            prediction += p[d] * q[d];
-        }
+        let mut prediction: f64 = p.iter().zip(q.iter()).map(|(a, b)| a * b).sum();
         if s.biased {
             prediction += s.mu + users.biases[u] + items.biases[i];
         }
         let err = f64::from(r.value) - prediction;
         let (eta_u, eta_i) = step_sizes(s, epoch, users.grad_sq[u], items.grad_sq[i]);
         let (mut gp_sq, mut gq_sq) = (0.0, 0.0);
-        for d in 0..k {
-            let (pd, qd) = (p[d], q[d]);
-            let gp = err * qd - s.lambda * pd;
-            let gq = err * pd - s.lambda * qd;
-            p[d] = pd + eta_u * gp;
-            q[d] = qd + eta_i * gq;
+        for (pd, qd) in p.iter_mut().zip(q.iter_mut()) {
+            let (old_p, old_q) = (*pd, *qd);
+            let gp = err * old_q - s.lambda * old_p;
+            let gq = err * old_p - s.lambda * old_q;
+            *pd = old_p + eta_u * gp;
+            *qd = old_q + eta_i * gq;
             gp_sq += gp * gp;
             gq_sq += gq * gq;
         }
@@ -120,8 +117,8 @@ fn band_error<const K: usize>(got: &OwnedBand<K>, want: &RefBand, what: &str) ->
         worst = worst.max((f64::from(g) - w).abs() / (1.0 + w.abs()));
     };
     for (g, w) in got.factors.iter().zip(&want.factors) {
-        for d in 0..K {
-            see(g.0[d], w[d]);
+        for (&gd, &wd) in g.0.iter().zip(w) {
+            see(gd, wd);
         }
     }
     for (g, w) in got.biases.iter().zip(&want.biases) {
