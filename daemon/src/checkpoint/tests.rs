@@ -279,7 +279,10 @@ fn every_model_kind_and_schedule_round_trips_under_its_format_code() {
             c.settings.schedule = schedule;
             assert_round_trips(&c);
             let back = Checkpoint::decode(&encode(&c), Path::new("x")).unwrap();
-            assert_eq!((back.settings.kind, back.settings.schedule), (kind, schedule));
+            assert_eq!(
+                (back.settings.kind, back.settings.schedule),
+                (kind, schedule)
+            );
         }
     }
 }
