@@ -112,30 +112,65 @@ fn sgd(isa: Isa, model: ModelKind, schedule: LearningRate, eta: f32, epochs: u32
     (train, test)
 }
 
-/// The final RMSEs sit at the noise floor: the training error a little
-/// under it (a few parameters fit noise), the held-out error a little over.
-fn assert_at_noise_floor(what: &str, (train, test): (f64, f64)) {
+/// The final RMSEs sit at the noise floor, where this problem puts them:
+/// the training error under it (the ~840 factors, ~1050 with biases, fit
+/// some of the noise of ~3400 train ratings), the held-out error over it
+/// (the same fit, and almost no regularisation). `recorded` is (train,
+/// test) / noise as measured with the scalar reference; every ISA gives
+/// the same to 1e-5 (the SIMD sums round differently), so 1e-4 is asked.
+fn assert_at_noise_floor(what: &str, (train, test): (f64, f64), recorded: (f64, f64)) {
+    let (train, test) = (train / NOISE, test / NOISE);
     assert!(
-        (0.75 * NOISE..1.15 * NOISE).contains(&train),
-        "{what}: train RMSE {train} vs noise {NOISE}"
+        (train - recorded.0).abs() < 1e-4,
+        "{what}: train RMSE {train} × noise, recorded {}",
+        recorded.0
     );
     assert!(
-        (0.8 * NOISE..1.5 * NOISE).contains(&test),
-        "{what}: test RMSE {test} vs noise {NOISE}"
+        (test - recorded.1).abs() < 1e-4,
+        "{what}: test RMSE {test} × noise, recorded {}",
+        recorded.1
     );
+    // What the figures mean: under the floor on train, over it on test.
+    assert!(train < 1.0 && test > 1.0, "{what}: {train} {test}");
 }
 
 #[test]
 fn sgd_with_every_schedule_and_isa_reaches_the_noise_floor() {
     for isa in Isa::available() {
         for model in [ModelKind::Plain, ModelKind::Biased] {
-            for (schedule, eta) in [
-                (LearningRate::Constant, 0.02),
-                (LearningRate::Decay { decay: 0.02 }, 0.03),
-                (LearningRate::Adaptive, 0.3),
+            let biased = model == ModelKind::Biased;
+            // (train, test) RMSE / noise, recorded with the scalar reference.
+            for (schedule, eta, recorded) in [
+                (
+                    LearningRate::Constant,
+                    0.02,
+                    if biased {
+                        (0.911387, 1.452503)
+                    } else {
+                        (0.895314, 1.188963)
+                    },
+                ),
+                (
+                    LearningRate::Decay { decay: 0.02 },
+                    0.03,
+                    if biased {
+                        (0.915598, 1.463547)
+                    } else {
+                        (0.895494, 1.189496)
+                    },
+                ),
+                (
+                    LearningRate::Adaptive,
+                    0.3,
+                    if biased {
+                        (0.959923, 1.411496)
+                    } else {
+                        (0.941206, 1.204891)
+                    },
+                ),
             ] {
                 let what = format!("{isa} {model:?} {schedule:?}");
-                assert_at_noise_floor(&what, sgd(isa, model, schedule, eta, 60));
+                assert_at_noise_floor(&what, sgd(isa, model, schedule, eta, 60), recorded);
             }
         }
     }
@@ -233,7 +268,12 @@ fn full_batch_gradient_descent_reaches_the_noise_floor() {
         }
         let train = m.loss(Isa::Scalar, model, mu, &problem.train).rmse();
         let test = m.loss(Isa::Scalar, model, mu, &problem.test).rmse();
-        assert_at_noise_floor(&format!("GD {model:?}"), (train, test));
+        // Recorded (train, test) RMSE / noise of 1000 GD steps.
+        let recorded = match model {
+            ModelKind::Plain => (0.892065, 1.181046),
+            ModelKind::Biased => (0.863934, 1.337270),
+        };
+        assert_at_noise_floor(&format!("GD {model:?}"), (train, test), recorded);
     }
 }
 

@@ -307,4 +307,31 @@ fn a_flipped_byte_is_still_a_checksum_mismatch() {
         Checkpoint::decode(&bytes, Path::new("x")),
         Err(CheckpointError::Checksum { .. })
     ));
+/// Every model kind and schedule comes back as written, under the codes the
+/// format defines (a change of code would misread every saved checkpoint).
+#[test]
+fn every_model_kind_and_schedule_round_trips_under_its_format_code() {
+    use super::encode::{kind_code, schedule_code};
+    assert_eq!(kind_code(ModelKind::Plain), 0);
+    assert_eq!(kind_code(ModelKind::Biased), 1);
+    assert_eq!(schedule_code(LearningRate::Constant), (0, 0.0));
+    assert_eq!(schedule_code(LearningRate::Decay { decay: 0.5 }), (1, 0.5));
+    assert_eq!(schedule_code(LearningRate::Adaptive), (2, 0.0));
+    for kind in [ModelKind::Plain, ModelKind::Biased] {
+        for schedule in [
+            LearningRate::Constant,
+            LearningRate::Decay { decay: 0.75 },
+            LearningRate::Adaptive,
+        ] {
+            let mut c = sample(schedule == LearningRate::Adaptive, false);
+            c.settings.kind = kind;
+            c.settings.schedule = schedule;
+            assert_round_trips(&c);
+            let back = Checkpoint::decode(&encode(&c), Path::new("x")).unwrap();
+            assert_eq!(
+                (back.settings.kind, back.settings.schedule),
+                (kind, schedule)
+            );
+        }
+    }
 }
