@@ -15,11 +15,13 @@ use funk_kernel::{
     fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
 };
 
-use crate::checkpoint::{model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position};
+use crate::checkpoint::{
+    model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
+};
 use crate::commands::context::{check_model_matches, clamp, open_data, resolve_data};
-use crate::commands::rows::check_model_shape;
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
+use crate::commands::rows::check_model_shape;
 use crate::commands::topn::{top_n, top_n_by, Scored};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
@@ -200,6 +202,27 @@ impl Snapshot {
     /// Items internal user `user` rated (both splits), as a mask.
     pub fn rated_by(&self, user: usize) -> Vec<bool> {
         rated_items(&self.data, user)
+    }
+
+    /// Internal user `user`'s train ratings (internal item, value).
+    pub fn train_ratings_of(&self, user: usize) -> Vec<(usize, f32)> {
+        let data = &self.data;
+        let p = data.grid();
+        let mut out = Vec::new();
+        let Some(ub) = (0..p).find(|&b| data.user_band(b).contains(&user)) else {
+            return out;
+        };
+        let local = (user - data.user_band(ub).start) as u32;
+        for ib in 0..p {
+            let start = data.item_band(ib).start;
+            let block = data.train_block(ub, ib);
+            let from = block.partition_point(|r| r.user < local);
+            let to = block.partition_point(|r| r.user <= local);
+            for r in block.get(from..to).unwrap_or(&[]) {
+                out.push((start + r.item as usize, r.value));
+            }
+        }
+        out
     }
 
     /// The `n` best items for a user row `row` (`rank` values) with user
