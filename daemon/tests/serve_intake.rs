@@ -326,3 +326,87 @@ fn an_ingest_log_on_a_full_disk_is_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn compaction_folds_the_log_into_a_file_a_warm_start_accepts() {
+    let t = trained(3);
+    let data = RatingFile::open(&t.data).unwrap();
+    let set = data.to_rating_set();
+    let first = set.train[0];
+    let (user, item) = (
+        set.user_ids[first.user as usize].clone(),
+        set.item_ids[first.item as usize].clone(),
+    );
+    let again = if first.value == 5.0 { 1.0 } else { 5.0 };
+    {
+        let server = Server::start(&t.dir, &["--intake"]);
+        let body = json!([
+            {"user": user, "item": item, "rating": again},
+            {"user": "newcomer", "item": item, "rating": 4},
+            {"user": "newcomer", "item": "fresh-item", "rating": 3},
+        ]);
+        assert_eq!(server.post("/v1/ratings", &body.to_string()).0, 200);
+    }
+    let out = t.tmp.path().join("compacted.funk");
+    let run = |out: &Path| {
+        let o = funkd([
+            "compact",
+            "--dir",
+            t.dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let counts = run(&out);
+    assert_eq!(counts["log_ratings"], 3);
+    assert_eq!(counts["replaced"], 1);
+    assert_eq!(counts["new_users"], 1);
+    assert_eq!(counts["new_items"], 1);
+    let new = RatingFile::open(&out).unwrap();
+    assert_eq!(new.users(), data.users() + 1);
+    assert_eq!(new.items(), data.items() + 1);
+    assert_eq!(new.train_count(), data.train_count() + 2);
+    assert_eq!(new.test_count(), data.test_count());
+    let merged = new.to_rating_set();
+    let value_of = |u: &str, i: &str| {
+        merged
+            .train
+            .iter()
+            .filter(|t| {
+                merged.user_ids[t.user as usize] == u && merged.item_ids[t.item as usize] == i
+            })
+            .map(|t| t.value)
+            .collect::<Vec<f32>>()
+    };
+    assert_eq!(
+        value_of(&user, &item),
+        [again],
+        "the log's value replaces the old one, once"
+    );
+    assert_eq!(value_of("newcomer", "fresh-item"), [3.0]);
+    // The same base and log again: the same ratings (nothing counted twice).
+    let twice = run(&t.tmp.path().join("again.funk"));
+    assert_eq!(twice, counts);
+
+    // A warm-started round on the new file.
+    let o = funkd([
+        "train",
+        "--data",
+        out.to_str().unwrap(),
+        "--checkpoint-dir",
+        t.tmp.path().join("run-2").to_str().unwrap(),
+        "--warm-start",
+        t.dir.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--quiet",
+    ])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

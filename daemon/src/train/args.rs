@@ -122,7 +122,10 @@ pub struct TrainArgs {
     /// biases (matched by original id; every old id must be in --data), new
     /// ones are initialised as a fresh run would, μ is kept; the schedule,
     /// seed and determinism rules are those of a fresh run. Needs an empty
-    /// --checkpoint-dir; the rank is taken from the model.
+    /// --checkpoint-dir; the rank is taken from the model. The validation
+    /// slice is drawn from --data, so it holds ratings the old model was
+    /// trained on: early stopping can end a warm round early; a few fixed
+    /// --epochs with --early-stop 0 make a predictable round.
     #[arg(long, value_name = "CHECKPOINT")]
     pub warm_start: Option<PathBuf>,
 
