@@ -89,6 +89,8 @@ pub enum Command {
     Train(crate::train::TrainArgs),
     /// Serve the newest model of a checkpoint directory over HTTP (predict, recommend, fold-in).
     Serve(crate::serve::ServeArgs),
+    /// A served directory's rating file plus its ingest log → a new rating file.
+    Compact(crate::compact::CompactArgs),
     /// RMSE and MAE of a model on the test split.
     Eval(commands::eval::EvalArgs),
     /// Predict ratings for (user, item) pairs given by their original ids.
@@ -117,6 +119,7 @@ impl Cli {
             Command::Inspect(a) => crate::inspect::run(a),
             Command::Train(a) => crate::train::run(a),
             Command::Serve(a) => crate::serve::run(a),
+            Command::Compact(a) => crate::compact::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Predict(a) => commands::predict::run(a),
             Command::Recommend(a) => commands::recommend::run(a),

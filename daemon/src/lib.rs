@@ -14,6 +14,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
+pub mod compact;
 pub mod dirlock;
 pub mod error;
 pub mod gen;

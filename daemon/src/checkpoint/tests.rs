@@ -307,6 +307,8 @@ fn a_flipped_byte_is_still_a_checksum_mismatch() {
         Checkpoint::decode(&bytes, Path::new("x")),
         Err(CheckpointError::Checksum { .. })
     ));
+}
+
 /// Every model kind and schedule comes back as written, under the codes the
 /// format defines (a change of code would misread every saved checkpoint).
 #[test]

@@ -75,6 +75,8 @@ pub enum Source {
     UserBias,
     /// Nothing to go on: μ (biased) or the mean train rating (plain).
     GlobalMean,
+    /// A user row folded in from ratings taken in since training (`serve`).
+    FoldIn,
 }
 
 impl Source {
@@ -85,6 +87,7 @@ impl Source {
             Source::ItemBias => "item_bias",
             Source::UserBias => "user_bias",
             Source::GlobalMean => "global_mean",
+            Source::FoldIn => "fold_in",
         }
     }
 }

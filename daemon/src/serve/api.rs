@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 
+use super::intake::{self, BatchError, BodyFormat, Refreshed};
 use super::reload::{reload, Outcome, Trigger};
 use super::request::{self, BadRequest, MAX_N};
 use super::snapshot::Snapshot;
@@ -73,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/fold-in", post(fold_in))
         .route("/v1/status", get(status))
         .route("/v1/reload", post(reload_now))
+        .route("/v1/ratings", post(take_ratings))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(
@@ -84,7 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed: predict, recommend, similar, status, metrics and healthz \
-                 are GET; fold-in and reload are POST",
+                 are GET; fold-in, reload and ratings are POST",
             )
         })
         .layer(axum::middleware::from_fn_with_state(
@@ -108,6 +110,7 @@ fn endpoint_of(path: &str) -> &'static str {
         "/v1/fold-in" => "fold-in",
         "/v1/status" => "status",
         "/v1/reload" => "reload",
+        "/v1/ratings" => "ratings",
         "/metrics" => "metrics",
         "/healthz" => "healthz",
         _ => "other",
@@ -168,7 +171,28 @@ async fn predict(
 ) -> ApiResult<PredictAnswer> {
     let q = request::parse_predict(query.as_deref())?;
     let snapshot = state.current();
-    let p = snapshot.predict(snapshot.user(&q.user), snapshot.item(&q.item));
+    let item = snapshot.item(&q.item);
+    if let (Some(i), Some(fresh)) = (item, refreshed(&state, &snapshot, &q.user)) {
+        let m = &snapshot.model;
+        let dot: f32 = fresh
+            .row
+            .iter()
+            .zip(m.item_row(i))
+            .map(|(p, q)| p * q)
+            .sum();
+        let value = match m.kind {
+            funk_kernel::ModelKind::Biased => m.mu + fresh.bias + m.item_bias[i] + dot,
+            funk_kernel::ModelKind::Plain => dot,
+        };
+        return Ok(Json(PredictAnswer {
+            user: q.user,
+            item: q.item,
+            prediction: snapshot.clamp(value),
+            source: Source::FoldIn,
+            epoch: snapshot.epoch,
+        }));
+    }
+    let p = snapshot.predict(snapshot.user(&q.user), item);
     Ok(Json(PredictAnswer {
         user: q.user,
         item: q.item,
@@ -222,9 +246,18 @@ fn title_of(state: &AppState, id: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The row of a user with ratings taken in since training, folded in
+/// against `snapshot` (see [`super::intake`]); `None` without intake, for
+/// a user without new ratings, or when none of their items is known.
+fn refreshed(state: &AppState, snapshot: &Snapshot, user: &str) -> Option<Refreshed> {
+    let news = state.intake.as_ref()?.ratings_of(user)?;
+    intake::refresh(snapshot, user, &news)
+}
+
 #[derive(Serialize)]
 struct RecommendAnswer {
     user: String,
+    source: Source,
     epoch: u32,
     excluded: usize,
     items: Vec<ListedItem>,
@@ -236,6 +269,22 @@ async fn recommend(
 ) -> ApiResult<RecommendAnswer> {
     let q = request::parse_recommend(query.as_deref())?;
     let snapshot = state.current();
+    if let Some(fresh) = refreshed(&state, &snapshot, &q.user) {
+        let none = vec![false; snapshot.model.items()];
+        let excluded = if q.include_rated {
+            &none
+        } else {
+            &fresh.excluded
+        };
+        let found = snapshot.top_for_row(state.isa, &fresh.row, fresh.bias, excluded, q.n);
+        return Ok(Json(RecommendAnswer {
+            items: listed(&state, &snapshot, &found, true),
+            excluded: excluded.iter().filter(|&&e| e).count(),
+            user: q.user,
+            source: Source::FoldIn,
+            epoch: snapshot.epoch,
+        }));
+    }
     let user = snapshot
         .user(&q.user)
         .ok_or_else(|| ApiError::not_found("user", &q.user))?;
@@ -258,6 +307,7 @@ async fn recommend(
         items: listed(&state, &snapshot, &found, true),
         excluded: excluded.iter().filter(|&&e| e).count(),
         user: q.user,
+        source: Source::Model,
         epoch: snapshot.epoch,
     }))
 }
@@ -405,7 +455,40 @@ struct StatusAnswer {
     refused_connections: u64,
     last_refused: Option<RefusedStatus>,
     writer: Option<crate::dirlock::Writer>,
+    intake: Option<IntakeStatus>,
     limits: Limits,
+}
+
+#[derive(Serialize)]
+struct IntakeStatus {
+    log: String,
+    log_bytes: u64,
+    log_records: u64,
+    batches: u64,
+    ratings: u64,
+    users: usize,
+    syncs: u64,
+    failed_writes: u64,
+}
+
+fn intake_status(state: &AppState) -> Option<IntakeStatus> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let intake = state.intake.as_ref()?;
+    let stats = &intake.log.stats;
+    Some(IntakeStatus {
+        log: intake.log.path.display().to_string(),
+        log_bytes: stats.bytes.load(Relaxed),
+        log_records: stats.records.load(Relaxed),
+        batches: stats.batches.load(Relaxed),
+        ratings: stats.ratings.load(Relaxed),
+        users: intake
+            .overlay
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .users(),
+        syncs: stats.syncs.load(Relaxed),
+        failed_writes: stats.failures.load(Relaxed),
+    })
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
@@ -444,6 +527,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
             at_unix: r.at_unix,
         }),
         writer: crate::dirlock::writer(&dir),
+        intake: intake_status(&state),
         limits: Limits {
             max_n: MAX_N,
             max_fold_in_ratings: request::MAX_FOLD_IN_RATINGS,
@@ -480,5 +564,89 @@ async fn reload_now(State(state): State<Arc<AppState>>) -> Response {
         )
             .into_response(),
         _ => Json(outcome).into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct RatingsAnswer {
+    accepted: usize,
+    users: usize,
+    new_users: usize,
+    new_items: usize,
+    epoch: u32,
+}
+
+/// `POST /v1/ratings`: a batch checked whole, appended to the ingest log,
+/// answered once it is durable.
+async fn take_ratings(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(intake) = state.intake.as_ref() else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this service does not take in ratings: start it with --intake",
+        )
+        .into_response();
+    };
+    let bytes = match read_body(&headers, body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return e.into_response(),
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = match BodyFormat::of(content_type) {
+        Ok(format) => format,
+        Err(e) => return ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e).into_response(),
+    };
+    let snapshot = state.current();
+    let batch = match intake::parse_batch(&bytes, format, snapshot.range) {
+        Ok(batch) => batch,
+        Err(BatchError::Body(e)) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, e).into_response()
+        }
+        Err(BatchError::Records(bad)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": format!(
+                        "{} record(s) of the batch are invalid; none of the batch was taken",
+                        bad.len()
+                    ),
+                    "records": bad,
+                })),
+            )
+                .into_response()
+        }
+    };
+    let accepted = batch.len();
+    let mut users: Vec<&str> = batch.iter().map(|r| r.user.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let new_users = users.iter().filter(|u| snapshot.user(u).is_none()).count();
+    let users_count = users.len();
+    let mut items: Vec<&str> = batch.iter().map(|r| r.item.as_str()).collect();
+    items.sort_unstable();
+    items.dedup();
+    let new_items = items.iter().filter(|i| snapshot.item(i).is_none()).count();
+    match intake.log.append(batch).await {
+        Ok(()) => Json(RatingsAnswer {
+            accepted,
+            users: users_count,
+            new_users,
+            new_items,
+            epoch: snapshot.epoch,
+        })
+        .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            Json(json!({
+                "error": format!("{e}; none of the batch was taken (queries are still answered)")
+            })),
+        )
+            .into_response(),
     }
 }

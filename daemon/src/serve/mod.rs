@@ -9,12 +9,18 @@
 //! - [`reload`]: hot swap (polling, SIGHUP, `POST /v1/reload`).
 //! - [`api`]: routes, handlers, JSON errors; [`metrics`]: Prometheus.
 //! - [`server`]: connections and their limits; [`notify`]: systemd readiness.
+//! - [`ingest_log`] and [`intake`]: `POST /v1/ratings` with `--intake`.
 //!
-//! `serve` only reads the directory, so it runs beside a `funkd train`
-//! writing into it (the normal case) and never takes the writer's lock
-//! ([`crate::dirlock`]); `/v1/status` names the writer.
+//! `serve` only reads the checkpoints, so it runs beside a `funkd train`
+//! writing into the directory (the normal case) and never takes the
+//! training writer's lock ([`crate::dirlock`]); `/v1/status` names the
+//! writer. With `--intake` it also writes one file of its own there, the
+//! ingest log, which it locks: one intake per directory, while `train`
+//! still writes the checkpoints.
 
 pub mod api;
+pub mod ingest_log;
+pub mod intake;
 pub mod metrics;
 pub mod notify;
 pub mod reload;
@@ -49,6 +55,7 @@ Endpoints (JSON; errors are {\"error\": \"…\"} with a 4xx/5xx status):
   POST /v1/fold-in                   {\"ratings\": [{\"item\": I, \"rating\": R}, …], \"n\": N, \"return_row\": false}
   GET  /v1/status                    model, data, uptime, request counts, the directory's writer
   POST /v1/reload                    look for a newer checkpoint now (also SIGHUP)
+  POST /v1/ratings                   with --intake: [{\"user\": U, \"item\": I, \"rating\": R}, …] (also NDJSON, CSV)
   GET  /metrics                      Prometheus text: requests, latency histograms, model age
   GET  /healthz                      200 while a model is being served
 
@@ -98,6 +105,16 @@ pub struct ServeArgs {
     /// How often to look for a newer checkpoint in DIR (ms; 0: only on SIGHUP or POST /v1/reload).
     #[arg(long, value_name = "MS", default_value_t = 1_000)]
     pub poll_ms: u64,
+    /// Take in ratings on POST /v1/ratings: each accepted batch is appended to
+    /// DIR/ingest.log and flushed before it is acknowledged; it is replayed
+    /// on start. Users with new ratings are answered from rows folded in
+    /// at once; new items are recommended after the next training round.
+    #[arg(long)]
+    pub intake: bool,
+    /// Testing aid: the ingest log's writer waits this long after the first
+    /// batch of a round, so that concurrent batches join it.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub intake_gather_ms: u64,
     /// Instruction set for the dot products (default: the best this CPU has).
     #[arg(long, value_name = "NAME")]
     pub isa: Option<String>,
@@ -123,6 +140,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     let snapshot = Snapshot::load_newest(&args.dir, &source)
         .with_context(|| format!("nothing to serve in {}", args.dir.display()))?;
+    let intake = if args.intake {
+        Some(start_intake(
+            &args.dir,
+            Duration::from_millis(args.intake_gather_ms),
+        )?)
+    } else {
+        None
+    };
     let threads = match args.threads {
         Some(n) => usize::from(n),
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -146,6 +171,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         reload_lock: tokio::sync::Mutex::new(()),
         refused: Mutex::new(Vec::new()),
+        intake,
     });
     let limits = ConnectionLimits {
         max_connections: args.max_connections as usize,
@@ -159,6 +185,42 @@ pub fn run(args: ServeArgs) -> Result<()> {
         args.poll_ms,
         entered,
     ))
+}
+
+/// Opens and replays the ingest log of `dir` and starts its writer.
+fn start_intake(dir: &std::path::Path, gather: Duration) -> Result<state::Intake> {
+    let path = dir.join(ingest_log::LOG_FILE_NAME);
+    let (file, replayed) = ingest_log::open(&path)?;
+    if let Some((bytes, why)) = &replayed.cut {
+        eprintln!(
+            "funkd: warning: cut a torn tail of {bytes} bytes off {} ({why}); \
+             it held no acknowledged rating",
+            path.display()
+        );
+    }
+    let mut overlay = intake::Overlay::default();
+    for batch in &replayed.batches {
+        overlay.apply(batch);
+    }
+    let ratings: usize = replayed.batches.iter().map(Vec::len).sum();
+    eprintln!(
+        "funkd: intake on: {} replayed ({ratings} ratings of {} users)",
+        path.display(),
+        overlay.users()
+    );
+    let overlay = Arc::new(std::sync::RwLock::new(overlay));
+    let applied = Arc::clone(&overlay);
+    let log = ingest_log::LogWriter::start(file, path, &replayed, gather, move |batch| {
+        applied
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .apply(batch);
+    })?;
+    Ok(state::Intake {
+        log,
+        overlay,
+        cut_at_start: replayed.cut,
+    })
 }
 
 async fn serve_until_stopped(

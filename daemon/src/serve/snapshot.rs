@@ -207,6 +207,27 @@ impl Snapshot {
         rated_items(&self.data, user)
     }
 
+    /// Internal user `user`'s train ratings (internal item, value).
+    pub fn train_ratings_of(&self, user: usize) -> Vec<(usize, f32)> {
+        let data = &self.data;
+        let p = data.grid();
+        let mut out = Vec::new();
+        let Some(ub) = (0..p).find(|&b| data.user_band(b).contains(&user)) else {
+            return out;
+        };
+        let local = (user - data.user_band(ub).start) as u32;
+        for ib in 0..p {
+            let start = data.item_band(ib).start;
+            let block = data.train_block(ub, ib);
+            let from = block.partition_point(|r| r.user < local);
+            let to = block.partition_point(|r| r.user <= local);
+            for r in block.get(from..to).unwrap_or(&[]) {
+                out.push((start + r.item as usize, r.value));
+            }
+        }
+        out
+    }
+
     /// The `n` best items for a user row `row` (`rank` values) with user
     /// bias `user_bias`, skipping `excluded` items; best first.
     pub fn top_for_row(

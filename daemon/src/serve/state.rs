@@ -3,12 +3,14 @@
 //! swap never changes the model under it), the settings, the metrics.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use funk_kernel::Isa;
 
+use super::ingest_log::LogWriter;
+use super::intake::Overlay;
 use super::metrics::Metrics;
 use super::snapshot::{DataSource, Snapshot};
 use crate::commands::titles::Titles;
@@ -55,6 +57,29 @@ pub struct AppState {
     /// The checkpoints refused and not retried until they change, newest
     /// first.
     pub refused: Mutex<Vec<Refused>>,
+    /// Rating intake (`--intake`), if on.
+    pub intake: Option<Intake>,
+}
+
+/// Rating intake: the ingest log's writer and the ratings taken in.
+#[derive(Debug)]
+pub struct Intake {
+    /// Appends batches durably (group commit).
+    pub log: LogWriter,
+    /// The ratings taken in, by user.
+    pub overlay: Arc<RwLock<Overlay>>,
+    /// Torn bytes cut off the log's tail at start, and why.
+    pub cut_at_start: Option<(u64, String)>,
+}
+
+impl Intake {
+    /// The new ratings of `user`, if any were taken in.
+    pub fn ratings_of(&self, user: &str) -> Option<Vec<(String, f32)>> {
+        self.overlay
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .ratings_of(user)
+    }
 }
 
 impl AppState {

@@ -123,6 +123,24 @@ pub struct TrainArgs {
     #[arg(long, value_name = "NAME")]
     pub isa: Option<String>,
 
+    /// Start a new run from a model trained on an older rating file that
+    /// this one extends (a checkpoint file, or a directory: its newest good
+    /// checkpoint). Users and items of the old file keep their rows and
+    /// biases (matched by original id; every old id must be in --data), new
+    /// ones are initialised as a fresh run would, μ is kept; the schedule,
+    /// seed and determinism rules are those of a fresh run. Needs an empty
+    /// --checkpoint-dir; the rank is taken from the model. The validation
+    /// slice is drawn from --data, so it holds ratings the old model was
+    /// trained on: early stopping can end a warm round early; a few fixed
+    /// --epochs with --early-stop 0 make a predictable round.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub warm_start: Option<PathBuf>,
+
+    /// The rating file the --warm-start model was trained on [default: the
+    /// one recorded in its directory's status.json].
+    #[arg(long, value_name = "FILE")]
+    pub warm_start_data: Option<PathBuf>,
+
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod state;
 mod trainer;
 pub mod validation;
+pub mod warm;
 pub mod workers;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ use anyhow::Context;
 pub use args::TrainArgs;
 pub use config::{DataShape, Derived, TrainConfig, Verbosity};
 pub use report::{Ending, EpochRecord, TrainSummary};
+pub use warm::{WarmCounts, WarmStart};
 
 use crate::checkpoint::CheckpointDir;
 use crate::dirlock::DirLock;
@@ -54,6 +56,19 @@ pub fn train(
     data: &RatingFile,
     config: &TrainConfig,
     checkpoint_dir: &Path,
+) -> anyhow::Result<TrainSummary> {
+    train_from(data, config, checkpoint_dir, None)
+}
+
+/// [`train`], with a new run (a directory without a checkpoint) starting
+/// from the rows of `warm` ([`WarmStart`]). A directory that holds a
+/// checkpoint is resumed as always: the warm start was applied when that
+/// run began.
+pub fn train_from(
+    data: &RatingFile,
+    config: &TrainConfig,
+    checkpoint_dir: &Path,
+    warm: Option<&WarmStart>,
 ) -> anyhow::Result<TrainSummary> {
     let entered = Instant::now();
     config.validate()?;
@@ -89,7 +104,20 @@ pub fn train(
             }
             let settings = config
                 .resumed_settings(&found.checkpoint.settings, data)
-                .with_context(|| format!("cannot resume from {}", found.path.display()))?;
+                .with_context(|| {
+                    let hint = if warm.is_some() {
+                        " (a warm start begins a new run: give an empty --checkpoint-dir)"
+                    } else {
+                        ""
+                    };
+                    format!("cannot resume from {}{hint}", found.path.display())
+                })?;
+            if warm.is_some() && !quiet {
+                eprintln!(
+                    "funkd: {} already holds this run: resuming it (--warm-start applied when it began)",
+                    checkpoint_dir.display()
+                );
+            }
             if !quiet {
                 eprintln!(
                     "funkd: resuming {} at epoch {} stratum {} of {}",
@@ -105,10 +133,30 @@ pub fn train(
             )
         }
         None => {
-            if !quiet {
-                eprintln!("funkd: starting a new run in {}", checkpoint_dir.display());
+            let settings = config.fresh_settings(data);
+            match warm {
+                None => {
+                    if !quiet {
+                        eprintln!("funkd: starting a new run in {}", checkpoint_dir.display());
+                    }
+                    (settings, run::Start::Fresh)
+                }
+                Some(warm) => {
+                    let (params, counts) = warm.initial_parameters(data, &settings)?;
+                    if !quiet {
+                        eprintln!(
+                            "funkd: starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised",
+                            checkpoint_dir.display(),
+                            warm.loaded.path.display(),
+                            counts.users_kept,
+                            counts.items_kept,
+                            counts.users_new,
+                            counts.items_new
+                        );
+                    }
+                    (settings, run::Start::Warm(Box::new(params)))
+                }
             }
-            (config.fresh_settings(data), run::Start::Fresh)
         }
     };
     let resumed = matches!(start, run::Start::Resume(..));
@@ -145,14 +193,27 @@ pub fn train(
 /// Runs `funkd train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
-    let config = TrainConfig::from_args(&args, &data)?;
+    let mut config = TrainConfig::from_args(&args, &data)?;
     let Some(dir) = &args.checkpoint_dir else {
         crate::usage_bail!("funkd train needs --checkpoint-dir DIR (where the run is kept)");
+    };
+    let warm = match &args.warm_start {
+        Some(path) => {
+            let warm = WarmStart::load(path, args.warm_start_data.as_deref())?;
+            warm.adapt(&mut config)?;
+            Some(warm)
+        }
+        None => {
+            if args.warm_start_data.is_some() {
+                crate::usage_bail!("--warm-start-data is only for --warm-start");
+            }
+            None
+        }
     };
     if args.fresh {
         fresh::start_over(dir)?;
     }
-    let summary = train(&data, &config, dir)?;
+    let summary = train_from(&data, &config, dir, warm.as_ref())?;
     if let (Some(hint), false) = (still_improving(&summary), args.quiet) {
         eprintln!("funkd: note: {hint}");
     }

@@ -19,7 +19,9 @@ use super::state::ModelState;
 use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
 use super::validation::ValidationSlice;
 use super::workers::{work, Job, Outcome};
-use crate::checkpoint::{BackgroundWriter, Checkpoint, CheckpointDir, Method, Progress, Settings};
+use crate::checkpoint::{
+    BackgroundWriter, Checkpoint, CheckpointDir, Method, Parameters, Progress, Settings,
+};
 use crate::ratingfile::RatingFile;
 use crate::service::status::unix_now;
 use crate::service::{MetricsLog, Request, RunState, StatusFile};
@@ -30,6 +32,8 @@ pub enum Start {
     Fresh,
     /// Resuming a checkpoint read from the given file.
     Resume(Box<Checkpoint>, PathBuf),
+    /// A new run from the given first parameters (a warm start).
+    Warm(Box<Parameters>),
 }
 
 /// Runs (or resumes) training with rows of `K` values. `settings` are
@@ -62,6 +66,10 @@ pub fn run<const K: usize>(
                 mu,
                 settings.schedule,
             );
+            (state.clone(), state, None, Progress::default(), None, None)
+        }
+        Start::Warm(params) => {
+            let state = ModelState::<K>::from_parameters(&params, &user_bands, &item_bands);
             (state.clone(), state, None, Progress::default(), None, None)
         }
         Start::Resume(checkpoint, path) => {

@@ -1,0 +1,551 @@
+//! The ingest log: every batch of ratings the service accepted, in the
+//! order it accepted them, durable before it is acknowledged.
+//!
+//! The file (`ingest.log` in the served directory) is a 16-byte header
+//! (`FUNKLOG\0`, format version u32, reserved u32) followed by records,
+//! one per accepted request:
+//!
+//! ```text
+//! u32  payload length            (little-endian)
+//! u64  xxh3-64 of the payload
+//! ...  payload: u32 count, then per rating
+//!      u16 user length, user bytes, u16 item length, item bytes, f32 value
+//! ```
+//!
+//! **Group commit**: one writer thread owns the file. Requests hand it
+//! their batch over a channel; it takes every batch waiting, writes them
+//! in one go, calls `fdatasync` once, and only then answers each of them,
+//! so many concurrent requests share one flush. A failed write (a full
+//! disk, an I/O error) is cut back off the file and answered with an
+//! error to every request of that round: nothing is acknowledged that is
+//! not on disk, and the file keeps only whole records. If even the cut
+//! fails, intake stays refused until restart.
+//!
+//! **Replay** on start reads every record. A tail that ends the file
+//! short of a whole record, or whose last record fails its checksum, or
+//! that is all zeros, is what a crash in the middle of a write leaves: it
+//! was never acknowledged, so it is cut off (with a log line). A record
+//! that fails its checksum with more data after it is damage to
+//! acknowledged ratings: the service refuses to start rather than drop
+//! them silently.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::usage_bail;
+
+/// The log's file name in the served directory.
+pub const LOG_FILE_NAME: &str = "ingest.log";
+const MAGIC: &[u8; 8] = b"FUNKLOG\0";
+const VERSION: u32 = 1;
+const HEADER_LEN: u64 = 16;
+const FRAME_LEN: usize = 12;
+/// The largest payload a record may have (a larger length is damage).
+pub const MAX_PAYLOAD: usize = 1 << 30;
+/// The longest id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// One rating as it was sent: original ids and the value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRating {
+    /// The user's original id.
+    pub user: String,
+    /// The item's original id.
+    pub item: String,
+    /// The rating.
+    pub value: f32,
+}
+
+/// The payload of one record.
+pub fn encode(batch: &[NewRating]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + batch.len() * 24);
+    out.extend_from_slice(&(batch.len() as u32).to_le_bytes());
+    for r in batch {
+        for id in [&r.user, &r.item] {
+            // Ids were checked to be at most MAX_ID_BYTES long.
+            out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+            out.extend_from_slice(id.as_bytes());
+        }
+        out.extend_from_slice(&r.value.to_le_bytes());
+    }
+    out
+}
+
+/// The batches of one record's payload (one or more encoded batches
+/// back to back), or why it is not one.
+pub fn decode(payload: &[u8]) -> Result<Vec<Vec<NewRating>>, String> {
+    let mut rest = payload;
+    let mut batches = Vec::new();
+    while !rest.is_empty() {
+        let count = u32::from_le_bytes(take::<4>(&mut rest)?) as usize;
+        let mut out = Vec::with_capacity(count.min(rest.len() / 8));
+        for _ in 0..count {
+            let user = take_id(&mut rest)?;
+            let item = take_id(&mut rest)?;
+            let value = f32::from_le_bytes(take::<4>(&mut rest)?);
+            out.push(NewRating { user, item, value });
+        }
+        batches.push(out);
+    }
+    if batches.is_empty() {
+        return Err("an empty payload".into());
+    }
+    Ok(batches)
+}
+
+fn take_bytes<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+    if rest.len() < n {
+        return Err("a payload shorter than its contents".to_string());
+    }
+    let (bytes, after) = rest.split_at(n);
+    *rest = after;
+    Ok(bytes)
+}
+
+fn take<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], String> {
+    let mut out = [0u8; N];
+    out.copy_from_slice(take_bytes(rest, N)?);
+    Ok(out)
+}
+
+fn take_id(rest: &mut &[u8]) -> Result<String, String> {
+    let len = u16::from_le_bytes(take::<2>(rest)?) as usize;
+    std::str::from_utf8(take_bytes(rest, len)?)
+        .map(str::to_owned)
+        .map_err(|_| "an id that is not UTF-8".to_string())
+}
+
+fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// What replaying the log found.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The accepted batches, in log order.
+    pub batches: Vec<Vec<NewRating>>,
+    /// Whole records read.
+    pub records: u64,
+    /// The length of the log's whole records (with the header).
+    pub len: u64,
+    /// Bytes of a torn tail that were cut off, and why it was torn.
+    pub cut: Option<(u64, String)>,
+}
+
+/// Opens (creating if missing) and locks the log at `path`, replays it,
+/// and cuts a torn tail off. Damage before the tail is an error.
+pub fn open(path: &Path) -> anyhow::Result<(File, Replayed)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open the ingest log {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => usage_bail!(
+            "{} is in use by another `funkd serve --intake`: one service takes in ratings per directory",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let mut bytes = vec![0u8; size as usize];
+    file.read_exact_at(&mut bytes, 0)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut replayed = scan(&bytes).with_context(|| {
+        format!(
+            "the ingest log {} is damaged before its end, in acknowledged ratings; \
+             refusing to start rather than lose them. Restore it from a backup, or move it \
+             aside to start without those ratings",
+            path.display()
+        )
+    })?;
+    if (size as usize) < HEADER_LEN as usize {
+        // New (or torn while being created): write the header.
+        let mut header = Vec::with_capacity(HEADER_LEN as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        if size > 0 {
+            file.set_len(0)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        file.write_all_at(&header, 0)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("cannot sync {}", dir.display()))?;
+        }
+        replayed.len = HEADER_LEN;
+        replayed.cut = None;
+    } else if replayed.len < size {
+        file.set_len(replayed.len)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("cannot cut the torn tail off {}", path.display()))?;
+    }
+    Ok((file, replayed))
+}
+
+/// Reads a whole log image: the batches, the length of the whole
+/// records, and a torn tail; an error for damage before the tail.
+pub fn scan(bytes: &[u8]) -> anyhow::Result<Replayed> {
+    let size = bytes.len() as u64;
+    let mut replayed = Replayed {
+        batches: Vec::new(),
+        records: 0,
+        len: HEADER_LEN.min(size),
+        cut: None,
+    };
+    if size < HEADER_LEN {
+        if size > 0 {
+            replayed.cut = Some((size, "a header torn while the log was created".into()));
+        }
+        return Ok(replayed);
+    }
+    if &bytes[..8] != MAGIC {
+        bail!("it does not start with the ingest log's magic bytes (is it an ingest log?)");
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != VERSION {
+        bail!("format version {version}, this build reads version {VERSION}");
+    }
+    let mut at = HEADER_LEN as usize;
+    let torn = |at: usize, why: &str| Some(((size - at as u64), why.to_string()));
+    while at < bytes.len() {
+        let record = replayed.batches.len();
+        let rest = &bytes[at..];
+        if rest.iter().all(|&b| b == 0) {
+            replayed.cut = torn(at, "zeros after the last record");
+            break;
+        }
+        if rest.len() < FRAME_LEN {
+            replayed.cut = torn(at, "a record header cut short");
+            break;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let sum = u64::from_le_bytes(rest[4..12].try_into().unwrap_or([0; 8]));
+        if FRAME_LEN + len > rest.len() {
+            replayed.cut = torn(at, "a record cut short");
+            break;
+        }
+        let payload = &rest[FRAME_LEN..FRAME_LEN + len];
+        let last = FRAME_LEN + len == rest.len();
+        let damage = if len > MAX_PAYLOAD {
+            Some(format!("a record length of {len} bytes"))
+        } else if xxh3_64(payload) != sum {
+            Some("a checksum mismatch".to_string())
+        } else {
+            decode(payload).err()
+        };
+        match damage {
+            Some(why) if last => {
+                replayed.cut = torn(at, &format!("the last record has {why}"));
+                break;
+            }
+            Some(why) => bail!(
+                "record {record} at byte {at} has {why}, and {} bytes follow it",
+                rest.len() - FRAME_LEN - len
+            ),
+            None => {}
+        }
+        replayed
+            .batches
+            .extend(decode(payload).map_err(anyhow::Error::msg)?);
+        at += FRAME_LEN + len;
+        replayed.len = at as u64;
+        replayed.records += 1;
+    }
+    Ok(replayed)
+}
+
+/// A batch handed to the writer, and where to send the outcome.
+struct Append {
+    payload: Vec<u8>,
+    batch: Vec<NewRating>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Counters of the writer, for status and metrics.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// Bytes of whole records in the log (with the header).
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Records in the log (one per round of group commit).
+    pub records: std::sync::atomic::AtomicU64,
+    /// Batches (accepted requests) in the log.
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Ratings in the log.
+    pub ratings: std::sync::atomic::AtomicU64,
+    /// Flushes (`fdatasync`) done since start.
+    pub syncs: std::sync::atomic::AtomicU64,
+    /// Rounds that failed to write (nothing of them acknowledged).
+    pub failures: std::sync::atomic::AtomicU64,
+}
+
+/// The sending side of the writer thread (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct LogWriter {
+    tx: crossbeam_channel::Sender<Append>,
+    /// The log's file.
+    pub path: PathBuf,
+    /// Counters.
+    pub stats: Arc<LogStats>,
+}
+
+/// The most bytes written in one round of group commit.
+const ROUND_BYTES: usize = 64 << 20;
+
+impl LogWriter {
+    /// Starts the writer thread on `file` (whose whole records end at
+    /// `replayed.len`). `apply` runs on the writer thread for every batch
+    /// once it is durable, in log order, before the batch is acknowledged.
+    /// `gather` (a testing aid, normally zero) is waited after the first
+    /// batch of a round arrives, so that more join it.
+    pub fn start(
+        file: File,
+        path: PathBuf,
+        replayed: &Replayed,
+        gather: std::time::Duration,
+        apply: impl Fn(&[NewRating]) + Send + 'static,
+    ) -> anyhow::Result<LogWriter> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = Arc::new(LogStats::default());
+        stats.bytes.store(replayed.len, Relaxed);
+        stats.records.store(replayed.records, Relaxed);
+        stats.batches.store(replayed.batches.len() as u64, Relaxed);
+        stats.ratings.store(
+            replayed.batches.iter().map(|b| b.len() as u64).sum(),
+            Relaxed,
+        );
+        let (tx, rx) = crossbeam_channel::unbounded::<Append>();
+        let shared = Arc::clone(&stats);
+        let mut len = replayed.len;
+        std::thread::Builder::new()
+            .name("funkd-ingest".into())
+            .spawn(move || {
+                let mut broken: Option<String> = None;
+                let mut buf = Vec::new();
+                while let Ok(first) = rx.recv() {
+                    if !gather.is_zero() {
+                        std::thread::sleep(gather);
+                    }
+                    let mut round = vec![first];
+                    let mut bytes = round[0].payload.len();
+                    while bytes < ROUND_BYTES {
+                        match rx.try_recv() {
+                            Ok(next) => {
+                                bytes += next.payload.len();
+                                round.push(next);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Some(why) = &broken {
+                        for a in round {
+                            let _ = a.done.send(Err(why.clone()));
+                        }
+                        continue;
+                    }
+                    // The round is one record, so that a crash part-way
+                    // through its write leaves one torn last record.
+                    let payload: Vec<u8> = round
+                        .iter()
+                        .flat_map(|a| a.payload.iter().copied())
+                        .collect();
+                    buf.clear();
+                    frame(&payload, &mut buf);
+                    let written = file.write_all_at(&buf, len).and_then(|()| file.sync_data());
+                    shared.syncs.fetch_add(1, Relaxed);
+                    match written {
+                        Ok(()) => {
+                            len += buf.len() as u64;
+                            shared.bytes.store(len, Relaxed);
+                            shared.records.fetch_add(1, Relaxed);
+                            shared.batches.fetch_add(round.len() as u64, Relaxed);
+                            for a in round {
+                                shared.ratings.fetch_add(a.batch.len() as u64, Relaxed);
+                                apply(&a.batch);
+                                let _ = a.done.send(Ok(()));
+                            }
+                        }
+                        Err(e) => {
+                            shared.failures.fetch_add(1, Relaxed);
+                            let why = format!("cannot write the ingest log: {e}");
+                            eprintln!("funkd: error: {why}; the ratings of this round are refused");
+                            if let Err(cut) = file.set_len(len).and_then(|()| file.sync_data()) {
+                                let fatal = format!(
+                                    "{why}, and cannot cut the failed write off it ({cut}): \
+                                     intake is off until the service restarts"
+                                );
+                                eprintln!("funkd: error: {fatal}");
+                                broken = Some(fatal);
+                            }
+                            for a in round {
+                                let _ = a.done.send(Err(why.clone()));
+                            }
+                        }
+                    }
+                }
+            })
+            .context("cannot start the ingest log's writer thread")?;
+        Ok(LogWriter { tx, path, stats })
+    }
+
+    /// Appends `batch` and waits until it is durable (and applied).
+    pub async fn append(&self, batch: Vec<NewRating>) -> Result<(), String> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let payload = encode(&batch);
+        self.tx
+            .send(Append {
+                payload,
+                batch,
+                done,
+            })
+            .map_err(|_| "the ingest log's writer has stopped".to_string())?;
+        wait.await
+            .map_err(|_| "the ingest log's writer has stopped".to_string())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: usize) -> Vec<NewRating> {
+        (0..n)
+            .map(|i| NewRating {
+                user: format!("u{i}"),
+                item: format!("item-{}", i * 7),
+                value: i as f32 * 0.5,
+            })
+            .collect()
+    }
+
+    fn image(batches: &[Vec<NewRating>]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for b in batches {
+            frame(&encode(b), &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let batches = vec![batch(3), batch(1), batch(40)];
+        let r = scan(&image(&batches)).unwrap();
+        assert_eq!(r.batches, batches);
+        assert!(r.cut.is_none());
+    }
+
+    #[test]
+    fn every_torn_tail_is_cut_back_to_the_last_whole_record() {
+        let whole = image(&[batch(3), batch(2)]);
+        let first_end = image(&[batch(3)]).len();
+        for cut in first_end + 1..whole.len() {
+            let r = scan(&whole[..cut]).unwrap();
+            assert_eq!(r.batches, vec![batch(3)], "cut at {cut}");
+            assert_eq!(r.len, first_end as u64);
+            assert!(r.cut.is_some());
+        }
+        // A flipped byte in the last record: torn, cut.
+        let mut bad = whole.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(scan(&bad).unwrap().batches, vec![batch(3)]);
+        // Zeros after the last record (a file extended, never written).
+        let mut zeros = whole.clone();
+        zeros.extend_from_slice(&[0u8; 100]);
+        assert_eq!(scan(&zeros).unwrap().batches.len(), 2);
+    }
+
+    #[test]
+    fn a_failed_write_acknowledges_nothing_and_applies_nothing() {
+        // /dev/full fails every write with ENOSPC, as a full disk does,
+        // and cannot be cut back either: intake then stays off.
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let replayed = Replayed {
+            batches: Vec::new(),
+            records: 0,
+            len: HEADER_LEN,
+            cut: None,
+        };
+        let applied = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&applied);
+        let writer = LogWriter::start(
+            file,
+            "/dev/full".into(),
+            &replayed,
+            std::time::Duration::ZERO,
+            move |b| {
+                seen.fetch_add(b.len(), std::sync::atomic::Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let first = runtime.block_on(writer.append(batch(2))).unwrap_err();
+        assert!(first.contains("cannot write the ingest log"), "{first}");
+        let second = runtime.block_on(writer.append(batch(1))).unwrap_err();
+        assert!(second.contains("intake is off"), "{second}");
+        assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
+        use std::sync::atomic::Ordering::Relaxed;
+        assert_eq!(writer.stats.ratings.load(Relaxed), 0);
+        assert_eq!(writer.stats.bytes.load(Relaxed), HEADER_LEN);
+    }
+
+    #[test]
+    fn a_round_is_written_durably_and_applied_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE_NAME);
+        let (file, replayed) = open(&path).unwrap();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&order);
+        let writer = LogWriter::start(
+            file,
+            path.clone(),
+            &replayed,
+            std::time::Duration::ZERO,
+            move |b| seen.lock().unwrap().push(b.len()),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for n in 1..=3 {
+            runtime.block_on(writer.append(batch(n))).unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [1, 2, 3]);
+        drop(writer);
+        let again = scan(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again.batches, vec![batch(1), batch(2), batch(3)]);
+        assert!(again.cut.is_none());
+    }
+
+    #[test]
+    fn damage_before_the_last_record_is_an_error() {
+        let mut bad = image(&[batch(3), batch(2)]);
+        bad[HEADER_LEN as usize + FRAME_LEN + 2] ^= 0x40;
+        let e = scan(&bad).unwrap_err().to_string();
+        assert!(e.contains("record 0 at byte 16"), "{e}");
+        assert!(scan(b"NOTALOG\0\x01\0\0\0\0\0\0\0").is_err());
+    }
+}

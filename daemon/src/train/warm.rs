@@ -1,0 +1,192 @@
+//! Warm start: the first parameters of a run on a new rating file taken
+//! from a model trained on an older one whose users and items it extends.
+//!
+//! Rows are matched by **original id**, because every rating file numbers
+//! its users and items by its own seeded balanced permutation: user "42"
+//! may be internal 7 in the old file and internal 1,903 in the new one.
+//! Every user and item of the old file must be in the new one (the new
+//! file's id maps extend the old one's); otherwise the warm start is
+//! refused, naming the first missing id.
+//!
+//! - Known users and items keep their factor rows and biases.
+//! - New ones are initialised exactly as a fresh run with the same seed
+//!   initialises that internal id (the draw depends only on the seed and
+//!   the internal id, see [`ModelState::init`]).
+//! - μ is kept from the old model rather than recomputed from the new
+//!   data: the biases were fitted around it, so keeping it leaves every
+//!   known (user, item) prediction exactly as the old model made it when
+//!   training starts; a changed mean is then learnt by the biases.
+//! - AdaGrad accumulators (adaptive schedule) start afresh, as the whole
+//!   schedule does: a warm-started run follows the same learning-rate
+//!   schedule, block order and determinism rules as a fresh one, so the
+//!   same inputs and seed give the same bits for any thread count.
+
+use std::ops::Range;
+use std::path::Path;
+
+use anyhow::Context;
+use funk_kernel::ModelKind;
+
+use super::state::ModelState;
+use super::TrainConfig;
+use crate::checkpoint::{LoadedModel, Parameters, Settings};
+use crate::commands::context::{check_model_matches, load_checked_model, resolve_data};
+use crate::ratingfile::RatingFile;
+use crate::usage_bail;
+
+/// The model a run starts from, with the rating file it was trained on
+/// (whose id maps say which original id each row belongs to).
+#[derive(Debug)]
+pub struct WarmStart {
+    /// The old model.
+    pub loaded: LoadedModel,
+    /// The rating file the old model was trained on.
+    pub data: RatingFile,
+}
+
+/// How many rows a warm start kept and how many it initialised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WarmCounts {
+    /// Users whose rows came from the old model.
+    pub users_kept: usize,
+    /// Users new to the data, initialised.
+    pub users_new: usize,
+    /// Items whose rows came from the old model.
+    pub items_kept: usize,
+    /// Items new to the data, initialised.
+    pub items_new: usize,
+}
+
+impl WarmStart {
+    /// Loads the model at `path` (a checkpoint file, or a directory: its
+    /// newest good checkpoint) and its rating file: `data`, or the one
+    /// `funkd train` recorded in the directory's `status.json`.
+    pub fn load(path: &Path, data: Option<&Path>) -> anyhow::Result<WarmStart> {
+        let loaded = load_checked_model(path)
+            .with_context(|| format!("cannot warm-start from {}", path.display()))?;
+        let data_path = resolve_data(path, data)?;
+        let data = RatingFile::open(&data_path).with_context(|| {
+            format!(
+                "cannot open {}, the rating file of the warm-start model",
+                data_path.display()
+            )
+        })?;
+        check_model_matches(&loaded, &data)?;
+        Ok(WarmStart { loaded, data })
+    }
+
+    /// Makes `config` agree with the old model: its rank is taken when
+    /// `--factors` was not given; another rank or model kind is refused
+    /// (a usage error), since rows of another shape cannot be kept.
+    pub fn adapt(&self, config: &mut TrainConfig) -> anyhow::Result<()> {
+        let model = &self.loaded.model;
+        if !config.explicit.contains("factors") {
+            config.rank = model.rank;
+        } else if config.rank != model.rank {
+            usage_bail!(
+                "--factors {} differs from the rank {} of the warm-start model {}: give --factors {} or leave it out",
+                config.rank,
+                model.rank,
+                self.loaded.path.display(),
+                model.rank
+            );
+        }
+        if config.kind != model.kind {
+            let (is, flag) = match model.kind {
+                ModelKind::Plain => ("plain", "add --plain"),
+                ModelKind::Biased => ("biased", "leave out --plain"),
+            };
+            usage_bail!(
+                "the warm-start model {} is a {is} model: {flag}",
+                self.loaded.path.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// The first parameters of a run on `new` with `settings` (see the
+    /// module documentation), and what was kept.
+    pub fn initial_parameters(
+        &self,
+        new: &RatingFile,
+        settings: &Settings,
+    ) -> anyhow::Result<(Parameters, WarmCounts)> {
+        let model = &self.loaded.model;
+        if settings.rank as usize != model.rank || settings.k as usize != model.k {
+            usage_bail!(
+                "the run's rank {} differs from the warm-start model's rank {}",
+                settings.rank,
+                model.rank
+            );
+        }
+        let users = self.mapping(new, Side::Users)?;
+        let items = self.mapping(new, Side::Items)?;
+        let bands = |side: Side| -> Vec<Range<usize>> {
+            (0..new.grid())
+                .map(|b| match side {
+                    Side::Users => new.user_band(b),
+                    Side::Items => new.item_band(b),
+                })
+                .collect()
+        };
+        let mut p = crate::with_k!(settings.rank as usize, K => ModelState::<K>::init(
+            &bands(Side::Users),
+            &bands(Side::Items),
+            settings.rank as usize,
+            settings.seed,
+            model.mu,
+            settings.schedule,
+        )
+        .to_parameters());
+        let k = model.k;
+        for &(old, new) in &users {
+            p.user_factors[new * k..(new + 1) * k]
+                .copy_from_slice(&model.user_factors[old * k..(old + 1) * k]);
+            p.user_bias[new] = model.user_bias[old];
+        }
+        for &(old, new) in &items {
+            p.item_factors[new * k..(new + 1) * k]
+                .copy_from_slice(&model.item_factors[old * k..(old + 1) * k]);
+            p.item_bias[new] = model.item_bias[old];
+        }
+        let counts = WarmCounts {
+            users_kept: users.len(),
+            users_new: new.users() - users.len(),
+            items_kept: items.len(),
+            items_new: new.items() - items.len(),
+        };
+        Ok((p, counts))
+    }
+
+    /// (old internal id, new internal id) of every old user or item;
+    /// refuses an old id the new file lacks.
+    fn mapping(&self, new: &RatingFile, side: Side) -> anyhow::Result<Vec<(usize, usize)>> {
+        let old = &self.data;
+        let (count, index, what) = match side {
+            Side::Users => (old.users(), new.user_index(), "user"),
+            Side::Items => (old.items(), new.item_index(), "item"),
+        };
+        let mut pairs = Vec::with_capacity(count);
+        for internal in 0..count {
+            let id = match side {
+                Side::Users => old.user_id(internal),
+                Side::Items => old.item_id(internal),
+            };
+            match index.get(id) {
+                Some(n) => pairs.push((internal, n)),
+                None => usage_bail!(
+                    "cannot warm-start: {what} {id:?} of {} is not in {}; the new rating file must hold every user and item of the old one (its id maps extend the old ones)",
+                    old.path().display(),
+                    new.path().display()
+                ),
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Users,
+    Items,
+}
