@@ -19,6 +19,10 @@ pub fn move_aside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     if entries.next().is_none() {
         return Ok(None);
     }
+    // A writer that holds the directory's lock is refused before anything
+    // moves (exit 2, naming its pid); the lock is held until the rename is
+    // done, so no writer can start in between.
+    let _lock = crate::dirlock::DirLock::acquire(dir)?;
     if let Some(run) = crate::service::status::run_report(dir) {
         let running = matches!(
             run["state"].as_str(),
