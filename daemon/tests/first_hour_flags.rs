@@ -652,3 +652,28 @@ fn fresh_refuses_to_move_a_live_run() {
         assert!(dir.join("status.json").is_file());
     }
 }
+
+/// `funkd inspect FILE | head`: a reader that goes away ends funkd as it
+/// ends any Unix filter (SIGPIPE), never with a panic in `println!`.
+#[test]
+fn a_reader_that_closes_the_pipe_ends_funkd_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 3);
+    let mut child = funkd(["inspect".as_ref(), data.as_os_str()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before funkd prints, as `head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
