@@ -5,6 +5,7 @@
 //! for a wrong method, 408 for a request not completed in time, 413 for a
 //! body over the limit, 500 for a refused reload or an internal fault.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -269,45 +270,49 @@ async fn recommend(
 ) -> ApiResult<RecommendAnswer> {
     let q = request::parse_recommend(query.as_deref())?;
     let snapshot = state.current();
-    if let Some(fresh) = refreshed(&state, &snapshot, &q.user) {
-        let none = vec![false; snapshot.model.items()];
-        let excluded = if q.include_rated {
-            &none
-        } else {
-            &fresh.excluded
-        };
-        let found = snapshot.top_for_row(state.isa, &fresh.row, fresh.bias, excluded, q.n);
-        return Ok(Json(RecommendAnswer {
-            items: listed(&state, &snapshot, &found, true),
-            excluded: excluded.iter().filter(|&&e| e).count(),
-            user: q.user,
-            source: Source::FoldIn,
-            epoch: snapshot.epoch,
-        }));
-    }
-    let user = snapshot
-        .user(&q.user)
-        .ok_or_else(|| ApiError::not_found("user", &q.user))?;
-    let excluded = if q.include_rated {
-        Vec::new()
-    } else {
-        snapshot.rated_by(user).map_err(|e| {
-            eprintln!("funkd: serve: {e}");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        })?
+    // A user with ratings taken in since the model was trained is answered
+    // from their folded-in row; anyone else from the model's own row.
+    let fresh = refreshed(&state, &snapshot, &q.user);
+    let (row, bias, rated, source) = match &fresh {
+        Some(f) => (
+            &f.row[..],
+            f.bias,
+            Cow::Borrowed(&f.excluded[..]),
+            Source::FoldIn,
+        ),
+        None => {
+            let user = snapshot
+                .user(&q.user)
+                .ok_or_else(|| ApiError::not_found("user", &q.user))?;
+            let rated = if q.include_rated {
+                Vec::new()
+            } else {
+                snapshot.rated_by(user).map_err(|e| {
+                    eprintln!("funkd: serve: {e}");
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                })?
+            };
+            let rated = Cow::Owned(rated);
+            let model = &snapshot.model;
+            (
+                model.user_row(user),
+                model.user_bias[user],
+                rated,
+                Source::Model,
+            )
+        }
     };
-    let found = snapshot.top_for_row(
-        state.isa,
-        snapshot.model.user_row(user),
-        snapshot.model.user_bias[user],
-        &excluded,
-        q.n,
-    );
+    let excluded = if q.include_rated {
+        Cow::Owned(Vec::new())
+    } else {
+        rated
+    };
+    let found = snapshot.top_for_row(state.isa, row, bias, &excluded, q.n);
     Ok(Json(RecommendAnswer {
         items: listed(&state, &snapshot, &found, true),
         excluded: excluded.iter().filter(|&&e| e).count(),
         user: q.user,
-        source: Source::Model,
+        source,
         epoch: snapshot.epoch,
     }))
 }
