@@ -20,7 +20,6 @@ pub mod error;
 pub mod gen;
 pub mod import;
 pub mod input;
-pub mod inspect;
 pub mod model;
 pub mod output;
 pub mod rank;
