@@ -425,17 +425,20 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .applied_through(plan.last_segment);
     intake.log.stats.applied_through(plan.last_segment);
-    state.metrics.round_outcome("published");
     rounds.update(|p| {
         p.generation = generation;
         p.applied_through = plan.last_segment;
         p.published_unix = manifest.published_unix;
-        p.running = None;
         p.pending = None;
-        p.published += 1;
         p.failed_at = None;
     });
+    pause();
     remove_replaced(dir, &plan);
+    state.metrics.round_outcome("published");
+    rounds.update(|p| {
+        p.running = None;
+        p.published += 1;
+    });
     Ok(generation)
 }
 
