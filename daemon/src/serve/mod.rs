@@ -62,7 +62,7 @@ Endpoints (JSON; errors are {\"error\": \"…\"} with a 4xx/5xx status):
   GET  /v1/status                    model, data, uptime, request counts, the directory's writer
   POST /v1/reload                    look for a newer checkpoint now (also SIGHUP)
   POST /v1/ratings                   with --intake: [{\"user\": U, \"item\": I, \"rating\": R}, …] (also NDJSON, CSV)
-  POST /v1/train                     with --intake: start a training round now (202; 409 if one runs)
+  POST /v1/train                     with --intake: train a round now (202; 409 while one runs)
   GET  /metrics                      Prometheus text: requests, latency histograms, model age
   GET  /healthz                      200 while a model is being served
 
@@ -124,9 +124,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1_000)]
     pub poll_ms: u64,
     /// Take in ratings on POST /v1/ratings: each accepted batch is appended to
-    /// DIR/ingest.log and flushed before it is acknowledged; it is replayed
-    /// on start. Users with new ratings are answered from rows folded in
-    /// at once; new items are recommended after the next training round.
+    /// the ingest log (DIR/ingest-NNNNNNNN.log) and flushed before it is
+    /// acknowledged; it is replayed on start. Users with new ratings are
+    /// answered from rows folded in at once; new items are recommended after
+    /// the next training round, which the service runs itself (--round-*).
     #[arg(long)]
     pub intake: bool,
     /// Testing aid: the ingest log's writer waits this long after the first

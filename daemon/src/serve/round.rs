@@ -217,9 +217,19 @@ pub fn start(state: &Arc<AppState>) -> anyhow::Result<()> {
                 let Some(rounds) = worker.rounds.as_ref() else {
                     break;
                 };
+                let began = Instant::now();
                 match run_round(&worker, rounds, why) {
                     Ok(generation) => {
-                        eprintln!("funkd: round {generation} published");
+                        let s = worker.current();
+                        eprintln!(
+                            "funkd: round {generation} published in {:.1} s: serving {} (epoch {}, {} users × {} items, train rmse {})",
+                            began.elapsed().as_secs_f64(),
+                            s.checkpoint.display(),
+                            s.epoch,
+                            s.model.users(),
+                            s.model.items(),
+                            s.train_rmse.map_or("-".to_string(), |r| format!("{r:.4}"))
+                        );
                     }
                     Err(e) => {
                         let why = format!("{e:#}");
@@ -365,6 +375,18 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     };
     let segments = (plan.first_segment, plan.last_segment);
     let train_dir = round.join(TRAIN_DIR_NAME);
+    eprintln!(
+        "funkd: training round {generation} ({}): ingest log segments {}..={} onto {}",
+        match why {
+            "ratings" => "enough new ratings",
+            "time" => "time since the last publish",
+            "resume" => "resuming after a restart",
+            _ => "asked for",
+        },
+        segments.0,
+        segments.1,
+        plan.base_data.display()
+    );
     rounds.update(|p| {
         p.running.iter_mut().for_each(|r| {
             r.segments = Some(segments);
