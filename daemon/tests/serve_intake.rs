@@ -229,7 +229,10 @@ fn acknowledged_ratings_survive_kill_9_exactly_once() {
 #[test]
 fn concurrent_requests_share_flushes() {
     let t = trained(2);
-    let server = Server::start(&t.dir, &["--intake", "--no-auto-rounds", "--intake-gather-ms", "5"]);
+    let server = Server::start(
+        &t.dir,
+        &["--intake", "--no-auto-rounds", "--intake-gather-ms", "5"],
+    );
     let addr = server.addr;
     let clients: Vec<_> = (0..16)
         .map(|c| {

@@ -332,7 +332,8 @@ pub fn extend(
         .iter()
         .map(|r| (f64::from(r.value) - mean).powi(2))
         .sum();
-    let mean_rmse = (test_count > 0 && train_count > 0).then(|| (test_sse / test_count as f64).sqrt());
+    let mean_rmse =
+        (test_count > 0 && train_count > 0).then(|| (test_sse / test_count as f64).sqrt());
 
     // The other sections, then the header.
     let contents: [&[u8]; SECTIONS] = [
@@ -487,7 +488,15 @@ mod tests {
     fn the_new_file_holds_the_old_ratings_and_the_extra_ones_once() {
         let tmp = tempfile::tempdir().unwrap();
         let base_path = tmp.path().join("base.funk");
-        write(&base_path, &base_set(), &WriteOptions { grid: None, seed: 9 }).unwrap();
+        write(
+            &base_path,
+            &base_set(),
+            &WriteOptions {
+                grid: None,
+                seed: 9,
+            },
+        )
+        .unwrap();
         let base = RatingFile::open(&base_path).unwrap();
         let old_train = pairs(&base, true);
         let (replaced_pair, _) = old_train.iter().next().unwrap();
@@ -528,7 +537,15 @@ mod tests {
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
         // The grid is the one a file written whole gets, its blocks balanced.
         let whole = tmp.path().join("whole.funk");
-        write(&whole, &new.to_rating_set(), &WriteOptions { grid: None, seed: 9 }).unwrap();
+        write(
+            &whole,
+            &new.to_rating_set(),
+            &WriteOptions {
+                grid: None,
+                seed: 9,
+            },
+        )
+        .unwrap();
         let whole = RatingFile::open(&whole).unwrap();
         assert_eq!(whole.grid(), new.grid());
         assert!(new.grid() > 1);
@@ -540,7 +557,15 @@ mod tests {
     fn a_non_finite_extra_rating_is_refused_and_nothing_is_written() {
         let tmp = tempfile::tempdir().unwrap();
         let base_path = tmp.path().join("base.funk");
-        write(&base_path, &base_set(), &WriteOptions { grid: None, seed: 1 }).unwrap();
+        write(
+            &base_path,
+            &base_set(),
+            &WriteOptions {
+                grid: None,
+                seed: 1,
+            },
+        )
+        .unwrap();
         let base = RatingFile::open(&base_path).unwrap();
         let out = tmp.path().join("out.funk");
         let bad = [ExtraRating {

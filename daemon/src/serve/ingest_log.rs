@@ -660,7 +660,10 @@ mod tests {
         assert!(second.contains("intake is off"), "{second}");
         assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
         let (pending, segments) = writer.stats.pending();
-        assert_eq!((pending.ratings, pending.bytes, segments), (0, HEADER_LEN, 1));
+        assert_eq!(
+            (pending.ratings, pending.bytes, segments),
+            (0, HEADER_LEN, 1)
+        );
     }
 
     #[test]

@@ -251,8 +251,14 @@ mod tests {
     fn paths_inside_the_directory_are_stored_relative() {
         let dir = Path::new("/srv/run");
         let inside = dir.join("rounds/round-000001/data.funk");
-        assert_eq!(stored(dir, &inside), Path::new("rounds/round-000001/data.funk"));
+        assert_eq!(
+            stored(dir, &inside),
+            Path::new("rounds/round-000001/data.funk")
+        );
         assert_eq!(resolved(dir, &stored(dir, &inside)), inside);
-        assert_eq!(stored(dir, Path::new("/data/x.funk")), Path::new("/data/x.funk"));
+        assert_eq!(
+            stored(dir, Path::new("/data/x.funk")),
+            Path::new("/data/x.funk")
+        );
     }
 }

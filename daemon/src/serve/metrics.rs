@@ -265,7 +265,8 @@ impl Metrics {
         self.log_pending_ratings.set(now.pending_ratings as i64);
         self.round_running.set(i64::from(now.running));
         self.round_epoch.set(i64::from(now.epoch));
-        self.round_train_rmse.set(now.train_rmse.unwrap_or(f64::NAN));
+        self.round_train_rmse
+            .set(now.train_rmse.unwrap_or(f64::NAN));
         self.since_publish.set(now.since_publish);
         self.generation.set(now.generation as i64);
     }

@@ -217,12 +217,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
                     m.generation
                 );
             }
-            let snapshot = Snapshot::load(&checkpoint, &run_dir, &data, None).with_context(|| {
-                format!(
-                    "cannot serve the model {} published",
-                    args.dir.join(manifest::MANIFEST_FILE_NAME).display()
-                )
-            })?;
+            let snapshot =
+                Snapshot::load(&checkpoint, &run_dir, &data, None).with_context(|| {
+                    format!(
+                        "cannot serve the model {} published",
+                        args.dir.join(manifest::MANIFEST_FILE_NAME).display()
+                    )
+                })?;
             (snapshot, (run_dir, data))
         }
         None => {
@@ -241,10 +242,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None
     };
     let rounds = if args.intake {
-        if !(0.0..=1.0).contains(&args.round_validation) {
-            usage_bail!("--round-validation must be between 0 and 1, not {}", args.round_validation);
+        if !(0.0..1.0).contains(&args.round_validation) {
+            usage_bail!(
+                "--round-validation must be between 0 and 1, not {}",
+                args.round_validation
+            );
         }
-        if !(args.round_after_fraction > 0.0) {
+        if args.round_after_fraction.is_nan() || args.round_after_fraction <= 0.0 {
             usage_bail!(
                 "--round-after-fraction must be above 0 (use --no-auto-rounds to train only on request), not {}",
                 args.round_after_fraction
@@ -263,7 +267,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
             step_delay: (args.round_step_delay_ms > 0)
                 .then(|| Duration::from_millis(args.round_step_delay_ms)),
         };
-        Some(round::Rounds::new(settings, &recovered, snapshot.written_unix))
+        Some(round::Rounds::new(
+            settings,
+            &recovered,
+            snapshot.written_unix,
+        ))
     } else {
         None
     };

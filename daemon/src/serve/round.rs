@@ -30,8 +30,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::manifest::{
-    recover, resolved, round_dir, stored, Manifest, Plan, Recovered, DATA_FILE_NAME,
-    TRAIN_DIR_NAME,
+    recover, resolved, round_dir, stored, Manifest, Plan, Recovered, DATA_FILE_NAME, TRAIN_DIR_NAME,
 };
 use super::snapshot::{DataSource, Snapshot};
 use super::state::AppState;
@@ -403,7 +402,10 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         Ok(data) => data,
         Err(_) => {
             let base = RatingFile::open(&plan.base_data).with_context(|| {
-                format!("cannot open the round's base data {}", plan.base_data.display())
+                format!(
+                    "cannot open the round's base data {}",
+                    plan.base_data.display()
+                )
             })?;
             crate::compact::compact_segments(&base, dir, segments, &data_path)?;
             RatingFile::open(&data_path)?
@@ -416,16 +418,24 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     let mut config = round_config(&data, &warm, settings);
     warm.adapt(&mut config)?;
     let summary = crate::train::train_from(&data, &config, &train_dir, Some(&warm))?;
-    let checkpoint = summary
-        .checkpoint
-        .with_context(|| format!("the round's run wrote no checkpoint in {}", train_dir.display()))?;
+    let checkpoint = summary.checkpoint.with_context(|| {
+        format!(
+            "the round's run wrote no checkpoint in {}",
+            train_dir.display()
+        )
+    })?;
     pause();
 
     step(Step::Publishing);
     let current = state.current();
     let source = DataSource::Given(data_path.clone());
-    let snapshot = Snapshot::load(&checkpoint, &train_dir, &source, Some(&current))
-        .with_context(|| format!("the round's model {} cannot be served", checkpoint.display()))?;
+    let snapshot =
+        Snapshot::load(&checkpoint, &train_dir, &source, Some(&current)).with_context(|| {
+            format!(
+                "the round's model {} cannot be served",
+                checkpoint.display()
+            )
+        })?;
     let manifest = Manifest {
         generation,
         data: stored(dir, &data_path),
@@ -471,7 +481,10 @@ fn remove_replaced(dir: &Path, plan: &Plan) {
         let path = super::segments::path(dir, n);
         if let Err(e) = crate::atomic::remove_durably(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("funkd: warning: cannot remove the applied segment {}: {e}", path.display());
+                eprintln!(
+                    "funkd: warning: cannot remove the applied segment {}: {e}",
+                    path.display()
+                );
             }
         }
     }
@@ -520,7 +533,8 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 /// The epoch, epochs and last RMSEs of the round training now, from its
 /// run's `status.json`.
 pub fn training_progress(train_dir: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(train_dir.join(crate::service::status::STATUS_FILE_NAME)).ok()?;
+    let text =
+        std::fs::read_to_string(train_dir.join(crate::service::status::STATUS_FILE_NAME)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some(serde_json::json!({
         "epoch": v.get("epoch"),

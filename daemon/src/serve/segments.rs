@@ -57,14 +57,14 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
 }
 
 /// Creates segment `number` (header written and synced, the directory
-/// synced): a new, empty segment ready to be appended to.
+/// synced): a new, empty segment ready to be appended to. A file already
+/// there is an error, never overwritten.
 pub fn create(dir: &Path, number: u64) -> anyhow::Result<File> {
     let path = path(dir, number);
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .open(&path)
         .with_context(|| format!("cannot create the ingest log segment {}", path.display()))?;
     file.write_all_at(&ingest_log::header(), 0)
