@@ -12,16 +12,16 @@
 //! that is interrupted and run again never counts a rating twice.
 //!
 //! The old file is streamed through its memory map and the new one
-//! written in place ([`crate::ratingfile::extend`]): only the log's
+//! written in place ([`crate::serve::compaction`]): only the log's
 //! ratings and per-user and per-item tables are held in memory.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::commands::context::resolve_data;
-use crate::ratingfile::{extend, ExtraRating, RatingFile};
+use crate::ratingfile::RatingFile;
+pub use crate::serve::compaction::{compact_segments, CompactCounts};
 use crate::serve::manifest::{resolved, Manifest};
 use crate::serve::segments;
 use crate::usage_bail;
@@ -35,7 +35,7 @@ log segment not yet applied to it (DIR/ingest-NNNNNNNN.log).
 
 A service started with --intake runs these rounds itself (see `funkd serve --help`); by hand:
   funkd compact --dir run --out ratings-2.funk
-  funkd train --data ratings-2.funk --checkpoint-dir run-2 --warm-start run --epochs 5
+  funkd train --data ratings-2.funk --checkpoint-dir run-2 --warm-start run --epochs 5 --validation 0
   funkd serve --dir run-2 …
 
 The log is only read: a service may keep writing it meanwhile (the ratings it takes in after the
@@ -54,56 +54,6 @@ pub struct CompactArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// What a compaction did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CompactCounts {
-    /// Ratings read from the log.
-    pub log_ratings: u64,
-    /// Log ratings of a pair already rated (in the data or earlier in the log).
-    pub replaced: u64,
-    /// Users the log introduced.
-    pub new_users: usize,
-    /// Items the log introduced.
-    pub new_items: usize,
-    /// Train ratings in the new file.
-    pub train: u64,
-    /// Test ratings in the new file.
-    pub test: u64,
-}
-
-/// Writes `base` plus the ratings of segments `first..=last` of `dir`'s
-/// ingest log to `out` (see the module documentation).
-pub fn compact_segments(
-    base: &RatingFile,
-    dir: &Path,
-    (first, last): (u64, u64),
-    out: &Path,
-) -> anyhow::Result<CompactCounts> {
-    let log: Vec<ExtraRating> = if first <= last {
-        segments::read_range(dir, first, last)?
-            .into_iter()
-            .map(|r| ExtraRating {
-                user: r.user,
-                item: r.item,
-                value: r.value,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let source = format!("funkd compact of {}", base.path().display());
-    let s = extend(base, &log, out, &source)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(CompactCounts {
-        log_ratings: s.extra,
-        replaced: s.replaced,
-        new_users: s.new_users,
-        new_items: s.new_items,
-        train: s.written.train,
-        test: s.written.test,
-    })
 }
 
 /// Compacts `dir`'s data and every segment not yet applied into `out`.

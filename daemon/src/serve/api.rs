@@ -534,13 +534,7 @@ struct RoundStatus {
 
 /// The round running now, with its run's epoch and RMSEs while it trains.
 fn running_status(running: &super::round::Running) -> Value {
-    let mut v = serde_json::to_value(running).unwrap_or(Value::Null);
-    if let (Some(dir), Value::Object(map)) = (&running.train_dir, &mut v) {
-        if let Some(Value::Object(progress)) = super::round::training_progress(dir) {
-            map.extend(progress);
-        }
-    }
-    v
+    serde_json::to_value(running).unwrap_or(Value::Null)
 }
 
 fn round_status(state: &AppState) -> Option<RoundStatus> {

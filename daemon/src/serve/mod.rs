@@ -22,6 +22,7 @@
 //! training rounds' files (`serving.json`, `rounds/`).
 
 pub mod api;
+pub mod compaction;
 pub mod ingest_log;
 pub mod intake;
 pub mod manifest;

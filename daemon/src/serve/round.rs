@@ -5,7 +5,7 @@
 //! 1. closes the ingest log's segment being written (intake goes on in a
 //!    new one) and writes the round's plan ([`super::manifest::Plan`]);
 //! 2. compacts the served rating file and the closed segments into a new
-//!    rating file ([`crate::compact`], streaming);
+//!    rating file ([`super::compaction`], streaming);
 //! 3. trains a warm-started run from the live model on it, with the live
 //!    model's settings (same inputs and seed ⇒ the same bits), on
 //!    `--round-threads` threads at a lower CPU priority than the queries;
@@ -30,13 +30,15 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::manifest::{
-    recover, resolved, round_dir, stored, Manifest, Plan, Recovered, DATA_FILE_NAME, TRAIN_DIR_NAME,
+    recover, round_dir, stored, Manifest, Plan, Recovered, DATA_FILE_NAME, TRAIN_DIR_NAME,
 };
 use super::snapshot::{DataSource, Snapshot};
 use super::state::AppState;
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
+use crate::runstate::EpochRecord;
 use crate::service::status::unix_now;
-use crate::train::{TrainConfig, Verbosity, WarmStart};
+use crate::train::{TrainConfig, WarmStart};
 
 /// When and how the service trains.
 #[derive(Clone, Debug)]
@@ -91,9 +93,21 @@ pub struct Running {
     pub started_unix: f64,
     /// The segments it applies, once closed.
     pub segments: Option<(u64, u64)>,
-    /// Its checkpoint directory.
-    #[serde(skip)]
-    pub train_dir: Option<PathBuf>,
+    /// While it trains: epochs completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
+    /// While it trains: epochs in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u32>,
+    /// Train RMSE of its last completed epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_rmse: Option<f64>,
+    /// Test RMSE of its last completed epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_rmse: Option<f64>,
+    /// Validation RMSE of its last completed epoch (with --round-validation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_rmse: Option<f64>,
 }
 
 /// Where the rounds stand.
@@ -334,7 +348,11 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
             trigger: why,
             started_unix: unix_now(),
             segments: None,
-            train_dir: None,
+            epoch: None,
+            epochs: None,
+            train_rmse: None,
+            test_rmse: None,
+            validation_rmse: None,
         })
     });
     let step = |s: Step| rounds.update(|p| p.running.iter_mut().for_each(|r| r.step = s));
@@ -387,10 +405,9 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         plan.base_data.display()
     );
     rounds.update(|p| {
-        p.running.iter_mut().for_each(|r| {
-            r.segments = Some(segments);
-            r.train_dir = Some(train_dir.clone());
-        })
+        p.running
+            .iter_mut()
+            .for_each(|r| r.segments = Some(segments))
     });
     pause();
 
@@ -407,7 +424,7 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
                     plan.base_data.display()
                 )
             })?;
-            crate::compact::compact_segments(&base, dir, segments, &data_path)?;
+            super::compaction::compact_segments(&base, dir, segments, &data_path)?;
             RatingFile::open(&data_path)?
         }
     };
@@ -417,7 +434,8 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     let warm = WarmStart::load(&plan.base_checkpoint, Some(&plan.base_data))?;
     let mut config = round_config(&data, &warm, settings);
     warm.adapt(&mut config)?;
-    let summary = crate::train::train_from(&data, &config, &train_dir, Some(&warm))?;
+    let reporter = RoundReporter { rounds, generation };
+    let summary = crate::train::train_from(&data, &config, &train_dir, Some(&warm), &reporter)?;
     let checkpoint = summary.checkpoint.with_context(|| {
         format!(
             "the round's run wrote no checkpoint in {}",
@@ -516,7 +534,6 @@ fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> Train
     c.early_stop = s.early_stop;
     c.threads = s.threads.clamp(1, data.grid().max(1));
     c.requested_threads = Some(s.threads);
-    c.verbosity = Verbosity::Quiet;
     c.handle_signals = false;
     c.checkpoint_every_epochs = 1;
     c.keep = 2;
@@ -530,21 +547,42 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
-/// The epoch, epochs and last RMSEs of the round training now, from its
-/// run's `status.json`.
-pub fn training_progress(train_dir: &Path) -> Option<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(train_dir.join(crate::service::status::STATUS_FILE_NAME)).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some(serde_json::json!({
-        "epoch": v.get("epoch"),
-        "epochs": v.get("epochs"),
-        "train_rmse": v.get("train_rmse"),
-        "test_rmse": v.get("test_rmse"),
-    }))
+/// What the round's training run tells: its epochs and RMSEs go to the
+/// round's progress (for `/v1/status` and `/metrics`), its warnings to
+/// stderr; its notes are not shown (the round's own lines say enough).
+struct RoundReporter<'a> {
+    rounds: &'a Rounds,
+    generation: u64,
 }
 
-/// The path of a stored manifest entry.
-pub fn manifest_path(dir: &Path, stored: &Path) -> PathBuf {
-    resolved(dir, stored)
+impl Reporter for RoundReporter<'_> {
+    fn note(&self, _message: &str) {}
+
+    fn warning(&self, message: &str) {
+        eprintln!(
+            "funkd: warning: training round {}: {message}",
+            self.generation
+        );
+    }
+
+    fn epoch_started(&self, epoch: u32, epochs: u32, _strata_done: u64, _strata: u64) {
+        self.rounds.update(|p| {
+            p.running.iter_mut().for_each(|r| {
+                r.epoch = Some(epoch);
+                r.epochs = Some(epochs);
+            })
+        });
+    }
+
+    fn epoch_done(&self, record: &EpochRecord) {
+        self.rounds.update(|p| {
+            p.running.iter_mut().for_each(|r| {
+                r.epoch = Some(record.epoch);
+                r.epochs = Some(record.epochs);
+                r.train_rmse = Some(record.train_rmse);
+                r.test_rmse = record.test_rmse;
+                r.validation_rmse = record.validation_rmse;
+            })
+        });
+    }
 }
