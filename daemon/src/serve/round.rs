@@ -586,3 +586,28 @@ impl Reporter for RoundReporter<'_> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_round_thread_and_the_threads_it_starts_run_niced() {
+        let (own, child) = std::thread::spawn(|| {
+            // SAFETY: plain system calls about the calling thread.
+            let nice_now =
+                || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+            let before = nice_now();
+            lower_priority(3);
+            let own = nice_now() - before;
+            let child = std::thread::spawn(move || nice_now() - before)
+                .join()
+                .unwrap();
+            (own, child)
+        })
+        .join()
+        .unwrap();
+        assert_eq!((own, child), (3, 3));
+    }
+}
