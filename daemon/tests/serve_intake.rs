@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use funkd::ratingfile::RatingFile;
-use funkd::serve::ingest_log::{scan, LOG_FILE_NAME};
+use funkd::serve::ingest_log::scan;
+use funkd::serve::segments;
 use serde_json::{json, Value};
 use serve_support::{funkd, parse_response, trained, Server};
 
@@ -35,22 +36,25 @@ fn post_as(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> (u16
     (status, serde_json::from_str(&text).unwrap())
 }
 
+/// Every rating in the log's segments, in log order.
 fn log_ratings(dir: &Path) -> Vec<(String, String, f32)> {
-    let bytes = std::fs::read(dir.join(LOG_FILE_NAME)).unwrap();
-    scan(&bytes)
+    segments::list(dir)
         .unwrap()
-        .batches
         .into_iter()
+        .flat_map(|(_, path)| scan(&std::fs::read(path).unwrap()).unwrap().batches)
         .flatten()
         .map(|r| (r.user, r.item, r.value))
         .collect()
 }
 
+/// Intake on, training rounds only on request (these tests read the log).
+const INTAKE: &[&str] = &["--intake", "--no-auto-rounds"];
+
 #[test]
 fn new_ratings_change_the_answers_of_their_users_at_once() {
     let t = trained(8);
     let data = RatingFile::open(&t.data).unwrap();
-    let server = Server::start(&t.dir, &["--intake"]);
+    let server = Server::start(&t.dir, INTAKE);
     let known = data.user_id(0).to_string();
 
     // Items the known user has not rated: the model's top recommendations.
@@ -125,7 +129,7 @@ fn new_ratings_change_the_answers_of_their_users_at_once() {
 #[test]
 fn a_bad_batch_is_refused_whole_with_every_bad_record_named() {
     let t = trained(2);
-    let server = Server::start(&t.dir, &["--intake"]);
+    let server = Server::start(&t.dir, INTAKE);
     let body = r#"[{"user": "a", "item": "b", "rating": 3},
                    {"user": "a", "item": "c", "rating": 9},
                    {"user": "a", "item": "d", "rating": 2},
@@ -163,7 +167,7 @@ fn a_bad_batch_is_refused_whole_with_every_bad_record_named() {
 fn acknowledged_ratings_survive_kill_9_exactly_once() {
     let t = trained(2);
     for round in 0..3 {
-        let mut server = Server::start(&t.dir, &["--intake"]);
+        let mut server = Server::start(&t.dir, INTAKE);
         let addr = server.addr;
         let clients: Vec<_> = (0..8)
             .map(|c| {
@@ -211,7 +215,7 @@ fn acknowledged_ratings_survive_kill_9_exactly_once() {
         }
         assert!(count.values().all(|&n| n == 1), "a rating logged twice");
         // The restarted service has every rating of the log.
-        let server = Server::start(&t.dir, &["--intake"]);
+        let server = Server::start(&t.dir, INTAKE);
         let status = server.ok("/v1/status");
         assert_eq!(
             status["intake"]["ratings"].as_u64().unwrap() as usize,
@@ -225,7 +229,10 @@ fn acknowledged_ratings_survive_kill_9_exactly_once() {
 #[test]
 fn concurrent_requests_share_flushes() {
     let t = trained(2);
-    let server = Server::start(&t.dir, &["--intake", "--intake-gather-ms", "5"]);
+    let server = Server::start(
+        &t.dir,
+        &["--intake", "--no-auto-rounds", "--intake-gather-ms", "5"],
+    );
     let addr = server.addr;
     let clients: Vec<_> = (0..16)
         .map(|c| {
@@ -258,9 +265,9 @@ fn concurrent_requests_share_flushes() {
 #[test]
 fn a_torn_tail_is_cut_back_and_damage_before_it_refuses_to_start() {
     let t = trained(2);
-    let log = t.dir.join(LOG_FILE_NAME);
+    let log = segments::path(&t.dir, 1);
     {
-        let server = Server::start(&t.dir, &["--intake"]);
+        let server = Server::start(&t.dir, INTAKE);
         for n in 0..3 {
             let body = json!([{"user": format!("t{n}"), "item": "i", "rating": 4}]);
             assert_eq!(server.post("/v1/ratings", &body.to_string()).0, 200);
@@ -272,7 +279,7 @@ fn a_torn_tail_is_cut_back_and_damage_before_it_refuses_to_start() {
     torn.extend_from_slice(&whole[16..16 + (whole.len() - 16) / 3 / 2]);
     std::fs::write(&log, &torn).unwrap();
     {
-        let server = Server::start(&t.dir, &["--intake"]);
+        let server = Server::start(&t.dir, INTAKE);
         assert_eq!(server.ok("/v1/status")["intake"]["ratings"], 3);
         assert!(server.log().contains("cut a torn tail"), "{}", server.log());
     }
@@ -308,7 +315,7 @@ fn a_torn_tail_is_cut_back_and_damage_before_it_refuses_to_start() {
 #[test]
 fn an_ingest_log_on_a_full_disk_is_refused_at_start() {
     let t = trained(2);
-    std::os::unix::fs::symlink("/dev/full", t.dir.join(LOG_FILE_NAME)).unwrap();
+    std::os::unix::fs::symlink("/dev/full", segments::path(&t.dir, 1)).unwrap();
     let out = funkd([
         "serve",
         "--dir",
@@ -322,7 +329,7 @@ fn an_ingest_log_on_a_full_disk_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("cannot write") && err.contains("ingest.log"),
+        err.contains("cannot write") && err.contains("ingest-00000001.log"),
         "{err}"
     );
 }
@@ -339,7 +346,7 @@ fn compaction_folds_the_log_into_a_file_a_warm_start_accepts() {
     );
     let again = if first.value == 5.0 { 1.0 } else { 5.0 };
     {
-        let server = Server::start(&t.dir, &["--intake"]);
+        let server = Server::start(&t.dir, INTAKE);
         let body = json!([
             {"user": user, "item": item, "rating": again},
             {"user": "newcomer", "item": item, "rating": 4},

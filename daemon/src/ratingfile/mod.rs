@@ -31,6 +31,7 @@
 
 mod blocking;
 mod error;
+mod extend;
 mod foreign;
 mod ids;
 mod layout;
@@ -41,6 +42,7 @@ mod verify;
 mod writer;
 
 pub use error::FormatError;
+pub use extend::{extend, ExtendSummary, ExtraRating};
 pub(crate) use foreign::shell_word;
 pub use ids::IdIndex;
 pub use layout::{

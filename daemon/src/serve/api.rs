@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::intake::{self, BatchError, BodyFormat, Refreshed};
 use super::reload::{reload, Outcome, Trigger};
@@ -76,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/reload", post(reload_now))
         .route("/v1/ratings", post(take_ratings))
+        .route("/v1/train", post(train_now))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(
@@ -87,7 +88,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed: predict, recommend, similar, status, metrics and healthz \
-                 are GET; fold-in, reload and ratings are POST",
+                 are GET; fold-in, reload, ratings and train are POST",
             )
         })
         .layer(axum::middleware::from_fn_with_state(
@@ -112,6 +113,7 @@ fn endpoint_of(path: &str) -> &'static str {
         "/v1/status" => "status",
         "/v1/reload" => "reload",
         "/v1/ratings" => "ratings",
+        "/v1/train" => "train",
         "/metrics" => "metrics",
         "/healthz" => "healthz",
         _ => "other",
@@ -461,12 +463,15 @@ struct StatusAnswer {
     last_refused: Option<RefusedStatus>,
     writer: Option<crate::dirlock::Writer>,
     intake: Option<IntakeStatus>,
+    rounds: Option<RoundStatus>,
     limits: Limits,
 }
 
 #[derive(Serialize)]
 struct IntakeStatus {
     log: String,
+    segments: usize,
+    active_segment: u64,
     log_bytes: u64,
     log_records: u64,
     batches: u64,
@@ -480,12 +485,20 @@ fn intake_status(state: &AppState) -> Option<IntakeStatus> {
     use std::sync::atomic::Ordering::Relaxed;
     let intake = state.intake.as_ref()?;
     let stats = &intake.log.stats;
+    let (pending, segments) = stats.pending();
     Some(IntakeStatus {
-        log: intake.log.path.display().to_string(),
-        log_bytes: stats.bytes.load(Relaxed),
-        log_records: stats.records.load(Relaxed),
-        batches: stats.batches.load(Relaxed),
-        ratings: stats.ratings.load(Relaxed),
+        log: intake
+            .log
+            .dir
+            .join(super::segments::file_name(stats.active.load(Relaxed)))
+            .display()
+            .to_string(),
+        segments,
+        active_segment: stats.active.load(Relaxed),
+        log_bytes: pending.bytes,
+        log_records: pending.records,
+        batches: pending.batches,
+        ratings: pending.ratings,
         users: intake
             .overlay
             .read()
@@ -494,6 +507,83 @@ fn intake_status(state: &AppState) -> Option<IntakeStatus> {
         syncs: stats.syncs.load(Relaxed),
         failed_writes: stats.failures.load(Relaxed),
     })
+}
+
+#[derive(Serialize)]
+struct RoundTrigger {
+    auto: bool,
+    after_ratings: u64,
+    after_fraction: f64,
+    every_seconds: Option<f64>,
+    threads: usize,
+    epochs: u32,
+}
+
+#[derive(Serialize)]
+struct RoundStatus {
+    generation: u64,
+    applied_through_segment: u64,
+    published_unix: f64,
+    seconds_since_publish: f64,
+    running: Option<Value>,
+    rounds_published: u64,
+    rounds_failed: u64,
+    last_error: Option<Value>,
+    trigger: RoundTrigger,
+}
+
+/// The round running now, with its run's epoch and RMSEs while it trains.
+fn running_status(running: &super::round::Running) -> Value {
+    serde_json::to_value(running).unwrap_or(Value::Null)
+}
+
+fn round_status(state: &AppState) -> Option<RoundStatus> {
+    let rounds = state.rounds.as_ref()?;
+    let p = rounds.progress();
+    let s = &rounds.settings;
+    Some(RoundStatus {
+        generation: p.generation,
+        applied_through_segment: p.applied_through,
+        published_unix: p.published_unix,
+        seconds_since_publish: (crate::service::status::unix_now() - p.published_unix).max(0.0),
+        running: p.running.as_ref().map(running_status),
+        rounds_published: p.published,
+        rounds_failed: p.failed,
+        last_error: p
+            .last_error
+            .map(|(error, at_unix)| json!({"error": error, "at_unix": at_unix})),
+        trigger: RoundTrigger {
+            auto: s.auto,
+            after_ratings: s.after_ratings,
+            after_fraction: s.after_fraction,
+            every_seconds: s.every.map(|d| d.as_secs_f64()),
+            threads: s.threads,
+            epochs: s.epochs,
+        },
+    })
+}
+
+/// The gauges `/metrics` shows of intake and rounds.
+fn round_gauges(state: &AppState, snapshot: &Snapshot) -> super::metrics::RoundGauges {
+    let mut g = super::metrics::RoundGauges {
+        since_publish: (crate::service::status::unix_now() - snapshot.written_unix).max(0.0),
+        ..Default::default()
+    };
+    if let Some(intake) = state.intake.as_ref() {
+        let (pending, _) = intake.log.stats.pending();
+        g.log_bytes = pending.bytes;
+        g.pending_ratings = pending.ratings;
+    }
+    if let Some(status) = round_status(state) {
+        g.generation = status.generation;
+        g.since_publish = status.seconds_since_publish;
+        if let Some(running) = &status.running {
+            g.running = true;
+            g.epoch = running["epoch"].as_u64().unwrap_or(0) as u32;
+            g.train_rmse = running["train_rmse"].as_f64();
+        }
+    }
+    g
 }
 
 async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
@@ -533,6 +623,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
         }),
         writer: crate::dirlock::writer(&dir),
         intake: intake_status(&state),
+        rounds: round_status(&state),
         limits: Limits {
             max_n: MAX_N,
             max_fold_in_ratings: request::MAX_FOLD_IN_RATINGS,
@@ -546,6 +637,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<StatusAnswer> {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let s = state.current();
     let age = (crate::service::status::unix_now() - s.written_unix).max(0.0);
+    state.metrics.set_rounds(&round_gauges(&state, &s));
     (
         [(
             header::CONTENT_TYPE,
@@ -653,5 +745,40 @@ async fn take_ratings(
             })),
         )
             .into_response(),
+    }
+}
+
+/// `POST /v1/train`: start a training round now (202), unless one is
+/// running (409) or the service takes in no ratings (404).
+async fn train_now(State(state): State<Arc<AppState>>) -> Response {
+    let Some(rounds) = state.rounds.as_ref() else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this service does not train: start it with --intake",
+        )
+        .into_response();
+    };
+    if rounds.request("request") {
+        let generation = rounds.progress().generation + 1;
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "outcome": "started",
+                "round": generation,
+                "status": "/v1/status (rounds.running)",
+            })),
+        )
+            .into_response()
+    } else {
+        let running = rounds.progress().running.as_ref().map(running_status);
+        (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": "a training round is already running or about to start; \
+                          see /v1/status (rounds.running)",
+                "running": running,
+            })),
+        )
+            .into_response()
     }
 }

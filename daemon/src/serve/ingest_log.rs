@@ -1,7 +1,11 @@
 //! The ingest log: every batch of ratings the service accepted, in the
 //! order it accepted them, durable before it is acknowledged.
 //!
-//! The file (`ingest.log` in the served directory) is a 16-byte header
+//! The log is a run of numbered segment files in the served directory
+//! (`ingest-00000001.log`, …; see [`super::segments`]): intake appends to
+//! the newest, and a training round closes it and starts the next one
+//! ([`LogWriter::rotate`]) so that the round applies a closed set of
+//! segments while intake goes on. Each segment is a 16-byte header
 //! (`FUNKLOG\0`, format version u32, reserved u32) followed by records,
 //! one per accepted request:
 //!
@@ -37,13 +41,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::usage_bail;
-
-/// The log's file name in the served directory.
-pub const LOG_FILE_NAME: &str = "ingest.log";
 const MAGIC: &[u8; 8] = b"FUNKLOG\0";
 const VERSION: u32 = 1;
-const HEADER_LEN: u64 = 16;
+/// Bytes of the header every segment starts with.
+pub const HEADER_LEN: u64 = 16;
 const FRAME_LEN: usize = 12;
 /// The largest payload a record may have (a larger length is damage).
 pub const MAX_PAYLOAD: usize = 1 << 30;
@@ -139,8 +140,9 @@ pub struct Replayed {
     pub cut: Option<(u64, String)>,
 }
 
-/// Opens (creating if missing) and locks the log at `path`, replays it,
-/// and cuts a torn tail off. Damage before the tail is an error.
+/// Opens (creating if missing) the log segment at `path`, replays it, and
+/// cuts a torn tail off. Damage before the tail is an error. (The caller
+/// holds the directory's intake lock, see [`super::segments`].)
 pub fn open(path: &Path) -> anyhow::Result<(File, Replayed)> {
     let file = OpenOptions::new()
         .read(true)
@@ -149,16 +151,6 @@ pub fn open(path: &Path) -> anyhow::Result<(File, Replayed)> {
         .truncate(false)
         .open(path)
         .with_context(|| format!("cannot open the ingest log {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => usage_bail!(
-            "{} is in use by another `funkd serve --intake`: one service takes in ratings per directory",
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
-    }
     let size = file
         .metadata()
         .with_context(|| format!("cannot read {}", path.display()))?
@@ -176,10 +168,7 @@ pub fn open(path: &Path) -> anyhow::Result<(File, Replayed)> {
     })?;
     if (size as usize) < HEADER_LEN as usize {
         // New (or torn while being created): write the header.
-        let mut header = Vec::with_capacity(HEADER_LEN as usize);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&VERSION.to_le_bytes());
-        header.extend_from_slice(&0u32.to_le_bytes());
+        let header = header();
         if size > 0 {
             file.set_len(0)
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -281,29 +270,93 @@ struct Append {
     done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
+/// What the writer thread is asked to do.
+enum Order {
+    /// Append a batch (group commit).
+    Append(Append),
+    /// Close the segment being written and go on in a new one; answers the
+    /// number of the segment closed.
+    Rotate(crossbeam_channel::Sender<Result<u64, String>>),
+}
+
+/// Whole records of one segment not yet applied to a published model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentStats {
+    /// Bytes of whole records (with the header).
+    pub bytes: u64,
+    /// Records (rounds of group commit).
+    pub records: u64,
+    /// Batches (accepted requests).
+    pub batches: u64,
+    /// Ratings.
+    pub ratings: u64,
+}
+
+impl SegmentStats {
+    /// What replaying a segment found.
+    pub fn of(replayed: &Replayed) -> SegmentStats {
+        SegmentStats {
+            bytes: replayed.len,
+            records: replayed.records,
+            batches: replayed.batches.len() as u64,
+            ratings: replayed.batches.iter().map(|b| b.len() as u64).sum(),
+        }
+    }
+}
+
 /// Counters of the writer, for status and metrics.
 #[derive(Debug, Default)]
 pub struct LogStats {
-    /// Bytes of whole records in the log (with the header).
-    pub bytes: std::sync::atomic::AtomicU64,
-    /// Records in the log (one per round of group commit).
-    pub records: std::sync::atomic::AtomicU64,
-    /// Batches (accepted requests) in the log.
-    pub batches: std::sync::atomic::AtomicU64,
-    /// Ratings in the log.
-    pub ratings: std::sync::atomic::AtomicU64,
+    /// The segments not yet applied to a published model, by number.
+    pub segments: std::sync::Mutex<std::collections::BTreeMap<u64, SegmentStats>>,
+    /// The segment being written.
+    pub active: std::sync::atomic::AtomicU64,
     /// Flushes (`fdatasync`) done since start.
     pub syncs: std::sync::atomic::AtomicU64,
     /// Rounds that failed to write (nothing of them acknowledged).
     pub failures: std::sync::atomic::AtomicU64,
 }
 
+impl LogStats {
+    /// The sum over the segments not yet applied.
+    pub fn pending(&self) -> (SegmentStats, usize) {
+        let segments = self
+            .segments
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sum = SegmentStats::default();
+        for s in segments.values() {
+            sum.bytes += s.bytes;
+            sum.records += s.records;
+            sum.batches += s.batches;
+            sum.ratings += s.ratings;
+        }
+        (sum, segments.len())
+    }
+
+    /// Forgets the segments up to `last`: a published model holds them.
+    pub fn applied_through(&self, last: u64) {
+        self.segments
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|&n, _| n > last);
+    }
+
+    fn update(&self, segment: u64, change: impl FnOnce(&mut SegmentStats)) {
+        let mut segments = self
+            .segments
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(segments.entry(segment).or_default());
+    }
+}
+
 /// The sending side of the writer thread (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct LogWriter {
-    tx: crossbeam_channel::Sender<Append>,
-    /// The log's file.
-    pub path: PathBuf,
+    tx: crossbeam_channel::Sender<Order>,
+    /// The directory of the log's segments.
+    pub dir: PathBuf,
     /// Counters.
     pub stats: Arc<LogStats>,
 }
@@ -311,47 +364,75 @@ pub struct LogWriter {
 /// The most bytes written in one round of group commit.
 const ROUND_BYTES: usize = 64 << 20;
 
+/// The segment the writer appends to.
+struct Active {
+    number: u64,
+    file: File,
+    len: u64,
+}
+
 impl LogWriter {
-    /// Starts the writer thread on `file` (whose whole records end at
-    /// `replayed.len`). `apply` runs on the writer thread for every batch
-    /// once it is durable, in log order, before the batch is acknowledged.
-    /// `gather` (a testing aid, normally zero) is waited after the first
-    /// batch of a round arrives, so that more join it.
+    /// Starts the writer thread on segment `number` of the log in `dir`,
+    /// open as `file` (whose whole records end at `replayed.len`).
+    /// `pending` are the stats of every segment not yet applied to a
+    /// published model, this one included. `apply` runs on the writer
+    /// thread for every batch once it is durable, in log order, with the
+    /// number of its segment, before the batch is acknowledged. `gather`
+    /// (a testing aid, normally zero) is waited after the first batch of a
+    /// round arrives, so that more join it.
     pub fn start(
-        file: File,
-        path: PathBuf,
+        dir: PathBuf,
+        (number, file): (u64, File),
         replayed: &Replayed,
+        pending: std::collections::BTreeMap<u64, SegmentStats>,
         gather: std::time::Duration,
-        apply: impl Fn(&[NewRating]) + Send + 'static,
+        apply: impl Fn(&[NewRating], u64) + Send + 'static,
     ) -> anyhow::Result<LogWriter> {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = Arc::new(LogStats::default());
-        stats.bytes.store(replayed.len, Relaxed);
-        stats.records.store(replayed.records, Relaxed);
-        stats.batches.store(replayed.batches.len() as u64, Relaxed);
-        stats.ratings.store(
-            replayed.batches.iter().map(|b| b.len() as u64).sum(),
-            Relaxed,
-        );
-        let (tx, rx) = crossbeam_channel::unbounded::<Append>();
+        *stats
+            .segments
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = pending;
+        stats.update(number, |s| *s = SegmentStats::of(replayed));
+        stats.active.store(number, Relaxed);
+        let (tx, rx) = crossbeam_channel::unbounded::<Order>();
         let shared = Arc::clone(&stats);
-        let mut len = replayed.len;
+        let mut active = Active {
+            number,
+            file,
+            len: replayed.len,
+        };
+        let segments_dir = dir.clone();
         std::thread::Builder::new()
             .name("funkd-ingest".into())
             .spawn(move || {
                 let mut broken: Option<String> = None;
                 let mut buf = Vec::new();
                 while let Ok(first) = rx.recv() {
+                    let first = match first {
+                        Order::Append(a) => a,
+                        Order::Rotate(answer) => {
+                            let _ = answer.send(rotate(&segments_dir, &mut active, &shared));
+                            continue;
+                        }
+                    };
                     if !gather.is_zero() {
                         std::thread::sleep(gather);
                     }
                     let mut round = vec![first];
                     let mut bytes = round[0].payload.len();
+                    // A rotation waiting behind the batches is done after them.
+                    let mut rotation = None;
                     while bytes < ROUND_BYTES {
                         match rx.try_recv() {
-                            Ok(next) => {
+                            Ok(Order::Append(next)) => {
                                 bytes += next.payload.len();
                                 round.push(next);
+                            }
+                            Ok(Order::Rotate(answer)) => {
+                                rotation = Some(answer);
+                                break;
                             }
                             Err(_) => break,
                         }
@@ -360,51 +441,16 @@ impl LogWriter {
                         for a in round {
                             let _ = a.done.send(Err(why.clone()));
                         }
-                        continue;
+                    } else {
+                        broken = commit(round, &mut active, &mut buf, &shared, &apply);
                     }
-                    // The round is one record, so that a crash part-way
-                    // through its write leaves one torn last record.
-                    let payload: Vec<u8> = round
-                        .iter()
-                        .flat_map(|a| a.payload.iter().copied())
-                        .collect();
-                    buf.clear();
-                    frame(&payload, &mut buf);
-                    let written = file.write_all_at(&buf, len).and_then(|()| file.sync_data());
-                    shared.syncs.fetch_add(1, Relaxed);
-                    match written {
-                        Ok(()) => {
-                            len += buf.len() as u64;
-                            shared.bytes.store(len, Relaxed);
-                            shared.records.fetch_add(1, Relaxed);
-                            shared.batches.fetch_add(round.len() as u64, Relaxed);
-                            for a in round {
-                                shared.ratings.fetch_add(a.batch.len() as u64, Relaxed);
-                                apply(&a.batch);
-                                let _ = a.done.send(Ok(()));
-                            }
-                        }
-                        Err(e) => {
-                            shared.failures.fetch_add(1, Relaxed);
-                            let why = format!("cannot write the ingest log: {e}");
-                            eprintln!("funkd: error: {why}; the ratings of this round are refused");
-                            if let Err(cut) = file.set_len(len).and_then(|()| file.sync_data()) {
-                                let fatal = format!(
-                                    "{why}, and cannot cut the failed write off it ({cut}): \
-                                     intake is off until the service restarts"
-                                );
-                                eprintln!("funkd: error: {fatal}");
-                                broken = Some(fatal);
-                            }
-                            for a in round {
-                                let _ = a.done.send(Err(why.clone()));
-                            }
-                        }
+                    if let Some(answer) = rotation {
+                        let _ = answer.send(rotate(&segments_dir, &mut active, &shared));
                     }
                 }
             })
             .context("cannot start the ingest log's writer thread")?;
-        Ok(LogWriter { tx, path, stats })
+        Ok(LogWriter { tx, dir, stats })
     }
 
     /// Appends `batch` and waits until it is durable (and applied).
@@ -412,15 +458,120 @@ impl LogWriter {
         let (done, wait) = tokio::sync::oneshot::channel();
         let payload = encode(&batch);
         self.tx
-            .send(Append {
+            .send(Order::Append(Append {
                 payload,
                 batch,
                 done,
-            })
+            }))
             .map_err(|_| "the ingest log's writer has stopped".to_string())?;
         wait.await
             .map_err(|_| "the ingest log's writer has stopped".to_string())?
     }
+
+    /// Closes the segment being written and starts the next one (durably:
+    /// its header is on disk and in the directory before this returns).
+    /// Every batch acknowledged before the call is in the closed segment or
+    /// an older one; every batch after it goes to the new one. Returns the
+    /// number of the segment closed. Blocks: call it off the request path.
+    pub fn rotate(&self) -> Result<u64, String> {
+        let (answer, wait) = crossbeam_channel::bounded(1);
+        self.tx
+            .send(Order::Rotate(answer))
+            .map_err(|_| "the ingest log's writer has stopped".to_string())?;
+        wait.recv()
+            .map_err(|_| "the ingest log's writer has stopped".to_string())?
+    }
+}
+
+/// Writes one round of group commit as one record and answers its
+/// requests; returns why intake must stop, if it must.
+fn commit(
+    round: Vec<Append>,
+    active: &mut Active,
+    buf: &mut Vec<u8>,
+    shared: &LogStats,
+    apply: &impl Fn(&[NewRating], u64),
+) -> Option<String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    // The round is one record, so that a crash part-way through its write
+    // leaves one torn last record.
+    let payload: Vec<u8> = round
+        .iter()
+        .flat_map(|a| a.payload.iter().copied())
+        .collect();
+    buf.clear();
+    frame(&payload, buf);
+    let written = active
+        .file
+        .write_all_at(buf, active.len)
+        .and_then(|()| active.file.sync_data());
+    shared.syncs.fetch_add(1, Relaxed);
+    match written {
+        Ok(()) => {
+            active.len += buf.len() as u64;
+            let ratings: u64 = round.iter().map(|a| a.batch.len() as u64).sum();
+            let (len, batches) = (active.len, round.len() as u64);
+            shared.update(active.number, |s| {
+                s.bytes = len;
+                s.records += 1;
+                s.batches += batches;
+                s.ratings += ratings;
+            });
+            for a in round {
+                apply(&a.batch, active.number);
+                let _ = a.done.send(Ok(()));
+            }
+            None
+        }
+        Err(e) => {
+            shared.failures.fetch_add(1, Relaxed);
+            let why = format!("cannot write the ingest log: {e}");
+            eprintln!("funkd: error: {why}; the ratings of this round are refused");
+            let mut fatal = None;
+            if let Err(cut) = active
+                .file
+                .set_len(active.len)
+                .and_then(|()| active.file.sync_data())
+            {
+                let message = format!(
+                    "{why}, and cannot cut the failed write off it ({cut}): \
+                     intake is off until the service restarts"
+                );
+                eprintln!("funkd: error: {message}");
+                fatal = Some(message);
+            }
+            for a in round {
+                let _ = a.done.send(Err(why.clone()));
+            }
+            fatal
+        }
+    }
+}
+
+/// Starts segment `active.number + 1` and makes it the one written.
+fn rotate(dir: &Path, active: &mut Active, shared: &LogStats) -> Result<u64, String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let next = active.number + 1;
+    let file = super::segments::create(dir, next).map_err(|e| format!("{e:#}"))?;
+    let closed = std::mem::replace(
+        active,
+        Active {
+            number: next,
+            file,
+            len: HEADER_LEN,
+        },
+    );
+    shared.update(next, |s| s.bytes = HEADER_LEN);
+    shared.active.store(next, Relaxed);
+    Ok(closed.number)
+}
+
+/// The 16 bytes every segment starts with.
+pub fn header() -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h
 }
 
 #[cfg(test)]
@@ -490,11 +641,12 @@ mod tests {
         let applied = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = Arc::clone(&applied);
         let writer = LogWriter::start(
-            file,
-            "/dev/full".into(),
+            "/dev".into(),
+            (1, file),
             &replayed,
+            Default::default(),
             std::time::Duration::ZERO,
-            move |b| {
+            move |b, _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::SeqCst);
             },
         )
@@ -507,24 +659,27 @@ mod tests {
         let second = runtime.block_on(writer.append(batch(1))).unwrap_err();
         assert!(second.contains("intake is off"), "{second}");
         assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
-        use std::sync::atomic::Ordering::Relaxed;
-        assert_eq!(writer.stats.ratings.load(Relaxed), 0);
-        assert_eq!(writer.stats.bytes.load(Relaxed), HEADER_LEN);
+        let (pending, segments) = writer.stats.pending();
+        assert_eq!(
+            (pending.ratings, pending.bytes, segments),
+            (0, HEADER_LEN, 1)
+        );
     }
 
     #[test]
-    fn a_round_is_written_durably_and_applied_in_order() {
+    fn a_round_is_written_durably_and_applied_in_order_and_rotation_splits_the_log() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(LOG_FILE_NAME);
+        let path = super::super::segments::path(dir.path(), 1);
         let (file, replayed) = open(&path).unwrap();
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = Arc::clone(&order);
         let writer = LogWriter::start(
-            file,
-            path.clone(),
+            dir.path().to_path_buf(),
+            (1, file),
             &replayed,
+            Default::default(),
             std::time::Duration::ZERO,
-            move |b| seen.lock().unwrap().push(b.len()),
+            move |b, segment| seen.lock().unwrap().push((b.len(), segment)),
         )
         .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -533,11 +688,20 @@ mod tests {
         for n in 1..=3 {
             runtime.block_on(writer.append(batch(n))).unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), [1, 2, 3]);
+        assert_eq!(writer.rotate(), Ok(1));
+        runtime.block_on(writer.append(batch(4))).unwrap();
+        assert_eq!(*order.lock().unwrap(), [(1, 1), (2, 1), (3, 1), (4, 2)]);
+        let (pending, segments) = writer.stats.pending();
+        assert_eq!((pending.ratings, pending.batches, segments), (10, 4, 2));
+        writer.stats.applied_through(1);
+        assert_eq!(writer.stats.pending().0.ratings, 4);
         drop(writer);
         let again = scan(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(again.batches, vec![batch(1), batch(2), batch(3)]);
         assert!(again.cut.is_none());
+        let second = super::super::segments::path(dir.path(), 2);
+        let next = scan(&std::fs::read(second).unwrap()).unwrap();
+        assert_eq!(next.batches, vec![batch(4)]);
     }
 
     #[test]

@@ -210,10 +210,11 @@ fn check(r: NewRating, range: Option<(f32, f32)>) -> Result<NewRating, String> {
 }
 
 /// The ratings accepted since the served data file was made, by user:
-/// item → value, the latest value of a re-rated item.
+/// item → the latest value of a re-rated item, and the log segment that
+/// holds it.
 #[derive(Debug, Default)]
 pub struct Overlay {
-    users: HashMap<String, HashMap<String, f32>>,
+    users: HashMap<String, HashMap<String, (f32, u64)>>,
 }
 
 /// A user's row refreshed by fold-in, and the items to leave out of
@@ -229,14 +230,23 @@ pub struct Refreshed {
 }
 
 impl Overlay {
-    /// Adds accepted ratings, in log order.
-    pub fn apply(&mut self, batch: &[NewRating]) {
+    /// Adds accepted ratings of log segment `segment`, in log order.
+    pub fn apply(&mut self, batch: &[NewRating], segment: u64) {
         for r in batch {
             self.users
                 .entry(r.user.clone())
                 .or_default()
-                .insert(r.item.clone(), r.value);
+                .insert(r.item.clone(), (r.value, segment));
         }
+    }
+
+    /// Forgets the ratings whose latest value is in a segment up to
+    /// `last`: the published model's data holds them now.
+    pub fn applied_through(&mut self, last: u64) {
+        self.users.retain(|_, items| {
+            items.retain(|_, (_, segment)| *segment > last);
+            !items.is_empty()
+        });
     }
 
     /// Users with new ratings.
@@ -253,7 +263,7 @@ impl Overlay {
     pub fn ratings_of(&self, user: &str) -> Option<Vec<(String, f32)>> {
         self.users
             .get(user)
-            .map(|m| m.iter().map(|(i, v)| (i.clone(), *v)).collect())
+            .map(|m| m.iter().map(|(i, (v, _))| (i.clone(), *v)).collect())
     }
 }
 
@@ -308,6 +318,25 @@ mod tests {
         assert_eq!(a[1].item, "9");
         assert_eq!(parse_batch(ndjson, BodyFormat::Ndjson, None).unwrap(), a);
         assert_eq!(parse_batch(csv, BodyFormat::Csv, None).unwrap(), a);
+    }
+
+    #[test]
+    fn a_publish_forgets_exactly_the_ratings_its_data_holds() {
+        let r = |user: &str, item: &str, value: f32| NewRating {
+            user: user.into(),
+            item: item.into(),
+            value,
+        };
+        let mut overlay = Overlay::default();
+        overlay.apply(&[r("a", "x", 1.0), r("b", "x", 2.0)], 1);
+        overlay.apply(&[r("a", "x", 3.0), r("c", "y", 4.0)], 2);
+        overlay.applied_through(1);
+        // "a" re-rated x in segment 2: the newer value stays.
+        assert_eq!(overlay.ratings_of("a"), Some(vec![("x".to_string(), 3.0)]));
+        assert!(!overlay.has("b"));
+        assert_eq!(overlay.users(), 2);
+        overlay.applied_through(2);
+        assert_eq!(overlay.users(), 0);
     }
 
     #[test]

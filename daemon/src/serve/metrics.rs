@@ -13,13 +13,15 @@ use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 /// The endpoints, in the order `/v1/status` lists them.
-pub const ENDPOINTS: [&str; 9] = [
+pub const ENDPOINTS: [&str; 11] = [
     "predict",
     "recommend",
     "similar",
     "fold-in",
     "status",
     "reload",
+    "ratings",
+    "train",
     "metrics",
     "healthz",
     "other",
@@ -56,8 +58,35 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     model_age: Gauge<f64, AtomicU64>,
     model_epoch: Gauge,
+    rounds: Family<OutcomeLabels, Counter>,
+    log_bytes: Gauge,
+    log_pending_ratings: Gauge,
+    round_running: Gauge,
+    round_epoch: Gauge,
+    round_train_rmse: Gauge<f64, AtomicU64>,
+    since_publish: Gauge<f64, AtomicU64>,
+    generation: Gauge,
     by_endpoint: [AtomicU64; ENDPOINTS.len()],
     errors_by_endpoint: [AtomicU64; ENDPOINTS.len()],
+}
+
+/// The intake and round gauges at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundGauges {
+    /// Bytes of the segments not yet applied.
+    pub log_bytes: u64,
+    /// Ratings not yet applied.
+    pub pending_ratings: u64,
+    /// Whether a round runs.
+    pub running: bool,
+    /// Its epochs completed.
+    pub epoch: u32,
+    /// Its last train RMSE.
+    pub train_rmse: Option<f64>,
+    /// Seconds since the served model was published.
+    pub since_publish: f64,
+    /// Rounds published.
+    pub generation: u64,
 }
 
 /// Request counts of one endpoint, for `/v1/status`.
@@ -122,6 +151,54 @@ impl Metrics {
             "Epochs completed by the checkpoint being served",
             model_epoch.clone(),
         );
+        let rounds = Family::<OutcomeLabels, Counter>::default();
+        let log_bytes = Gauge::default();
+        let log_pending_ratings = Gauge::default();
+        let round_running = Gauge::default();
+        let round_epoch = Gauge::default();
+        let round_train_rmse = Gauge::<f64, AtomicU64>::default();
+        let since_publish = Gauge::<f64, AtomicU64>::default();
+        let generation = Gauge::default();
+        registry.register(
+            "training_rounds",
+            "Training rounds ended, by outcome (published, failed)",
+            rounds.clone(),
+        );
+        registry.register(
+            "ingest_log_bytes",
+            "Bytes of the ingest log segments not yet in a published model",
+            log_bytes.clone(),
+        );
+        registry.register(
+            "ingest_pending_ratings",
+            "Ratings taken in and not yet in a published model",
+            log_pending_ratings.clone(),
+        );
+        registry.register(
+            "training_round_running",
+            "1 while a training round runs",
+            round_running.clone(),
+        );
+        registry.register(
+            "training_round_epoch",
+            "Epochs the running training round has completed",
+            round_epoch.clone(),
+        );
+        registry.register(
+            "training_round_train_rmse",
+            "Train RMSE of the running round's last epoch (NaN before its first)",
+            round_train_rmse.clone(),
+        );
+        registry.register(
+            "seconds_since_publish",
+            "Seconds since the model served was published (by a round, or written by funkd train)",
+            since_publish.clone(),
+        );
+        registry.register(
+            "model_generation",
+            "Training rounds published into the served directory",
+            generation.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -130,6 +207,14 @@ impl Metrics {
             reloads,
             model_age,
             model_epoch,
+            rounds,
+            log_bytes,
+            log_pending_ratings,
+            round_running,
+            round_epoch,
+            round_train_rmse,
+            since_publish,
+            generation,
             by_endpoint: Default::default(),
             errors_by_endpoint: Default::default(),
         }
@@ -167,6 +252,23 @@ impl Metrics {
     /// Records a reload attempt: `swapped` or `refused`.
     pub fn reload(&self, outcome: &'static str) {
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Records a training round's end: `published` or `failed`.
+    pub fn round_outcome(&self, outcome: &'static str) {
+        self.rounds.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Sets the gauges of intake and rounds to their values now.
+    pub fn set_rounds(&self, now: &RoundGauges) {
+        self.log_bytes.set(now.log_bytes as i64);
+        self.log_pending_ratings.set(now.pending_ratings as i64);
+        self.round_running.set(i64::from(now.running));
+        self.round_epoch.set(i64::from(now.epoch));
+        self.round_train_rmse
+            .set(now.train_rmse.unwrap_or(f64::NAN));
+        self.since_publish.set(now.since_publish);
+        self.generation.set(now.generation as i64);
     }
 
     /// Request counts per endpoint.
@@ -208,7 +310,29 @@ mod tests {
         assert_eq!(counts[0].endpoint, "predict");
         assert_eq!((counts[0].requests, counts[0].errors), (2, 1));
         assert_eq!(counts[2].requests, 1);
+        m.round_outcome("published");
+        m.set_rounds(&RoundGauges {
+            log_bytes: 400,
+            pending_ratings: 7,
+            running: true,
+            epoch: 2,
+            train_rmse: Some(0.5),
+            since_publish: 30.0,
+            generation: 4,
+        });
         let text = m.encode(12.5, 3);
+        for line in [
+            r#"funkd_training_rounds_total{outcome="published"} 1"#,
+            "funkd_ingest_log_bytes 400",
+            "funkd_ingest_pending_ratings 7",
+            "funkd_training_round_running 1",
+            "funkd_training_round_epoch 2",
+            "funkd_training_round_train_rmse 0.5",
+            "funkd_seconds_since_publish 30.0",
+            "funkd_model_generation 4",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
         assert!(
             text.contains(r#"funkd_http_requests_total{endpoint="predict",status="404"} 1"#),
             "{text}"

@@ -9,22 +9,29 @@
 //! - [`reload`]: hot swap (polling, SIGHUP, `POST /v1/reload`).
 //! - [`api`]: routes, handlers, JSON errors; [`metrics`]: Prometheus.
 //! - [`server`]: connections and their limits; [`notify`]: systemd readiness.
-//! - [`ingest_log`] and [`intake`]: `POST /v1/ratings` with `--intake`.
+//! - [`ingest_log`], [`segments`] and [`intake`]: `POST /v1/ratings` with
+//!   `--intake`.
+//! - [`round`] and [`manifest`]: training rounds in the background, and
+//!   what they leave on disk to survive a crash.
 //!
 //! `serve` only reads the checkpoints, so it runs beside a `funkd train`
 //! writing into the directory (the normal case) and never takes the
 //! training writer's lock ([`crate::dirlock`]); `/v1/status` names the
 //! writer. With `--intake` it also writes one file of its own there, the
-//! ingest log, which it locks: one intake per directory, while `train`
-//! still writes the checkpoints.
+//! ingest log, which it locks (one intake per directory), and the
+//! training rounds' files (`serving.json`, `rounds/`).
 
 pub mod api;
+pub mod compaction;
 pub mod ingest_log;
 pub mod intake;
+pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod reload;
 pub mod request;
+pub mod round;
+pub mod segments;
 pub mod server;
 pub mod snapshot;
 pub mod state;
@@ -56,12 +63,24 @@ Endpoints (JSON; errors are {\"error\": \"…\"} with a 4xx/5xx status):
   GET  /v1/status                    model, data, uptime, request counts, the directory's writer
   POST /v1/reload                    look for a newer checkpoint now (also SIGHUP)
   POST /v1/ratings                   with --intake: [{\"user\": U, \"item\": I, \"rating\": R}, …] (also NDJSON, CSV)
+  POST /v1/train                     with --intake: train a round now (202; 409 while one runs)
   GET  /metrics                      Prometheus text: requests, latency histograms, model age
   GET  /healthz                      200 while a model is being served
 
 A newer checkpoint in DIR (written by `funkd train` there) is loaded and checked off the request
 path and swapped in atomically; a damaged one is refused with a log line and the old model keeps
 serving. SIGINT/SIGTERM stop accepting, let requests in flight finish, and exit 0.
+
+Training rounds (with --intake): once --round-after-ratings ratings (or --round-after-fraction of
+the served data) wait in the ingest log, or --round-every seconds passed since the last publish
+with at least one rating waiting, or on POST /v1/train, the service closes the log's segment
+(intake goes on in a new one), compacts the served data and the closed segments into a new rating
+file (DIR/rounds/round-N/data.funk), trains a run warm-started from the live model with its
+settings (--round-epochs, on --round-threads threads at nice +--round-nice), publishes it by
+replacing DIR/serving.json atomically, and swaps it in. The applied segments and the previous
+round's files are removed only after that. Killed at any moment, the next start serves the last
+published model and resumes an unfinished round: every acknowledged rating reaches the next
+model's data exactly once.
 
 Example:
   funkd train --data ratings.funk --checkpoint-dir run/ &
@@ -106,9 +125,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1_000)]
     pub poll_ms: u64,
     /// Take in ratings on POST /v1/ratings: each accepted batch is appended to
-    /// DIR/ingest.log and flushed before it is acknowledged; it is replayed
-    /// on start. Users with new ratings are answered from rows folded in
-    /// at once; new items are recommended after the next training round.
+    /// the ingest log (DIR/ingest-NNNNNNNN.log) and flushed before it is
+    /// acknowledged; it is replayed on start. Users with new ratings are
+    /// answered from rows folded in at once; new items are recommended after
+    /// the next training round, which the service runs itself (--round-*).
     #[arg(long)]
     pub intake: bool,
     /// Testing aid: the ingest log's writer waits this long after the first
@@ -117,6 +137,44 @@ pub struct ServeArgs {
     #[cfg_attr(feature = "test-hooks", arg(long, hide = true, default_value_t = 0))]
     #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     pub intake_gather_ms: u64,
+    /// Train a round once this many ratings wait in the ingest log (with --intake).
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub round_after_ratings: u64,
+    /// ... or once this fraction of the served data's train ratings wait, whichever
+    /// comes first.
+    #[arg(long, value_name = "F", default_value_t = 0.05)]
+    pub round_after_fraction: f64,
+    /// ... or when this many seconds passed since the model served was published
+    /// and at least one rating waits (0: not by time).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub round_every: u64,
+    /// Train only on POST /v1/train, never on the thresholds above.
+    #[arg(long)]
+    pub no_auto_rounds: bool,
+    /// Threads a round trains on. They run at a lower CPU priority than the
+    /// request threads (see --round-nice), so queries keep theirs.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub round_threads: u16,
+    /// How much lower the CPU priority of a round's threads is (nice, 0..19).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(0..20))]
+    pub round_nice: i32,
+    /// Epochs a round trains.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub round_epochs: u32,
+    /// Fraction of the train ratings a round holds out for validation (0: none;
+    /// see docs/service.md on why a warm-started round trains on all by default).
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub round_validation: f32,
+    /// Early-stopping patience of a round, in epochs (0: off; needs --round-validation).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub round_early_stop: u32,
+    /// Testing aid: a round pauses this long after each step and each stratum.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub round_step_delay_ms: u64,
     /// Instruction set for the dot products (default: the best this CPU has).
     #[arg(long, value_name = "NAME")]
     pub isa: Option<String>,
@@ -140,13 +198,83 @@ pub fn run(args: ServeArgs) -> Result<()> {
         Some(path) => DataSource::Given(path.clone()),
         None => DataSource::Recorded,
     };
-    let snapshot = Snapshot::load_newest(&args.dir, &source)
-        .with_context(|| format!("nothing to serve in {}", args.dir.display()))?;
+    let recovered = if args.intake {
+        manifest::recover(&args.dir)?
+    } else {
+        manifest::Recovered {
+            manifest: manifest::Manifest::read(&args.dir)?,
+            pending: None,
+        }
+    };
+    let (snapshot, serving) = match &recovered.manifest {
+        Some(m) => {
+            let checkpoint = manifest::resolved(&args.dir, &m.checkpoint);
+            let data = DataSource::Given(manifest::resolved(&args.dir, &m.data));
+            let run_dir = checkpoint
+                .parent()
+                .map_or_else(|| args.dir.clone(), std::path::Path::to_path_buf);
+            if args.data.is_some() {
+                eprintln!(
+                    "funkd: note: --data is not used: {} names the data of the model round {} published",
+                    args.dir.join(manifest::MANIFEST_FILE_NAME).display(),
+                    m.generation
+                );
+            }
+            let snapshot =
+                Snapshot::load(&checkpoint, &run_dir, &data, None).with_context(|| {
+                    format!(
+                        "cannot serve the model {} published",
+                        args.dir.join(manifest::MANIFEST_FILE_NAME).display()
+                    )
+                })?;
+            (snapshot, (run_dir, data))
+        }
+        None => {
+            let snapshot = Snapshot::load_newest(&args.dir, &source)
+                .with_context(|| format!("nothing to serve in {}", args.dir.display()))?;
+            (snapshot, (args.dir.clone(), source))
+        }
+    };
     let intake = if args.intake {
         Some(start_intake(
             &args.dir,
+            &recovered,
             Duration::from_millis(args.intake_gather_ms),
         )?)
+    } else {
+        None
+    };
+    let rounds = if args.intake {
+        if !(0.0..1.0).contains(&args.round_validation) {
+            usage_bail!(
+                "--round-validation must be between 0 and 1, not {}",
+                args.round_validation
+            );
+        }
+        if args.round_after_fraction.is_nan() || args.round_after_fraction <= 0.0 {
+            usage_bail!(
+                "--round-after-fraction must be above 0 (use --no-auto-rounds to train only on request), not {}",
+                args.round_after_fraction
+            );
+        }
+        let settings = round::RoundSettings {
+            auto: !args.no_auto_rounds,
+            after_ratings: args.round_after_ratings,
+            after_fraction: args.round_after_fraction,
+            every: (args.round_every > 0).then(|| Duration::from_secs(args.round_every)),
+            threads: usize::from(args.round_threads),
+            nice: args.round_nice,
+            epochs: args.round_epochs,
+            validation: args.round_validation,
+            early_stop: args.round_early_stop,
+            step_delay: (args.round_step_delay_ms > 0)
+                .then(|| Duration::from_millis(args.round_step_delay_ms)),
+        };
+        Some(round::Rounds::new(
+            settings,
+            &recovered,
+            snapshot.written_unix,
+        ))
     } else {
         None
     };
@@ -163,7 +291,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let state = Arc::new(AppState {
         snapshot: ArcSwap::from_pointee(snapshot),
         dir: args.dir.clone(),
-        data: source,
+        serving: Mutex::new(serving),
         titles,
         isa,
         metrics: Arc::new(metrics::Metrics::new()),
@@ -174,7 +302,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
         reload_lock: tokio::sync::Mutex::new(()),
         refused: Mutex::new(Vec::new()),
         intake,
+        rounds,
     });
+    round::start(&state)?;
     let limits = ConnectionLimits {
         max_connections: args.max_connections as usize,
         header_timeout: Duration::from_millis(args.header_timeout_ms),
@@ -189,11 +319,16 @@ pub fn run(args: ServeArgs) -> Result<()> {
     ))
 }
 
-/// Opens and replays the ingest log of `dir` and starts its writer.
-fn start_intake(dir: &std::path::Path, gather: Duration) -> Result<state::Intake> {
-    let path = dir.join(ingest_log::LOG_FILE_NAME);
-    let (file, replayed) = ingest_log::open(&path)?;
-    if let Some((bytes, why)) = &replayed.cut {
+/// Opens and replays the ingest log of `dir` (the segments not applied
+/// yet) and starts its writer.
+fn start_intake(
+    dir: &std::path::Path,
+    recovered: &manifest::Recovered,
+    gather: Duration,
+) -> Result<state::Intake> {
+    let claimed = recovered.pending.as_ref().map_or(0, |p| p.last_segment);
+    let opened = segments::open(dir, recovered.applied_through(), claimed)?;
+    for (path, bytes, why) in &opened.cuts {
         eprintln!(
             "funkd: warning: cut a torn tail of {bytes} bytes off {} ({why}); \
              it held no acknowledged rating",
@@ -201,27 +336,52 @@ fn start_intake(dir: &std::path::Path, gather: Duration) -> Result<state::Intake
         );
     }
     let mut overlay = intake::Overlay::default();
-    for batch in &replayed.batches {
-        overlay.apply(batch);
+    for (batch, segment) in opened.batches() {
+        overlay.apply(batch, segment);
     }
-    let ratings: usize = replayed.batches.iter().map(Vec::len).sum();
+    let pending = opened.pending();
+    let ratings: u64 = pending.values().map(|s| s.ratings).sum();
+    let segments::OpenedLog {
+        lock,
+        segments: replayed,
+        active,
+        ..
+    } = opened;
     eprintln!(
-        "funkd: intake on: {} replayed ({ratings} ratings of {} users)",
-        path.display(),
-        overlay.users()
+        "funkd: intake on: {} replayed ({ratings} ratings of {} users in {} segment(s) not yet trained on)",
+        segments::path(dir, active.0).display(),
+        overlay.users(),
+        replayed.len()
     );
     let overlay = Arc::new(std::sync::RwLock::new(overlay));
     let applied = Arc::clone(&overlay);
-    let log = ingest_log::LogWriter::start(file, path, &replayed, gather, move |batch| {
-        applied
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .apply(batch);
-    })?;
+    let active_replay = replayed
+        .iter()
+        .find(|(n, _)| *n == active.0)
+        .map(|(_, r)| r)
+        .context("the active segment was replayed")?;
+    let log = ingest_log::LogWriter::start(
+        dir.to_path_buf(),
+        active,
+        active_replay,
+        pending,
+        gather,
+        move |batch, segment| {
+            applied
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .apply(batch, segment);
+        },
+    )?;
+    let cut_at_start = replayed
+        .iter()
+        .filter_map(|(_, r)| r.cut.clone())
+        .reduce(|(a, why), (b, _)| (a + b, why));
     Ok(state::Intake {
         log,
         overlay,
-        cut_at_start: replayed.cut,
+        cut_at_start,
+        lock,
     })
 }
 

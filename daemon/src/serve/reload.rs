@@ -131,10 +131,11 @@ fn vanished(err: &anyhow::Error) -> bool {
 /// will be served (to skip while they stay unchanged), newest first.
 fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attempt, Vec<Refused>) {
     let known = state.refused_list();
-    let list = match CheckpointDir::new(&state.dir).list() {
+    let (dir, data) = state.serving();
+    let list = match CheckpointDir::new(&dir).list() {
         Ok(list) => list,
         Err(e) => {
-            let error = format!("cannot list {}: {e}", state.dir.display());
+            let error = format!("cannot list {}: {e}", dir.display());
             return (Attempt::Failed { error }, known);
         }
     };
@@ -158,7 +159,7 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attemp
                 continue;
             }
         }
-        match Snapshot::load(&path, &state.dir, &state.data, Some(current)) {
+        match Snapshot::load(&path, &dir, &data, Some(current)) {
             Ok(snapshot) => return (Attempt::Loaded(Box::new(snapshot)), refused),
             Err(e) if vanished(&e) => continue,
             Err(e) => {

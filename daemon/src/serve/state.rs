@@ -34,10 +34,12 @@ pub struct Refused {
 pub struct AppState {
     /// The model being served.
     pub snapshot: ArcSwap<Snapshot>,
-    /// The checkpoint directory.
+    /// The served directory (`--dir`).
     pub dir: PathBuf,
-    /// Where the rating file comes from.
-    pub data: DataSource,
+    /// Where newer checkpoints are looked for, and their rating file: `dir`
+    /// and the data `funkd train` recorded (or `--data`) until a training
+    /// round publishes, then the round's run and data.
+    pub serving: Mutex<(PathBuf, DataSource)>,
     /// Item titles, when started with `--titles`.
     pub titles: Option<Titles>,
     /// The instruction set for dot products.
@@ -59,6 +61,8 @@ pub struct AppState {
     pub refused: Mutex<Vec<Refused>>,
     /// Rating intake (`--intake`), if on.
     pub intake: Option<Intake>,
+    /// Training rounds (with `--intake`), if on.
+    pub rounds: Option<super::round::Rounds>,
 }
 
 /// Rating intake: the ingest log's writer and the ratings taken in.
@@ -70,6 +74,8 @@ pub struct Intake {
     pub overlay: Arc<RwLock<Overlay>>,
     /// Torn bytes cut off the log's tail at start, and why.
     pub cut_at_start: Option<(u64, String)>,
+    /// The directory's intake lock, held while the service runs.
+    pub lock: std::fs::File,
 }
 
 impl Intake {
@@ -83,6 +89,22 @@ impl Intake {
 }
 
 impl AppState {
+    /// Where newer checkpoints are looked for, and their rating file.
+    pub fn serving(&self) -> (PathBuf, DataSource) {
+        self.serving
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Serves checkpoints of `dir` with `data` from now on.
+    pub fn set_serving(&self, dir: &std::path::Path, data: DataSource) {
+        *self
+            .serving
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = (dir.to_path_buf(), data);
+    }
+
     /// The snapshot being served now.
     pub fn current(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()

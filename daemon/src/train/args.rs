@@ -130,9 +130,11 @@ pub struct TrainArgs {
     /// ones are initialised as a fresh run would, μ is kept; the schedule,
     /// seed and determinism rules are those of a fresh run. Needs an empty
     /// --checkpoint-dir; the rank is taken from the model. The validation
-    /// slice is drawn from --data, so it holds ratings the old model was
-    /// trained on: early stopping can end a warm round early; a few fixed
-    /// --epochs with --early-stop 0 make a predictable round.
+    /// slice is drawn by a hash of --data's internal ids, so it holds ratings
+    /// the old model was trained on: its RMSE starts optimistic, and the run
+    /// would keep (and early stopping stop at) an early epoch. A few fixed
+    /// --epochs with --validation 0 train on every rating and deliver the
+    /// last epoch (--early-stop 0 alone still keeps the best-validation one).
     #[arg(long, value_name = "CHECKPOINT")]
     pub warm_start: Option<PathBuf>,
 

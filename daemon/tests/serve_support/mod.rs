@@ -107,7 +107,13 @@ impl Server {
             "127.0.0.1:0".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = funkd(args).spawn().unwrap();
+        Server::spawn(funkd(args))
+    }
+
+    /// Starts `cmd` (a `funkd serve` with its stderr piped) and waits for
+    /// the address it prints.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
