@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
@@ -53,6 +54,23 @@ class Model:
         else the one ``funkd train`` recorded in its ``status.json``."""
         raw = _funk.RawModel.load(os.fspath(path), None if data is None else os.fspath(data))
         return cls(raw)
+
+    def save(self, directory: Union[str, "os.PathLike[str]"]) -> str:
+        """Copies the model's checkpoint and its rating file into
+        ``directory`` (created if missing), which :meth:`load` then reads,
+        as ``funkd predict --model DIR --data DIR/ratings-….funk`` does.
+        A model trained without a ``checkpoint_dir`` lives in a temporary
+        directory until saved. Returns the directory."""
+        target = os.fspath(directory)
+        os.makedirs(target, exist_ok=True)
+        data = os.path.join(target, f"ratings-{self._raw.data_identity:016x}.funk")
+        if not os.path.exists(data):
+            shutil.copyfile(self.data_path, data + ".partial")
+            os.replace(data + ".partial", data)
+        checkpoint = os.path.join(target, os.path.basename(self.checkpoint))
+        shutil.copyfile(self.checkpoint, checkpoint + ".partial")
+        os.replace(checkpoint + ".partial", checkpoint)
+        return target
 
     # ----- what the model is -------------------------------------------------
 

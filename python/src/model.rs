@@ -382,10 +382,18 @@ impl RawModel {
             );
             let s = svd.numerical_rank();
             let u: Vec<f32> = (0..model.users())
-                .flat_map(|u| svd.user_vector(model.user_row(u)).into_iter().map(|v| v as f32))
+                .flat_map(|u| {
+                    svd.user_vector(model.user_row(u))
+                        .into_iter()
+                        .map(|v| v as f32)
+                })
                 .collect();
             let v: Vec<f32> = (0..model.items())
-                .flat_map(|i| svd.item_vector(model.item_row(i)).into_iter().map(|v| v as f32))
+                .flat_map(|i| {
+                    svd.item_vector(model.item_row(i))
+                        .into_iter()
+                        .map(|v| v as f32)
+                })
                 .collect();
             (svd.singular_values[..s].to_vec(), u, v)
         });
@@ -465,6 +473,12 @@ impl RawModel {
     #[getter]
     fn data_path(&self) -> PathBuf {
         self.snap.data.path().to_path_buf()
+    }
+
+    /// The identity of the rating file (`funkd inspect`'s).
+    #[getter]
+    fn data_identity(&self) -> u64 {
+        self.snap.data.identity()
     }
 
     /// Epochs trained when the checkpoint was written.

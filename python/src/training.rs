@@ -99,7 +99,10 @@ impl Options {
             reg_row: self.reg_row,
             validation: self.validation,
             checkpoint_every_secs: self.checkpoint_every_secs,
-            checkpoint_every_epochs: count("checkpoint_every_epochs", self.checkpoint_every_epochs)?,
+            checkpoint_every_epochs: count(
+                "checkpoint_every_epochs",
+                self.checkpoint_every_epochs,
+            )?,
             keep: count("keep", self.keep)?,
             early_stop: count("early_stop", self.early_stop)?,
             max_backoffs: count("max_backoffs", self.max_backoffs)?,
@@ -185,7 +188,9 @@ pub fn train(
     }
     match result {
         Some(result) => result.py_err(),
-        None => Err(usage("internal error: the training thread ended without a result")),
+        None => Err(usage(
+            "internal error: the training thread ended without a result",
+        )),
     }
 }
 

@@ -1,6 +1,7 @@
 """The Python API: ids of any kind, DataFrames, arrays out, loading, the
 model's queries."""
 
+import os
 import shutil
 
 import numpy as np
@@ -125,3 +126,23 @@ def test_defaults_are_the_clis(rating_file):
                        reg=d["reg"], reg_row=d["reg_row"])
     plain = funk.train(str(rating_file), epochs=1)
     assert model.model_hash == plain.model_hash
+
+
+def test_a_saved_model_outlives_its_temporary_run(ratings, tmp_path, funkd):
+    import gc
+
+    model = funk.train(ratings.train, factors=4, epochs=2, rating_range=(1, 5))
+    run_dir = os.path.dirname(model.checkpoint)
+    u, i = ratings.train[0][:20], ratings.train[1][:20]
+    predicted, digest = model.predict(u, i), model.model_hash
+    model.save(tmp_path / "kept")
+    del model
+    gc.collect()
+    assert not os.path.exists(run_dir), "the temporary run goes with its model"
+    loaded = funk.Model.load(tmp_path / "kept")
+    assert loaded.model_hash == digest
+    np.testing.assert_array_equal(loaded.predict(u, i), predicted)
+    data = next((tmp_path / "kept").glob("ratings-*.funk"))
+    out = funkd("predict", "--model", tmp_path / "kept", "--data", data,
+                "--user", u[0], "--item", i[0]).stdout
+    assert float(out.split("\t")[2]) == float(predicted[0])
