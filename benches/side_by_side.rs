@@ -421,7 +421,6 @@ fn worker_funk(args: &[String]) -> Result<()> {
     config.rank = w.factors;
     config.threads = w.threads;
     config.epochs = w.epochs;
-    config.verbosity = train::Verbosity::Quiet;
     config.checkpoint_every_epochs = 0;
     // Side by side means the same epochs on the same ratings: no early
     // stop, no validation slice held out of what funkd learns from.
@@ -437,7 +436,7 @@ fn worker_funk(args: &[String]) -> Result<()> {
         config.reg_row = 0.0;
     }
     let dir = tempfile::tempdir()?;
-    let summary = train::train(&data, &config, dir.path())?;
+    let summary = train::train(&data, &config, dir.path(), &funk::daemon::report::Silent)?;
     let total = start.elapsed().as_secs_f64();
     let epochs: Vec<Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
         .unwrap_or_default()

@@ -10,7 +10,8 @@ use std::path::Path;
 use funk::daemon::checkpoint::{load_model, LoadedModel};
 use funk::daemon::model::Model;
 use funk::daemon::ratingfile::{self, Meta, RatingFile, RatingSet, Triple, WriteOptions};
-use funk::daemon::train::{train, TrainConfig, Verbosity};
+use funk::daemon::report::Silent;
+use funk::daemon::train::{train, TrainConfig};
 use funk::kernel::{fold_in, FoldIn, ItemFactors, ItemRating};
 
 const USERS: usize = 943;
@@ -131,8 +132,7 @@ fn train_funkd(dir: &Path, users: &[User], trained: &[usize]) -> (RatingFile, Lo
     let mut config = TrainConfig::defaults_for(&data);
     config.rank = 16;
     config.threads = 2;
-    config.verbosity = Verbosity::Quiet;
-    train(&data, &config, &dir.join("run")).unwrap();
+    train(&data, &config, &dir.join("run"), &Silent).unwrap();
     let loaded = load_model(&dir.join("run")).unwrap();
     (data, loaded)
 }

@@ -8,7 +8,8 @@ use funk::daemon::checkpoint::load_model;
 use funk::daemon::commands::export::libmf::{write as write_libmf, RowLayout};
 use funk::daemon::model::Model;
 use funk::daemon::ratingfile::{self, Meta, RatingFile, RatingSet, Triple, WriteOptions};
-use funk::daemon::train::{train, TrainConfig, Verbosity};
+use funk::daemon::report::Silent;
+use funk::daemon::train::{train, TrainConfig};
 use funk::kernel::ModelKind;
 
 /// 40 users × 25 items, ~500 ratings, with the given external ids.
@@ -60,8 +61,7 @@ fn trained(dir: &Path, set: &RatingSet, kind: ModelKind) -> (RatingFile, Model) 
     config.rank = 5;
     config.epochs = 3;
     config.threads = 1;
-    config.verbosity = Verbosity::Quiet;
-    train(&data, &config, &dir.join("run")).unwrap();
+    train(&data, &config, &dir.join("run"), &Silent).unwrap();
     let model = load_model(&dir.join("run")).unwrap().model;
     (data, model)
 }

@@ -117,7 +117,7 @@ impl Cli {
             Command::Gen(a) => crate::gen::run(a),
             Command::Import(a) => crate::import::run(a),
             Command::Inspect(a) => crate::inspect::run(a),
-            Command::Train(a) => crate::train::run(a),
+            Command::Train(a) => commands::train::run(a),
             Command::Serve(a) => crate::serve::run(a),
             Command::Compact(a) => crate::compact::run(a),
             Command::Eval(a) => commands::eval::run(a),

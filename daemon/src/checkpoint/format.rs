@@ -28,8 +28,6 @@
 //! Factor rows are stored with `k` values (the padded row length), in
 //! internal-id order; the first `rank` are the model, the rest are zero.
 
-use funk_kernel::{LearningRate, ModelKind};
-
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: &[u8; 8] = b"FUNKCKPT";
 /// The format version this build writes and reads.
@@ -39,95 +37,7 @@ pub const OLDEST_VERSION: u32 = 1;
 /// Bytes reserved for the ISA name.
 pub(super) const ISA_NAME_BYTES: usize = 16;
 
-/// How the parameters are fitted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Stochastic gradient descent, one rating at a time (the default).
-    Sgd,
-    /// Full-batch gradient descent: one step per epoch along ∂J/∂θ.
-    Gd,
-}
-
-impl Method {
-    /// The name used on the command line and in reports.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Method::Sgd => "sgd",
-            Method::Gd => "gd",
-        }
-    }
-}
-
-/// What a run was started with: fixed for its whole life, except the
-/// current learning rate (lowered after divergence) and the target epoch
-/// count (a resumed run may extend it).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Settings {
-    /// Plain or biased model.
-    pub kind: ModelKind,
-    /// SGD or full-batch GD.
-    pub method: Method,
-    /// The learning-rate schedule.
-    pub schedule: LearningRate,
-    /// The rank the user asked for.
-    pub rank: u32,
-    /// The padded row length.
-    pub k: u32,
-    /// Users in the data file.
-    pub users: u64,
-    /// Items in the data file.
-    pub items: u64,
-    /// The data file's grid P.
-    pub grid: u32,
-    /// The learning rate the run started with.
-    pub base_learning_rate: f32,
-    /// The learning rate now (after any back-off).
-    pub learning_rate: f32,
-    /// λ, regularisation of factor rows.
-    pub reg: f32,
-    /// λ_b, regularisation of biases.
-    pub reg_bias: f32,
-    /// The seed of initialisation and schedule.
-    pub seed: u64,
-    /// `RatingFile::identity()` of the data trained on.
-    pub data_identity: u64,
-    /// Name of the instruction set the run uses (the same ISA gives the same bits).
-    pub isa: String,
-    /// Epochs to train in all.
-    pub epochs: u32,
-    /// Early-stopping patience in epochs (0 = off).
-    pub early_stop: u32,
-    /// Fraction of the train ratings held out as the validation slice (0 = none).
-    pub validation: f32,
-    /// λ₀: the per-row prior, applied once per epoch to every factor row
-    /// whatever its number of ratings (0 = off).
-    pub reg_row: f32,
-}
-
-/// Where the run stands and what it has seen so far.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Progress {
-    /// The epoch in progress (0-based): epochs completed so far.
-    pub epoch: u32,
-    /// The next stratum of `epoch` to train (0 at an epoch boundary).
-    pub stratum: u32,
-    /// How many times the learning rate was lowered after divergence.
-    pub backoffs: u32,
-    /// Σ e² of the strata of `epoch` already trained.
-    pub partial_sse: f64,
-    /// Ratings in the strata of `epoch` already trained.
-    pub partial_count: u64,
-    /// Ratings processed over the whole run (all epochs, incl. discarded ones).
-    pub updates: u64,
-    /// Train RMSE of every completed epoch.
-    pub train_rmse: Vec<f64>,
-    /// Test RMSE of every completed epoch (NaN when there is no test split).
-    pub test_rmse: Vec<f64>,
-    /// Validation RMSE of every completed epoch (NaN when there is no
-    /// validation slice).
-    pub validation_rmse: Vec<f64>,
-}
+pub use crate::runstate::{Method, Progress, Settings};
 
 /// The numbers of a model plus the optimiser's per-row state.
 #[derive(Clone, Debug, PartialEq)]

@@ -172,7 +172,7 @@ pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
 /// The epoch (counted from 1) whose parameters [`to_model`] returns.
 pub fn model_epoch(checkpoint: &Checkpoint) -> u32 {
     match &checkpoint.best {
-        Some(_) => crate::train::run::best_epoch(&checkpoint.progress.validation_rmse)
+        Some(_) => crate::runstate::best_epoch(&checkpoint.progress.validation_rmse)
             .map_or(checkpoint.progress.epoch, |i| i as u32 + 1),
         None => checkpoint.progress.epoch,
     }

@@ -24,6 +24,7 @@ use crate::commands::context::{
 use crate::commands::eval::{evaluate, thread_count, Split, SplitError};
 use crate::commands::workdir::WorkDir;
 use crate::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
+use crate::report::{Reporter, Stderr};
 use crate::train::{train, TrainArgs, TrainConfig};
 use crate::usage_bail;
 
@@ -165,8 +166,9 @@ pub fn run(args: CvArgs) -> Result<()> {
             args.folds
         );
     }
+    let reporter = Stderr::new(quiet);
     if let (true, Some(dir)) = (args.train.fresh, &args.train.checkpoint_dir) {
-        crate::train::fresh::start_over(dir)?;
+        crate::train::fresh::start_over(dir, &reporter)?;
     }
     let work = WorkDir::given_or_temporary(args.train.checkpoint_dir.as_deref(), "cv")?;
     if !quiet {
@@ -177,7 +179,7 @@ pub fn run(args: CvArgs) -> Result<()> {
     let dealt = deal_folds(&set, args.folds, args.fold_seed);
     let mut per_fold = Vec::with_capacity(args.folds);
     for f in 0..args.folds {
-        let result = run_fold(&args, &set, &dealt, f, &work, threads, isa)
+        let result = run_fold(&args, &set, &dealt, f, &work, (threads, isa), &reporter)
             .with_context(|| format!("fold {} of {}", f + 1, args.folds))?;
         if !quiet {
             eprintln!(
@@ -230,8 +232,8 @@ fn run_fold(
     dealt: &[Vec<Triple>],
     f: usize,
     work: &WorkDir,
-    threads: usize,
-    isa: funk_kernel::Isa,
+    (threads, isa): (usize, funk_kernel::Isa),
+    reporter: &dyn Reporter,
 ) -> Result<FoldResult> {
     let (dir, temporary) = (work.path(), work.is_temporary());
     let fold_file = dir.join(format!("fold-{}.funk", f + 1));
@@ -250,7 +252,7 @@ fn run_fold(
     fold_args.checkpoint_dir = Some(fold_dir.clone());
     let mut config = TrainConfig::from_args(&fold_args, &fold_data)?;
     config.handle_signals = false;
-    let summary = train(&fold_data, &config, &fold_dir)?;
+    let summary = train(&fold_data, &config, &fold_dir, reporter)?;
     let loaded = load_checked_model(&fold_dir)?;
     let clamp = fold_data.rating_range();
     let loss = evaluate(

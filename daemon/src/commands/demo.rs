@@ -13,7 +13,8 @@ use crate::checkpoint::load_model;
 use crate::gen::{generate, GenConfig};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
-use crate::train::{train, TrainConfig, TrainSummary, Verbosity};
+use crate::report::Stderr;
+use crate::train::{train, TrainConfig, TrainSummary};
 
 /// Options of `funkd demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -129,18 +130,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = TrainConfig::defaults_for(&data);
     config.epochs = args.epochs;
     config.seed = args.seed;
-    config.verbosity = if quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Normal
-    };
     config.handle_signals = true;
     config.validate()?;
     say(format!(
         "funkd demo: training the default model into {}",
         checkpoint_dir.display()
     ));
-    let summary = train(&data, &config, &checkpoint_dir)?;
+    let summary = train(&data, &config, &checkpoint_dir, &Stderr::new(quiet))?;
 
     let loaded = load_model(&checkpoint_dir)?;
     let user = 0usize;

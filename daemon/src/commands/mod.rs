@@ -14,5 +14,6 @@ pub mod rows;
 pub mod svd;
 pub mod titles;
 pub mod topn;
+pub mod train;
 pub mod tune;
 pub mod workdir;

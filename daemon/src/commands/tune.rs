@@ -26,7 +26,8 @@ use crate::commands::cv::{deal_folds, fold_set, Spread};
 use crate::commands::workdir::WorkDir;
 use crate::rank::MAX_RANK;
 use crate::ratingfile::{self, RatingFile, WriteOptions};
-use crate::train::{train, DataShape, Derived, TrainConfig, Verbosity};
+use crate::report::Silent;
+use crate::train::{train, DataShape, Derived, TrainConfig};
 use crate::usage_bail;
 
 /// Options of `funkd tune`.
@@ -410,11 +411,10 @@ fn train_candidate(
     if let Some(threads) = args.threads {
         config.threads = threads.clamp(1, fold.grid().max(1));
     }
-    config.verbosity = Verbosity::Quiet;
     config.checkpoint_every_epochs = 0;
     config.keep = 1;
     config.validate()?;
-    let summary = train(fold, &config, dir)?;
+    let summary = train(fold, &config, dir, &Silent)?;
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     let rmse = summary
         .test_rmse

@@ -14,8 +14,8 @@ use super::model::{
 };
 use super::oracle::{expected_rating, UserPosterior};
 use super::GenConfig;
-use crate::progress::{Progress, Unit};
 use crate::ratingfile::Triple;
+use crate::report::progress::{Progress, Unit};
 
 /// Users per chunk (each chunk has its own random stream).
 const CHUNK: usize = 2048;

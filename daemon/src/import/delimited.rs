@@ -21,7 +21,7 @@ use std::path::Path;
 
 use super::builder::{Builder, Split};
 use super::lines::{for_each_line, parse_value, InputError};
-use crate::progress::Progress;
+use crate::report::progress::Progress;
 
 /// How fields are separated.
 #[derive(Clone, Debug, PartialEq, Eq)]

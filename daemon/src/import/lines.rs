@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::progress::Progress;
+use crate::report::progress::Progress;
 
 /// An error in a user's input file: what was wrong and where.
 #[derive(Debug, thiserror::Error)]

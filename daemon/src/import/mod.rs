@@ -30,8 +30,8 @@ pub use builder::{Builder, DuplicateCounts, DuplicatePolicy, Split};
 pub use delimited::{Delimiter, Layout};
 pub use lines::InputError;
 
-use crate::progress::{Progress, Unit};
 use crate::ratingfile::{self, shell_word, RatingSet, WriteOptions};
+use crate::report::progress::{Progress, Unit};
 use crate::usage_bail;
 
 /// What an import did.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::builder::{Builder, Split};
 use super::lines::{for_each_line, parse_id, parse_value, InputError};
-use crate::progress::Progress;
+use crate::report::progress::Progress;
 
 /// The input files of a `--train`/`--test` list: directories are replaced
 /// by their `mv_*.txt` files (sorted by name).

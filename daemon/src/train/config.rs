@@ -7,11 +7,11 @@ use std::time::Duration;
 use funk_kernel::{HyperParams, Isa, LearningRate, ModelKind};
 
 use super::args::{MethodArg, ScheduleArg, TrainArgs};
-use super::report;
 use crate::checkpoint::{Method, Settings};
 use crate::error::UsageError;
 use crate::rank::MAX_RANK;
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
 
 /// Default rank.
 pub const DEFAULT_RANK: usize = 32;
@@ -52,15 +52,6 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_KEEP: usize = 3;
 /// Default number of learning-rate back-offs after divergence.
 pub const DEFAULT_MAX_BACKOFFS: u32 = 4;
-
-/// How much `train` tells on stderr.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verbosity {
-    /// Warnings and errors only.
-    Quiet,
-    /// Settings at start, a line per epoch, a progress bar on a terminal.
-    Normal,
-}
 
 /// Everything a training run needs to know, validated.
 #[derive(Clone, Debug)]
@@ -108,8 +99,6 @@ pub struct TrainConfig {
     pub reg_row: f32,
     /// Learning-rate halvings allowed after divergence.
     pub max_backoffs: u32,
-    /// Output on stderr.
-    pub verbosity: Verbosity,
     /// Install SIGINT/SIGTERM/SIGHUP/SIGUSR1 handlers (the `train`
     /// command does; library callers usually do not).
     pub handle_signals: bool,
@@ -157,7 +146,6 @@ impl TrainConfig {
             validation: DEFAULT_VALIDATION,
             reg_row: derived.reg_row,
             max_backoffs: DEFAULT_MAX_BACKOFFS,
-            verbosity: Verbosity::Normal,
             handle_signals: false,
             explicit: BTreeSet::new(),
             stratum_delay: None,
@@ -184,13 +172,6 @@ impl TrainConfig {
             }
             c.threads = threads.min(data.grid().max(1));
             c.requested_threads = Some(threads);
-            if threads > c.threads && !args.quiet {
-                eprintln!(
-                    "funkd: note: --threads {threads}: this data's grid is {p}×{p} blocks, so at most {p} train at once; using {}",
-                    report::threads(c.threads),
-                    p = data.grid()
-                );
-            }
         }
         if let Some(seed) = args.seed {
             explicit.insert("seed");
@@ -301,11 +282,6 @@ impl TrainConfig {
                 ))
             })?;
         }
-        c.verbosity = if args.quiet {
-            Verbosity::Quiet
-        } else {
-            Verbosity::Normal
-        };
         c.handle_signals = true;
         c.stratum_delay =
             (args.stratum_delay_ms > 0).then(|| Duration::from_millis(args.stratum_delay_ms));
@@ -531,15 +507,15 @@ impl TrainConfig {
     /// The ISA a run with these settings uses: the checkpoint's, if this
     /// CPU has it; otherwise the configured one (with a warning, since
     /// another ISA rounds differently).
-    pub fn isa_for(&self, settings: &Settings) -> Isa {
+    pub fn isa_for(&self, settings: &Settings, reporter: &dyn Reporter) -> Isa {
         match Isa::from_name(&settings.isa) {
             Some(isa) => isa,
             None => {
-                eprintln!(
-                    "funkd: warning: the checkpoint used ISA {}, not available here; using {} (results will differ in the last bits)",
+                reporter.warning(&format!(
+                    "the checkpoint used ISA {}, not available here; using {} (results will differ in the last bits)",
                     settings.isa,
                     self.isa.name()
-                );
+                ));
                 self.isa
             }
         }

@@ -7,10 +7,10 @@ use std::time::Instant;
 use anyhow::bail;
 
 use super::report::Ending;
-use super::run::best_epoch;
 use super::state::ModelState;
 use super::trainer::Trainer;
 use crate::checkpoint::{CheckpointView, Position, Written};
+use crate::runstate::best_epoch;
 use crate::service::status::unix_now;
 use crate::service::{Request, RunState, Status};
 
@@ -20,7 +20,7 @@ impl<const K: usize> Trainer<'_, K> {
             Request::Stop(signal) => {
                 if self.stop.is_none() {
                     self.reporter.note(&format!(
-                        "funkd: {signal}: finishing the blocks in flight, then checkpointing (send it again to exit at once)"
+                        "{signal}: finishing the blocks in flight, then checkpointing (send it again to exit at once)"
                     ));
                     self.stop = Some(signal);
                     self.publish(RunState::Stopping, None);
@@ -28,13 +28,13 @@ impl<const K: usize> Trainer<'_, K> {
             }
             Request::Checkpoint => {
                 self.reporter
-                    .note("funkd: SIGHUP: checkpointing after this window of strata");
+                    .note("SIGHUP: checkpointing after this window of strata");
                 self.checkpoint_requested = true;
             }
             Request::Status => {
                 let last = |v: &Vec<f64>| v.last().copied().filter(|x| x.is_finite());
-                self.reporter.line(&format!(
-                    "funkd: status: epoch {}/{} stratum {}/{}  lr {:.4e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
+                self.reporter.notice(&format!(
+                    "status: epoch {}/{} stratum {}/{}  lr {:.4e}  train rmse {}  test rmse {}  {}  {} updates  checkpoint {}",
                     self.progress.epoch,
                     self.settings.epochs,
                     self.progress.stratum,
@@ -64,7 +64,7 @@ impl<const K: usize> Trainer<'_, K> {
             .filter(|_| self.saved_position == Some(here));
         if let Some(path) = saved {
             self.reporter.note(&format!(
-                "funkd: {signal}: stopped at epoch {} stratum {}; checkpoint {} is current (run the same command to resume)",
+                "{signal}: stopped at epoch {} stratum {}; checkpoint {} is current (run the same command to resume)",
                 here.epoch,
                 here.stratum,
                 path.display()
@@ -72,13 +72,13 @@ impl<const K: usize> Trainer<'_, K> {
         } else if self.state.all_finite() {
             let path = self.checkpoint()?;
             self.reporter.note(&format!(
-                "funkd: {signal}: stopped at epoch {} stratum {}; checkpoint {} (run the same command to resume)",
+                "{signal}: stopped at epoch {} stratum {}; checkpoint {} (run the same command to resume)",
                 self.progress.epoch,
                 self.progress.stratum,
                 path.display()
             ));
         } else {
-            self.reporter.warn(&format!(
+            self.reporter.warning(&format!(
                 "{signal}: the parameters are not finite, so no checkpoint was written; the last good one is {}",
                 self.last_checkpoint.as_ref().map_or("none".into(), |p| p.display().to_string())
             ));
@@ -130,7 +130,7 @@ impl<const K: usize> Trainer<'_, K> {
         self.last_checkpoint_at = Instant::now();
         if !self.state.all_finite() {
             self.settle_checkpoint();
-            self.reporter.warn(
+            self.reporter.warning(
                 "checkpoint skipped, training goes on: internal error: refusing to checkpoint non-finite parameters",
             );
             return;
@@ -161,7 +161,7 @@ impl<const K: usize> Trainer<'_, K> {
         }
         if let Err(e) = started {
             self.reporter
-                .warn(&format!("checkpoint failed, training goes on: {e:#}"));
+                .warning(&format!("checkpoint failed, training goes on: {e:#}"));
         }
     }
 
@@ -190,7 +190,7 @@ impl<const K: usize> Trainer<'_, K> {
             }
             Err(e) => self
                 .reporter
-                .warn(&format!("checkpoint failed, training goes on: {e:#}")),
+                .warning(&format!("checkpoint failed, training goes on: {e:#}")),
         }
     }
 
@@ -212,7 +212,7 @@ impl<const K: usize> Trainer<'_, K> {
             );
         }
         let lowered = self.settings.learning_rate * 0.5;
-        self.reporter.warn(&format!(
+        self.reporter.warning(&format!(
             "training diverged at {at} ({why}); restarting the epoch from its start with learning rate {lowered} (was {})",
             self.settings.learning_rate
         ));
@@ -278,7 +278,7 @@ impl<const K: usize> Trainer<'_, K> {
             error,
         };
         if let Err(e) = self.status_file.write(&status) {
-            self.reporter.warn(&format!("{e:#}"));
+            self.reporter.warning(&format!("{e:#}"));
         }
         self.last_status_at = Instant::now();
     }

@@ -6,10 +6,10 @@
 
 use funk_kernel::LossStats;
 
-use super::run::best_epoch;
 use super::state::ModelState;
 use super::trainer::{Channels, Trainer};
 use super::workers::Split;
+use crate::runstate::best_epoch;
 
 impl<const K: usize> Trainer<'_, K> {
     /// The per-row prior λ₀‖p‖² of every factor row, one step of it per
@@ -70,7 +70,7 @@ impl<const K: usize> Trainer<'_, K> {
         };
         if let Some(epoch) = best_epoch(&self.progress.validation_rmse) {
             self.reporter.note(&format!(
-                "funkd: keeping the model of epoch {} (best validation rmse {:.4})",
+                "keeping the model of epoch {} (best validation rmse {:.4})",
                 epoch + 1,
                 self.progress.validation_rmse[epoch]
             ));

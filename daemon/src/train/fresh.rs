@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::report::Reporter;
+
 /// Moves a checkpoint directory that holds anything to a new sibling
 /// `DIR.old-<UTC time>` (with `-2`, `-3`… if that exists), so that a new
 /// run starts in an empty `DIR`. A run that is alive in `DIR` (its
@@ -64,14 +66,15 @@ pub fn move_aside(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(aside))
 }
 
-/// `--fresh`: moves the run in `dir`, if any, aside and says where to.
-pub fn start_over(dir: &Path) -> anyhow::Result<()> {
+/// `--fresh`: moves the run in `dir`, if any, aside ([`move_aside`]) and
+/// tells `reporter` where to.
+pub fn start_over(dir: &Path, reporter: &dyn Reporter) -> anyhow::Result<()> {
     if let Some(aside) = move_aside(dir)? {
-        eprintln!(
-            "funkd: --fresh: the previous run in {} was moved to {} (nothing was deleted)",
+        reporter.notice(&format!(
+            "--fresh: the previous run in {} was moved to {} (nothing was deleted)",
             dir.display(),
             aside.display()
-        );
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! `funkd train`: trains (or resumes) a model from a memory-mapped rating
-//! file into a checkpoint directory.
+//! Training: a model from a memory-mapped rating file into a checkpoint
+//! directory, fresh or resumed. [`train`] (and [`train_from`], for a warm
+//! start) is the entry point; the `funkd train` command around it is
+//! [`crate::commands::train`].
 //!
 //! - [`args`]: the command-line options; [`config`]: validated settings and
 //!   how they meet a checkpoint on resume.
@@ -8,7 +10,7 @@
 //! - [`workers`]: the worker pool's jobs; [`run`](mod@run): the training loop, with
 //!   its passes over the blocks (`passes`) and its control between strata
 //!   (`control`: signals, checkpoints, divergence, status).
-//! - [`report`]: summary, per-epoch records, progress display.
+//! - [`report`]: the summary a run returns, and its settings in words.
 //! - [`fresh`]: `--fresh`, moving an old run aside to start over.
 
 pub mod args;
@@ -32,32 +34,56 @@ use std::time::Instant;
 use anyhow::Context;
 
 pub use args::TrainArgs;
-pub use config::{DataShape, Derived, TrainConfig, Verbosity};
-pub use report::{Ending, EpochRecord, TrainSummary};
+pub use config::{DataShape, Derived, TrainConfig};
+pub use report::{ending_line, still_improving, Ending, EpochRecord, TrainSummary};
 pub use warm::{WarmCounts, WarmStart};
 
 use crate::checkpoint::CheckpointDir;
 use crate::dirlock::DirLock;
 use crate::rank::{padded_k, MAX_RANK};
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
 use crate::service::SignalListener;
 
 /// Trains a model on `data` into `checkpoint_dir`, or resumes the run
-/// whose checkpoints are there. This is the library entry that `train`,
-/// `demo` and `cv` use.
+/// whose checkpoints are there, and returns what came of it. This is the
+/// library entry point of training: `funkd train`, `demo`, `cv` and `tune`
+/// call it, and so can any other program.
+///
+/// `config` must hold values [`TrainConfig::validate`] accepts (it is
+/// checked again here; a bad value is a usage error). Nothing is printed:
+/// notes (starting or resuming, the settings), warnings (a corrupt
+/// checkpoint moved aside) and progress (epochs, strata) go to `reporter`;
+/// pass [`Silent`](crate::report::Silent) to hear none of it, or
+/// [`Stderr`](crate::report::Stderr) for what the command line shows.
 ///
 /// On resume, the checkpoint's settings win; flags that disagree are
 /// refused, as are checkpoints of another data file or rank. A corrupt
 /// newest checkpoint is moved aside (`.corrupt`) and the previous good one
-/// used, with a warning. The directory is locked for the run
-/// ([`DirLock`]): a second writer is refused (exit code 2). If `config.handle_signals`, SIGINT/SIGTERM stop
-/// the run cleanly (the summary then says `stopped`).
+/// used. The directory is locked for the run ([`DirLock`]): a second
+/// writer is refused (exit code 2). If `config.handle_signals`,
+/// SIGINT/SIGTERM stop the run cleanly (the summary then says
+/// [`Ending::Stopped`]).
+///
+/// ```no_run
+/// use funkd::ratingfile::RatingFile;
+/// use funkd::report::Silent;
+/// use funkd::train::{train, TrainConfig};
+///
+/// let data = RatingFile::open("small.funk".as_ref())?;
+/// let mut config = TrainConfig::defaults_for(&data);
+/// config.epochs = 5;
+/// let summary = train(&data, &config, "run".as_ref(), &Silent)?;
+/// println!("test rmse {:?}, model {}", summary.test_rmse, summary.model_hash);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn train(
     data: &RatingFile,
     config: &TrainConfig,
     checkpoint_dir: &Path,
+    reporter: &dyn Reporter,
 ) -> anyhow::Result<TrainSummary> {
-    train_from(data, config, checkpoint_dir, None)
+    train_from(data, config, checkpoint_dir, None, reporter)
 }
 
 /// [`train`], with a new run (a directory without a checkpoint) starting
@@ -69,6 +95,7 @@ pub fn train_from(
     config: &TrainConfig,
     checkpoint_dir: &Path,
     warm: Option<&WarmStart>,
+    reporter: &dyn Reporter,
 ) -> anyhow::Result<TrainSummary> {
     let entered = Instant::now();
     config.validate()?;
@@ -78,13 +105,12 @@ pub fn train_from(
     // One writer per directory, from before the first change to it until
     // the process exits (the OS releases the lock however it ends).
     let _lock = DirLock::acquire(checkpoint_dir)?;
-    let quiet = config.verbosity == Verbosity::Quiet;
     let removed = dir.remove_temporaries()?;
-    if removed > 0 && !quiet {
-        eprintln!(
-            "funkd: removed {removed} unfinished temporary file(s) from {}",
+    if removed > 0 {
+        reporter.note(&format!(
+            "removed {removed} unfinished temporary file(s) from {}",
             checkpoint_dir.display()
-        );
+        ));
     }
     let found = dir.newest_good_if_any().with_context(|| {
         format!(
@@ -96,11 +122,11 @@ pub fn train_from(
         Some(found) => {
             for (path, why) in &found.skipped {
                 let aside = dir.quarantine(path)?;
-                eprintln!(
-                    "funkd: warning: {why}; falling back to {} (the bad file was moved to {})",
+                reporter.warning(&format!(
+                    "{why}; falling back to {} (the bad file was moved to {})",
                     found.path.display(),
                     aside.display()
-                );
+                ));
             }
             let settings = config
                 .resumed_settings(&found.checkpoint.settings, data)
@@ -112,21 +138,19 @@ pub fn train_from(
                     };
                     format!("cannot resume from {}{hint}", found.path.display())
                 })?;
-            if warm.is_some() && !quiet {
-                eprintln!(
-                    "funkd: {} already holds this run: resuming it (--warm-start applied when it began)",
+            if warm.is_some() {
+                reporter.note(&format!(
+                    "{} already holds this run: resuming it (--warm-start applied when it began)",
                     checkpoint_dir.display()
-                );
+                ));
             }
-            if !quiet {
-                eprintln!(
-                    "funkd: resuming {} at epoch {} stratum {} of {}",
-                    found.path.display(),
-                    found.checkpoint.progress.epoch,
-                    found.checkpoint.progress.stratum,
-                    settings.epochs
-                );
-            }
+            reporter.note(&format!(
+                "resuming {} at epoch {} stratum {} of {}",
+                found.path.display(),
+                found.checkpoint.progress.epoch,
+                found.checkpoint.progress.stratum,
+                settings.epochs
+            ));
             (
                 settings,
                 run::Start::Resume(Box::new(found.checkpoint), found.path),
@@ -136,24 +160,23 @@ pub fn train_from(
             let settings = config.fresh_settings(data);
             match warm {
                 None => {
-                    if !quiet {
-                        eprintln!("funkd: starting a new run in {}", checkpoint_dir.display());
-                    }
+                    reporter.note(&format!(
+                        "starting a new run in {}",
+                        checkpoint_dir.display()
+                    ));
                     (settings, run::Start::Fresh)
                 }
                 Some(warm) => {
                     let (params, counts) = warm.initial_parameters(data, &settings)?;
-                    if !quiet {
-                        eprintln!(
-                            "funkd: starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised",
-                            checkpoint_dir.display(),
-                            warm.loaded.path.display(),
-                            counts.users_kept,
-                            counts.items_kept,
-                            counts.users_new,
-                            counts.items_new
-                        );
-                    }
+                    reporter.note(&format!(
+                        "starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised",
+                        checkpoint_dir.display(),
+                        warm.loaded.path.display(),
+                        counts.users_kept,
+                        counts.items_kept,
+                        counts.users_new,
+                        counts.items_new
+                    ));
                     (settings, run::Start::Warm(Box::new(params)))
                 }
             }
@@ -167,19 +190,17 @@ pub fn train_from(
             settings.k
         );
     }
-    if !quiet {
-        eprintln!(
-            "funkd: {} users × {} items, {} train / {} test ratings, grid {}×{}, mean {:.4}",
-            data.users(),
-            data.items(),
-            data.train_count(),
-            data.test_count(),
-            data.grid(),
-            data.grid(),
-            data.mean()
-        );
-        eprint!("{}", report::describe(&settings, config, resumed));
-    }
+    reporter.note(&format!(
+        "{} users × {} items, {} train / {} test ratings, grid {}×{}, mean {:.4}",
+        data.users(),
+        data.items(),
+        data.train_count(),
+        data.test_count(),
+        data.grid(),
+        data.grid(),
+        data.mean()
+    ));
+    reporter.settings(&report::describe(&settings, config, resumed));
     let listener = if config.handle_signals {
         Some(SignalListener::start()?)
     } else {
@@ -187,141 +208,11 @@ pub fn train_from(
     };
     let never = crossbeam_channel::never();
     let requests = listener.as_ref().map_or(&never, |l| l.requests());
-    crate::with_k!(rank, K => run::run::<K>(data, config, settings, start, &dir, requests, entered))
-}
-
-/// Runs `funkd train`.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let data = RatingFile::open(&args.data).context("cannot open the rating file")?;
-    let mut config = TrainConfig::from_args(&args, &data)?;
-    let Some(dir) = &args.checkpoint_dir else {
-        crate::usage_bail!("funkd train needs --checkpoint-dir DIR (where the run is kept)");
+    let around = run::Surroundings {
+        dir: &dir,
+        requests,
+        entered,
+        reporter,
     };
-    let warm = match &args.warm_start {
-        Some(path) => {
-            let warm = WarmStart::load(path, args.warm_start_data.as_deref())?;
-            warm.adapt(&mut config)?;
-            Some(warm)
-        }
-        None => {
-            if args.warm_start_data.is_some() {
-                crate::usage_bail!("--warm-start-data is only for --warm-start");
-            }
-            None
-        }
-    };
-    if args.fresh {
-        fresh::start_over(dir)?;
-    }
-    let summary = train_from(&data, &config, dir, warm.as_ref())?;
-    if let (Some(hint), false) = (still_improving(&summary), args.quiet) {
-        eprintln!("funkd: note: {hint}");
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print_summary(&summary);
-    }
-    Ok(())
-}
-
-fn print_summary(s: &TrainSummary) {
-    println!("training {}", ending_line(s));
-    if let Some(e) = s.model_epoch.filter(|e| *e != s.epochs) {
-        println!("model           epoch {e} (best validation RMSE, restored)");
-    }
-    println!("train rmse      {:.4}", s.train_rmse);
-    if let Some(v) = s.validation_rmse {
-        println!(
-            "valid rmse      {v:.4} ({} held-out train ratings)",
-            s.validation_ratings
-        );
-    }
-    match s.test_rmse {
-        Some(t) => println!("test rmse       {t:.4}"),
-        None => println!("test rmse       - (no test split)"),
-    }
-    if let Some(floor) = s.noise_floor {
-        println!("noise floor     {floor:.4}");
-    }
-    println!(
-        "updates/s       {:.1} M by the clock over {:.1} s of epochs ({}, {}); {:.1} M inside the training windows",
-        s.updates_per_sec / 1e6,
-        s.training_seconds,
-        report::threads(s.threads),
-        s.isa,
-        s.window_updates_per_sec / 1e6
-    );
-    println!("model hash      {}", s.model_hash);
-    if let Some(path) = &s.checkpoint {
-        println!("checkpoint      {}", path.display());
-    }
-}
-
-/// How a run ended, in words: "finished: 20 of 20 epochs", "stopped early
-/// after 12 of 20 epochs: …", or, for a resumed run that had nothing left
-/// to train, that it had nothing left to do and what would change that.
-pub fn ending_line(s: &TrainSummary) -> String {
-    let best = s
-        .best_validation_rmse
-        .map_or(String::new(), |(_, e)| format!(", best at epoch {e}"));
-    let nothing_to_do = s.updates == 0
-        && s.resumed_from.is_some_and(|(_, stratum)| stratum == 0)
-        && s.ending != Ending::Stopped;
-    match s.ending {
-        Ending::EarlyStopped if nothing_to_do => format!(
-            "had nothing left to do: the run had already stopped early after {} epochs \
-             (validation RMSE no longer improving{best}); use --fresh to start over",
-            s.epochs
-        ),
-        Ending::Finished if nothing_to_do => format!(
-            "had nothing left to do: the run had already trained {} {} of a target of {}; \
-             pass a larger --epochs to train further, or --fresh to start over",
-            s.epochs,
-            plural(s.epochs, "epoch"),
-            s.epochs_target
-        ),
-        Ending::Finished => format!(
-            "finished: {} of {} {}",
-            s.epochs,
-            s.epochs_target,
-            plural(s.epochs_target, "epoch")
-        ),
-        Ending::EarlyStopped => format!(
-            "stopped early after {} of {} epochs: validation RMSE no longer improving{best}",
-            s.epochs, s.epochs_target
-        ),
-        Ending::Stopped => format!(
-            "stopped by a signal after {} of {} {} (run the same command to resume)",
-            s.epochs,
-            s.epochs_target,
-            plural(s.epochs_target, "epoch")
-        ),
-    }
-}
-
-/// A run that trained every epoch asked for while its validation RMSE was
-/// still improving at the last one: what to do to train on.
-pub fn still_improving(s: &TrainSummary) -> Option<String> {
-    let last = s.epochs;
-    let improving = s.ending == Ending::Finished
-        && s.updates > 0
-        && s.best_validation_rmse
-            .is_some_and(|(_, epoch)| epoch == last);
-    improving.then(|| {
-        format!(
-            "the validation RMSE was still improving at epoch {last}, the last one asked for; \
-             the same command with --epochs {} trains on from here",
-            last + last.div_ceil(2).max(1)
-        )
-    })
-}
-
-/// `word`, with an s unless `n` is 1.
-fn plural(n: u32, word: &str) -> String {
-    if n == 1 {
-        word.to_string()
-    } else {
-        format!("{word}s")
-    }
+    crate::with_k!(rank, K => run::run::<K>(data, config, settings, start, around))
 }

@@ -1,16 +1,17 @@
-//! What a run reports: the final summary, the per-epoch record (a line of
-//! `metrics.jsonl` and a line on stderr), and the progress display.
+//! What a run reports: the final summary ([`TrainSummary`], the value
+//! [`super::train`] returns), why it ended, and its settings in words.
+//! The per-epoch record is [`EpochRecord`]; how any of it is shown is the
+//! [`Reporter`](crate::report::Reporter)'s business.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use funk_kernel::{LearningRate, ModelKind};
 
-use super::config::{TrainConfig, Verbosity};
+use super::config::TrainConfig;
 use crate::checkpoint::Settings;
+pub use crate::runstate::EpochRecord;
 
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -88,132 +89,6 @@ pub struct TrainSummary {
     pub threads: usize,
     /// The kernel's instruction set.
     pub isa: String,
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Clone, Debug, Serialize)]
-pub struct EpochRecord {
-    /// The epoch just completed (1-based).
-    pub epoch: u32,
-    /// Epochs in all.
-    pub epochs: u32,
-    /// Train RMSE (errors before each update).
-    pub train_rmse: f64,
-    /// Test RMSE (clamped predictions).
-    pub test_rmse: Option<f64>,
-    /// Test MAE.
-    pub test_mae: Option<f64>,
-    /// Validation RMSE (clamped predictions), if there is a validation slice.
-    pub validation_rmse: Option<f64>,
-    /// Learning rate of the epoch.
-    pub learning_rate: f32,
-    /// Updates per second of the epoch by the wall clock (its updates
-    /// over [`EpochRecord::seconds`]).
-    pub updates_per_sec: f64,
-    /// Updates per second inside the epoch's training windows only (a
-    /// diagnostic: evaluation, checkpoints and the rest excluded).
-    pub window_updates_per_sec: f64,
-    /// Seconds the epoch took by the wall clock, from its start to the end
-    /// of its evaluation and checkpoint.
-    pub seconds: f64,
-    /// Estimated seconds to the end of the run.
-    pub eta_seconds: f64,
-    /// Unix time.
-    pub unix_time: f64,
-}
-
-/// Progress on stderr: a bar over the strata on a terminal, a line per epoch.
-#[derive(Debug)]
-pub struct Reporter {
-    verbosity: Verbosity,
-    bar: ProgressBar,
-}
-
-impl Reporter {
-    /// A reporter; the bar only draws on a terminal and when not quiet.
-    pub fn new(verbosity: Verbosity, strata: u64) -> Self {
-        let target = if verbosity == Verbosity::Normal {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(strata), target);
-        if let Ok(style) =
-            ProgressStyle::with_template("  epoch {prefix} [{bar:30}] {pos}/{len} strata {msg}")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        Self { verbosity, bar }
-    }
-
-    /// A message on stderr (not when quiet).
-    pub fn note(&self, msg: &str) {
-        if self.verbosity == Verbosity::Normal {
-            self.bar.suspend(|| eprintln!("{msg}"));
-        }
-    }
-
-    /// A line on stderr (always).
-    pub fn line(&self, msg: &str) {
-        self.bar.suspend(|| eprintln!("{msg}"));
-    }
-
-    /// A warning on stderr (always).
-    pub fn warn(&self, msg: &str) {
-        self.bar.suspend(|| eprintln!("funkd: warning: {msg}"));
-    }
-
-    /// A new epoch starts.
-    pub fn start_epoch(&self, epoch: u32, epochs: u32, done_strata: u64) {
-        self.bar.set_prefix(format!("{}/{epochs}", epoch + 1));
-        self.bar.set_position(done_strata);
-        self.bar.set_message("");
-    }
-
-    /// A stratum finished.
-    pub fn stratum_done(&self, rate: f64) {
-        self.bar.inc(1);
-        self.bar
-            .set_message(format!("{:.1} M updates/s", rate / 1e6));
-    }
-
-    /// An epoch finished.
-    pub fn epoch_done(&self, r: &EpochRecord) {
-        let mut test = match (r.test_rmse, r.test_mae) {
-            (Some(rmse), Some(mae)) => format!("test rmse {rmse:.4} mae {mae:.4}"),
-            _ => "no test split".to_string(),
-        };
-        if let Some(v) = r.validation_rmse {
-            test = format!("valid rmse {v:.4}  {test}");
-        }
-        self.note(&format!(
-            "epoch {:>3}/{}  train rmse {:.4}  {test}  lr {:.4e}  {:.1} M updates/s  {:.1} s  ETA {}",
-            r.epoch,
-            r.epochs,
-            r.train_rmse,
-            r.learning_rate,
-            r.updates_per_sec / 1e6,
-            r.seconds,
-            eta(r.eta_seconds)
-        ));
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-fn eta(secs: f64) -> String {
-    let d = Duration::from_secs_f64(secs.max(0.0));
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
 }
 
 /// "1 thread", "4 threads".
@@ -311,4 +186,72 @@ pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> Str
         .iter()
         .map(|(name, value, source)| format!("  {name:<24} {value} ({source})\n"))
         .collect()
+}
+
+/// How a run ended, in words: "finished: 20 of 20 epochs", "stopped early
+/// after 12 of 20 epochs: …", or, for a resumed run that had nothing left
+/// to train, that it had nothing left to do and what would change that.
+pub fn ending_line(s: &TrainSummary) -> String {
+    let best = s
+        .best_validation_rmse
+        .map_or(String::new(), |(_, e)| format!(", best at epoch {e}"));
+    let nothing_to_do = s.updates == 0
+        && s.resumed_from.is_some_and(|(_, stratum)| stratum == 0)
+        && s.ending != Ending::Stopped;
+    match s.ending {
+        Ending::EarlyStopped if nothing_to_do => format!(
+            "had nothing left to do: the run had already stopped early after {} epochs \
+             (validation RMSE no longer improving{best}); use --fresh to start over",
+            s.epochs
+        ),
+        Ending::Finished if nothing_to_do => format!(
+            "had nothing left to do: the run had already trained {} {} of a target of {}; \
+             pass a larger --epochs to train further, or --fresh to start over",
+            s.epochs,
+            plural(s.epochs, "epoch"),
+            s.epochs_target
+        ),
+        Ending::Finished => format!(
+            "finished: {} of {} {}",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+        Ending::EarlyStopped => format!(
+            "stopped early after {} of {} epochs: validation RMSE no longer improving{best}",
+            s.epochs, s.epochs_target
+        ),
+        Ending::Stopped => format!(
+            "stopped by a signal after {} of {} {} (run the same command to resume)",
+            s.epochs,
+            s.epochs_target,
+            plural(s.epochs_target, "epoch")
+        ),
+    }
+}
+
+/// A run that trained every epoch asked for while its validation RMSE was
+/// still improving at the last one: what to do to train on.
+pub fn still_improving(s: &TrainSummary) -> Option<String> {
+    let last = s.epochs;
+    let improving = s.ending == Ending::Finished
+        && s.updates > 0
+        && s.best_validation_rmse
+            .is_some_and(|(_, epoch)| epoch == last);
+    improving.then(|| {
+        format!(
+            "the validation RMSE was still improving at epoch {last}, the last one asked for; \
+             the same command with --epochs {} trains on from here",
+            last + last.div_ceil(2).max(1)
+        )
+    })
+}
+
+/// `word`, with an s unless `n` is 1.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
 }

@@ -13,7 +13,7 @@ use crossbeam_channel::Receiver;
 use funk_kernel::{DivergenceMonitor, Health, HyperParams, Isa};
 
 use super::config::TrainConfig;
-use super::report::{Ending, EpochRecord, Reporter, TrainSummary};
+use super::report::{Ending, EpochRecord, TrainSummary};
 use super::schedule::EpochSchedule;
 use super::state::ModelState;
 use super::trainer::{Channels, Flow, Trainer, GROWTH_TOLERANCE, MONITOR_WINDOW, TICK};
@@ -23,6 +23,8 @@ use crate::checkpoint::{
     BackgroundWriter, Checkpoint, CheckpointDir, Method, Parameters, Progress, Settings,
 };
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
+use crate::runstate::best_epoch;
 use crate::service::status::unix_now;
 use crate::service::{MetricsLog, Request, RunState, StatusFile};
 
@@ -36,6 +38,19 @@ pub enum Start {
     Warm(Box<Parameters>),
 }
 
+/// What a run talks to besides its data: where it keeps its checkpoints,
+/// who may ask it to stop, and whom it tells what it does.
+pub struct Surroundings<'a> {
+    /// The checkpoint directory (locked by the caller).
+    pub dir: &'a CheckpointDir,
+    /// Stop, checkpoint and status requests (signals).
+    pub requests: &'a Receiver<Request>,
+    /// When the caller began: start-up time is counted from here.
+    pub entered: Instant,
+    /// Where notes, warnings and progress go.
+    pub reporter: &'a dyn Reporter,
+}
+
 /// Runs (or resumes) training with rows of `K` values. `settings` are
 /// already reconciled with the checkpoint, if any.
 pub fn run<const K: usize>(
@@ -43,10 +58,14 @@ pub fn run<const K: usize>(
     config: &TrainConfig,
     settings: Settings,
     start: Start,
-    dir: &CheckpointDir,
-    requests: &Receiver<Request>,
-    entered: Instant,
+    around: Surroundings<'_>,
 ) -> anyhow::Result<TrainSummary> {
+    let Surroundings {
+        dir,
+        requests,
+        entered,
+        reporter,
+    } = around;
     let grid = data.grid();
     let user_bands: Vec<Range<usize>> = (0..grid).map(|b| data.user_band(b)).collect();
     let item_bands: Vec<Range<usize>> = (0..grid).map(|b| data.item_band(b)).collect();
@@ -101,13 +120,13 @@ pub fn run<const K: usize>(
             )
         }
     };
-    let isa = config.isa_for(&settings);
+    let isa = config.isa_for(&settings, reporter);
     let mut trainer = Trainer {
         data,
         validation,
         best,
         config,
-        reporter: Reporter::new(config.verbosity, grid as u64),
+        reporter,
         settings,
         progress,
         state,
@@ -167,7 +186,7 @@ pub fn run<const K: usize>(
         drop(job_tx);
         ending
     });
-    trainer.reporter.finish();
+    reporter.training_ended();
     let ending = match outcome {
         Ok(ending) => ending,
         Err(e) => {
@@ -212,10 +231,11 @@ impl<const K: usize> Trainer<'_, K> {
             self.epochs_began.get_or_insert(epoch_began);
             let epoch_train_time = self.train_time;
             let epoch_updates = self.updates_here;
-            self.reporter.start_epoch(
+            self.reporter.epoch_started(
                 self.progress.epoch,
                 self.settings.epochs,
                 u64::from(self.progress.stratum),
+                grid as u64,
             );
             self.publish(RunState::Training, None);
             let flow = match self.settings.method {
@@ -316,7 +336,7 @@ impl<const K: usize> Trainer<'_, K> {
             };
             self.reporter.epoch_done(&record);
             if let Err(e) = self.metrics.append(&record) {
-                self.reporter.warn(&format!("{e:#}"));
+                self.reporter.warning(&format!("{e:#}"));
             }
             self.publish(RunState::Training, None);
             // Patience running out at the last epoch stops nothing early:
@@ -390,17 +410,4 @@ impl<const K: usize> Trainer<'_, K> {
             isa: isa.name().to_string(),
         }
     }
-}
-
-/// The index of the lowest finite value (the first one on ties): the
-/// epoch (from 0) whose model early stopping keeps.
-pub(crate) fn best_epoch(hist: &[f64]) -> Option<usize> {
-    hist.iter()
-        .enumerate()
-        .filter(|(_, x)| x.is_finite())
-        .fold(None, |best: Option<(usize, f64)>, (i, x)| match best {
-            Some((_, b)) if b <= *x => best,
-            _ => Some((i, *x)),
-        })
-        .map(|(i, _)| i)
 }

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::config::TrainConfig;
-use super::report::Reporter;
 use super::state::ModelState;
 use super::validation::ValidationSlice;
 use super::workers::{Job, Outcome};
 use crate::checkpoint::{BackgroundWriter, CheckpointDir, Progress, Settings};
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
 use crate::service::{MetricsLog, Request, StatusFile};
 
 /// Epochs of loss history the divergence monitor looks at.
@@ -62,7 +62,8 @@ pub(super) struct Trainer<'d, const K: usize> {
     pub(super) checkpoint_writer: BackgroundWriter,
     pub(super) status_file: StatusFile,
     pub(super) metrics: MetricsLog,
-    pub(super) reporter: Reporter,
+    /// Where notes, warnings and progress go.
+    pub(super) reporter: &'d dyn Reporter,
     pub(super) started: Instant,
     /// When [`super::train`] was entered.
     pub(super) entered: Instant,

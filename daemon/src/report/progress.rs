@@ -3,7 +3,7 @@
 //! life), or nothing at all when asked to be quiet.
 //!
 //! ```
-//! let p = funkd::progress::Progress::new("import", Some(1000), funkd::progress::Unit::Bytes, false);
+//! let p = funkd::report::progress::Progress::new("import", Some(1000), funkd::report::progress::Unit::Bytes, false);
 //! p.inc(500);
 //! p.finish();
 //! ```
@@ -141,6 +141,12 @@ pub fn rate(per_sec: f64, name: &str) -> String {
         format!("{per_sec:.1} {name}/s")
     } else {
         format!("{} {name}/s", HumanCount(per_sec.round() as u64))
+    }
+}
+
+impl super::Counter for Progress {
+    fn inc(&self, n: u64) {
+        Progress::inc(self, n);
     }
 }
 
