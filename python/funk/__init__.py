@@ -16,7 +16,7 @@ thread count), resumable from checkpoints, and the same model as the
 See :func:`train` and :class:`Model`.
 """
 
-from ._errors import FunkError, UnknownIdError, UsageError
+from ._errors import FunkError, FunkWarning, UnknownIdError, UsageError
 from ._funk import __version__
 from ._model import FoldedUser, Model
 from ._train import defaults, train
@@ -24,6 +24,7 @@ from ._train import defaults, train
 __all__ = [
     "FoldedUser",
     "FunkError",
+    "FunkWarning",
     "Model",
     "UnknownIdError",
     "UsageError",

@@ -16,3 +16,8 @@ class UnknownIdError(FunkError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class FunkWarning(UserWarning):
+    """Something went wrong during training that did not stop it (a
+    corrupt checkpoint skipped, a metrics line not written)."""

@@ -3,15 +3,17 @@
 //! the resume rules are the CLI's own; training runs without the GIL.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use funkd::ratingfile::RatingFile;
+use funkd::report::{Reporter, Stderr};
+use funkd::runstate::EpochRecord;
+use funkd::service::Request;
 use funkd::train::args::{MethodArg, ScheduleArg};
+use funkd::train::train_until;
 use funkd::train::{TrainArgs, TrainConfig};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -122,9 +124,10 @@ impl Options {
 /// (`funkd train --json`'s object).
 ///
 /// Training runs on its own thread, without the GIL; this thread waits for
-/// it, checking for signals (Ctrl-C) and calling `progress` with each
-/// epoch's record. A KeyboardInterrupt, or an exception from `progress`,
-/// stops the run cleanly (the blocks in flight finish, a checkpoint is
+/// it, checking for signals (Ctrl-C), calling `progress` with each epoch's
+/// record and turning the run's warnings into Python warnings. A
+/// KeyboardInterrupt, or an exception from `progress`, stops the run
+/// cleanly between strata (the blocks in flight finish, a checkpoint is
 /// written) and is raised once it has stopped.
 #[pyfunction]
 #[pyo3(signature = (data, checkpoint_dir, options, progress=None))]
@@ -136,48 +139,61 @@ pub fn train(
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let args = options.to_args(&data, &checkpoint_dir)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (events, epochs) = crossbeam_channel::unbounded::<String>();
+    let (stop, requests) = crossbeam_channel::unbounded::<Request>();
+    let (events, heard) = crossbeam_channel::unbounded::<Event>();
     let (done, finished) = crossbeam_channel::bounded::<anyhow::Result<String>>(1);
-    let worker = {
-        let stop = Arc::clone(&stop);
-        std::thread::Builder::new()
-            .name("funk-train".into())
-            .spawn(move || {
-                let result = run(&args, &stop, &events);
-                let _ = done.send(result);
-            })
-            .map_err(|e| usage(format!("cannot start the training thread: {e}")))?
-    };
+    let worker = std::thread::Builder::new()
+        .name("funk-train".into())
+        .spawn(move || {
+            let reporter = Forwarder {
+                events,
+                stderr: (!args.quiet).then(|| Stderr::new(false)),
+            };
+            let result = run(&args, &reporter, &requests);
+            reporter.training_ended();
+            let _ = done.send(result);
+        })
+        .map_err(|e| usage(format!("cannot start the training thread: {e}")))?;
     let json = py.import("json")?;
+    let warnings = py.import("warnings")?;
+    let category = py.import("funk._errors")?.getattr("FunkWarning")?;
     let mut raised: Option<PyErr> = None;
+    let stop_with = |error: PyErr, why: &'static str, raised: &mut Option<PyErr>| {
+        // The first exception is the one raised; the run finishes its
+        // checkpoint whatever comes after it.
+        if raised.is_none() {
+            let _ = stop.send(Request::Stop(why));
+            *raised = Some(error);
+        }
+    };
     let result = loop {
         let next = py.detach(|| {
             crossbeam_channel::select! {
                 recv(finished) -> r => Wake::Finished(r.ok()),
-                recv(epochs) -> e => Wake::Epoch(e.ok()),
+                recv(heard) -> e => Wake::Heard(e.ok()),
                 default(POLL) => Wake::Poll,
             }
         });
         match next {
             Wake::Finished(result) => break result,
-            Wake::Epoch(Some(record)) => {
+            Wake::Heard(Some(Event::Epoch(record))) => {
                 if let (Some(callback), None) = (&progress, &raised) {
                     let called = json
                         .call_method1("loads", (record,))
                         .and_then(|record| callback.call1((record,)));
                     if let Err(e) = called {
-                        stop.store(true, Ordering::Relaxed);
-                        raised = Some(e);
+                        stop_with(e, "the progress callback raised an exception", &mut raised);
                     }
                 }
             }
-            Wake::Epoch(None) | Wake::Poll => {
+            Wake::Heard(Some(Event::Warning(message))) => {
+                if let Err(e) = warnings.call_method1("warn", (message, &category, 2)) {
+                    stop_with(e, "a warning was raised as an error", &mut raised);
+                }
+            }
+            Wake::Heard(None) | Wake::Poll => {
                 if let Err(e) = py.check_signals() {
-                    stop.store(true, Ordering::Relaxed);
-                    // The first exception is the one raised; the run
-                    // finishes its checkpoint whatever comes after it.
-                    raised.get_or_insert(e);
+                    stop_with(e, "KeyboardInterrupt", &mut raised);
                 }
             }
         }
@@ -197,15 +213,86 @@ pub fn train(
 /// How often the waiting thread looks for signals.
 const POLL: Duration = Duration::from_millis(50);
 
+/// What the training thread tells the waiting one.
+enum Event {
+    /// An epoch's record (`metrics.jsonl`'s line), as JSON.
+    Epoch(String),
+    /// A warning: something went wrong that did not stop the run.
+    Warning(String),
+}
+
 /// What woke the waiting thread.
 enum Wake {
     Finished(Option<anyhow::Result<String>>),
-    Epoch(Option<String>),
+    Heard(Option<Event>),
     Poll,
 }
 
+/// The run's reporter: epochs and warnings to the waiting thread (for
+/// `progress` and Python's warnings), and with `verbose=True` everything
+/// `funkd train` prints, on stderr.
+struct Forwarder {
+    events: Sender<Event>,
+    stderr: Option<Stderr>,
+}
+
+impl Reporter for Forwarder {
+    fn note(&self, message: &str) {
+        if let Some(stderr) = &self.stderr {
+            stderr.note(message);
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        let _ = self.events.send(Event::Warning(message.to_string()));
+    }
+
+    fn notice(&self, message: &str) {
+        if let Some(stderr) = &self.stderr {
+            stderr.notice(message);
+        }
+    }
+
+    fn settings(&self, table: &str) {
+        if let Some(stderr) = &self.stderr {
+            stderr.settings(table);
+        }
+    }
+
+    fn epoch_started(&self, epoch: u32, epochs: u32, strata_done: u64, strata: u64) {
+        if let Some(stderr) = &self.stderr {
+            stderr.epoch_started(epoch, epochs, strata_done, strata);
+        }
+    }
+
+    fn stratum_done(&self, updates_per_sec: f64) {
+        if let Some(stderr) = &self.stderr {
+            stderr.stratum_done(updates_per_sec);
+        }
+    }
+
+    fn epoch_done(&self, record: &EpochRecord) {
+        if let Some(stderr) = &self.stderr {
+            stderr.epoch_done(record);
+        }
+        if let Ok(json) = serde_json::to_string(record) {
+            let _ = self.events.send(Event::Epoch(json));
+        }
+    }
+
+    fn training_ended(&self) {
+        if let Some(stderr) = &self.stderr {
+            stderr.training_ended();
+        }
+    }
+}
+
 /// The training run itself, on the training thread.
-fn run(args: &TrainArgs, stop: &AtomicBool, events: &Sender<String>) -> anyhow::Result<String> {
+fn run(
+    args: &TrainArgs,
+    reporter: &dyn Reporter,
+    requests: &Receiver<Request>,
+) -> anyhow::Result<String> {
     let checkpoint_dir = args
         .checkpoint_dir
         .as_deref()
@@ -217,8 +304,7 @@ fn run(args: &TrainArgs, stop: &AtomicBool, events: &Sender<String>) -> anyhow::
     if args.fresh {
         move_run_aside(checkpoint_dir, !args.quiet)?;
     }
-    let _ = (stop, events);
-    let summary = funkd::train::train(&data, &config, checkpoint_dir)?;
+    let summary = train_until(&data, &config, checkpoint_dir, None, reporter, requests)?;
     Ok(serde_json::to_string(&summary)?)
 }
 

@@ -145,4 +145,4 @@ def test_a_saved_model_outlives_its_temporary_run(ratings, tmp_path, funkd):
     data = next((tmp_path / "kept").glob("ratings-*.funk"))
     out = funkd("predict", "--model", tmp_path / "kept", "--data", data,
                 "--user", u[0], "--item", i[0]).stdout
-    assert float(out.split("\t")[2]) == float(predicted[0])
+    assert np.float32(out.split("\t")[2]) == predicted[0]
