@@ -1,6 +1,7 @@
 """Type stubs of the native module (the public API is in ``funk``)."""
 
 from os import PathLike
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -83,9 +84,9 @@ class RawModel:
     @property
     def rating_range(self) -> Optional[Tuple[float, float]]: ...
     @property
-    def checkpoint(self) -> str: ...
+    def checkpoint(self) -> Path: ...
     @property
-    def data_path(self) -> str: ...
+    def data_path(self) -> Path: ...
     @property
     def data_identity(self) -> int: ...
     @property
