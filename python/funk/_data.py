@@ -106,6 +106,14 @@ def factorize(column: np.ndarray, what: str) -> Tuple[np.ndarray, List[str]]:
     if whole is not None:
         column = whole
     if column.dtype.kind in "iu":
+        try:
+            import pandas as pd
+
+            # Hashing: in order of first appearance already, no sort.
+            codes, uniques = pd.factorize(column)
+            return codes.astype(np.uint32), [str(int(x)) for x in uniques.tolist()]
+        except ImportError:
+            pass
         uniques, first, inverse = np.unique(column, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)

@@ -146,3 +146,19 @@ def test_a_saved_model_outlives_its_temporary_run(ratings, tmp_path, funkd):
     out = funkd("predict", "--model", tmp_path / "kept", "--data", data,
                 "--user", u[0], "--item", i[0]).stdout
     assert np.float32(out.split("\t")[2]) == predicted[0]
+
+
+def test_ids_are_numbered_alike_with_and_without_pandas(monkeypatch, ratings):
+    import sys
+
+    from funk import _data
+
+    mixed = np.array([5, "a", 5, 3.0, "b", "a", 3], dtype=object)
+    cases = [ratings.train[0], np.array([3.0, 1.0, 3.0, 2.0]), mixed]
+    with_pandas = [_data.factorize(c, "ids") for c in cases]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    for column, (codes, names) in zip(cases, with_pandas):
+        plain_codes, plain_names = _data.factorize(column, "ids")
+        np.testing.assert_array_equal(plain_codes, codes)
+        assert plain_names == names
+    assert with_pandas[2][1] == ["5", "a", "3", "b"]
