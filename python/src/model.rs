@@ -66,10 +66,10 @@ pub fn load_snapshot(path: &Path, data: Option<PathBuf>) -> anyhow::Result<Snaps
     Snapshot::load(&file, &dir, &source, None)
 }
 
-fn scored_arrays<'py>(
-    py: Python<'py>,
-    found: Vec<Scored>,
-) -> (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>) {
+/// Items (internal ids) and their scores, best first.
+type Ranked<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>);
+
+fn scored_arrays<'py>(py: Python<'py>, found: Vec<Scored>) -> Ranked<'py> {
     let ids: Vec<i64> = found.iter().map(|s| s.item as i64).collect();
     let scores: Vec<f32> = found.iter().map(|s| s.score).collect();
     (ids.into_pyarray(py), scores.into_pyarray(py))
@@ -243,7 +243,7 @@ impl RawModel {
         user: usize,
         n: usize,
         exclude_rated: bool,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<Ranked<'py>> {
         self.check_user(user)?;
         let excluded = if exclude_rated {
             self.snap.rated_by(user).py_err()?
@@ -263,7 +263,7 @@ impl RawModel {
         bias: f32,
         n: usize,
         exclude: PyReadonlyArray1<'_, i64>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<Ranked<'py>> {
         let model = &self.snap.model;
         let row = row.as_array().to_vec();
         if row.len() != model.rank {
@@ -285,12 +285,7 @@ impl RawModel {
 
     /// The `n` internal items nearest to internal item `item` by the cosine
     /// of their factor rows (funkd serve's similar items).
-    fn similar_items<'py>(
-        &self,
-        py: Python<'py>,
-        item: usize,
-        n: usize,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f32>>)> {
+    fn similar_items<'py>(&self, py: Python<'py>, item: usize, n: usize) -> PyResult<Ranked<'py>> {
         self.check_item(item)?;
         let found = py.detach(|| self.snap.similar(self.isa, item, n));
         Ok(scored_arrays(py, found))
