@@ -244,10 +244,10 @@ fn ensure_data(plan: &Plan) -> Result<PathBuf> {
         eprintln!("generating {} (scale {}) …", path.display(), plan.scale);
         let config = funk::daemon::gen::GenConfig {
             scale: plan.scale,
-            progress: true,
             ..Default::default()
         };
-        funk::daemon::gen::generate(&config, &path)?;
+        let reporter = funk::daemon::report::Stderr::new(false);
+        funk::daemon::gen::generate_with(&config, &path, false, &reporter)?;
     }
     Ok(path)
 }

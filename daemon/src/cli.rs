@@ -84,7 +84,7 @@ pub enum Command {
     /// Import Netflix Prize, MovieLens, CSV/TSV or LIBMF text into a rating file.
     Import(crate::import::ImportArgs),
     /// Show what is in a rating file or checkpoint (counts, grid, balance, checksums).
-    Inspect(crate::inspect::InspectArgs),
+    Inspect(commands::inspect::InspectArgs),
     /// Train (or resume) a model from a rating file into a checkpoint directory.
     Train(crate::train::TrainArgs),
     /// Serve the newest model of a checkpoint directory over HTTP (predict, recommend, fold-in).
@@ -114,9 +114,9 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Demo(a) => commands::demo::run(a),
-            Command::Gen(a) => crate::gen::run(a),
-            Command::Import(a) => crate::import::run(a),
-            Command::Inspect(a) => crate::inspect::run(a),
+            Command::Gen(a) => commands::gen::run(a),
+            Command::Import(a) => commands::import::run(a),
+            Command::Inspect(a) => commands::inspect::run(a),
             Command::Train(a) => commands::train::run(a),
             Command::Serve(a) => crate::serve::run(a),
             Command::Compact(a) => crate::compact::run(a),

@@ -31,7 +31,7 @@ fn replay_rating_file(path: &Path) {
                 );
             }
         }
-        let _ = funkd::inspect::describe(&file, 0.0, None);
+        let _ = funkd::commands::inspect::describe(&file, 0.0, None);
     }
 }
 
@@ -71,7 +71,7 @@ fn replay_import(format: Format, data: &[u8]) {
         json: false,
         quiet: true,
     };
-    match funkd::import::import(&args) {
+    match funkd::import::import(&args, &funkd::report::Silent) {
         Ok(_) => replay_rating_file(&out),
         Err(_) => assert!(!out.exists(), "a failed import left its output"),
     }

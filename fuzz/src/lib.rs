@@ -32,7 +32,7 @@ pub fn rating_file(data: &[u8]) {
             let _ = file.train_block(ub, 0);
             let _ = file.test_block(0, ub);
         }
-        let _ = funkd::inspect::describe(&file, 0.0, None);
+        let _ = funkd::commands::inspect::describe(&file, 0.0, None);
     }
 }
 
@@ -77,7 +77,7 @@ pub fn import(format: Format, data: &[u8]) {
         quiet: true,
     };
     // Parse, then encode in memory: no fsync per run, same bytes as a file.
-    if let Ok(loaded) = funkd::import::load(&args) {
+    if let Ok(loaded) = funkd::import::load(&args, &funkd::report::Silent) {
         let opts = funkd::ratingfile::WriteOptions {
             grid: None,
             seed: 1,

@@ -4,7 +4,6 @@
 //! - [`format`](mod@format): the file layout and its types; `encode`/`decode` write
 //!   and read it (checksummed).
 //! - [`store`]: the directory: names, rotation, newest-good-with-fallback.
-//! - [`inspect`]: `funkd inspect` on a checkpoint.
 //! - [`background`]: checkpoints written on a thread of their own, from a
 //!   snapshot, while training goes on.
 //!
@@ -14,7 +13,6 @@ pub mod background;
 mod decode;
 mod encode;
 pub mod format;
-pub mod inspect;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +26,6 @@ pub use format::{
     Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC,
     OLDEST_VERSION, VERSION,
 };
-pub use inspect::inspect_command;
 pub use store::{CheckpointDir, Position};
 
 /// Why a checkpoint could not be read or used.

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::checkpoint::load_model;
-use crate::gen::{generate, GenConfig};
+use crate::gen::{generate_with, GenConfig};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
 use crate::report::Stderr;
@@ -99,6 +99,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
     let checkpoint_dir = dir.join("checkpoints");
     let quiet = args.json || args.quiet;
+    let reporter = Stderr::new(quiet);
     let say = |msg: String| {
         if !quiet {
             eprintln!("{msg}");
@@ -108,7 +109,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let gen = GenConfig {
         scale: args.scale,
         seed: args.seed,
-        progress: !quiet,
         ..GenConfig::default()
     };
     let (users, items, ratings) = gen.shape();
@@ -118,7 +118,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         gen.noise,
         data_path.display()
     ));
-    generate(&gen, &data_path).context("cannot generate the demo data")?;
+    generate_with(&gen, &data_path, false, &reporter).context("cannot generate the demo data")?;
     let data = RatingFile::open(&data_path)
         .with_context(|| format!("cannot open the generated file {}", data_path.display()))?;
 
@@ -136,7 +136,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "funkd demo: training the default model into {}",
         checkpoint_dir.display()
     ));
-    let summary = train(&data, &config, &checkpoint_dir, &Stderr::new(quiet))?;
+    let summary = train(&data, &config, &checkpoint_dir, &reporter)?;
 
     let loaded = load_model(&checkpoint_dir)?;
     let user = 0usize;

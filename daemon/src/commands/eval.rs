@@ -15,9 +15,9 @@ use funk_kernel::{evaluate_block, FactorRow, Isa, LossStats, ModelKind};
 use serde::Serialize;
 
 use crate::commands::context::{choose_isa, clamp_range, print_json, write_stdout, ModelWithData};
-use crate::commands::rows::{aligned_rows, band_view};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
+use crate::trained::rows::{aligned_rows, band_view};
 use crate::{usage_bail, with_k};
 
 /// Options of `funkd eval`.

@@ -27,10 +27,10 @@ use crate::commands::context::{
     check_model_matches, load_checked_model, open_data, print_json, write_stdout,
 };
 use crate::commands::export::kind_name;
-use crate::commands::rows::{aligned_rows, band_view};
 use crate::model::Model;
 use crate::rank::{padded_k, MAX_RANK};
 use crate::ratingfile::RatingFile;
+use crate::trained::rows::{aligned_rows, band_view};
 use crate::{usage_bail, with_k};
 
 /// Options of `funkd gradcheck`.

@@ -1,19 +1,26 @@
-//! Commands that use a trained model, and the demo.
+//! The commands: each takes its parsed options, checks them into the
+//! configuration of a library call, makes the call, and prints what it
+//! returns (as text, or as one JSON object with `--json`). `context` and
+//! `workdir` are what several of them share.
 
 pub mod context;
 pub mod cv;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod gen;
 pub mod gradcheck;
-pub mod npy;
-pub mod pairs;
+pub mod import;
+pub mod inspect;
 pub mod predict;
 pub mod recommend;
-pub mod rows;
 pub mod svd;
-pub mod titles;
 pub mod topn;
 pub mod train;
 pub mod tune;
 pub mod workdir;
+
+// Where these lived before they moved beside their users; the service
+// still names them by these paths.
+pub use crate::input::titles;
+pub use crate::trained::rows;

@@ -24,7 +24,7 @@ use funk_kernel::ModelKind;
 use serde::Serialize;
 
 use crate::commands::context::{clamp, clamp_range, print_json, write_stdout, ModelWithData};
-use crate::commands::pairs::{read_pairs, Pair};
+use crate::input::pairs::{read_pairs, Pair};
 use crate::model::Model;
 use crate::usage_bail;
 

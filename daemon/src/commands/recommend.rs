@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::commands::context::{
     choose_isa, clamp, clamp_range, print_json, write_stdout, ModelWithData,
 };
-use crate::commands::titles::Titles;
 use crate::commands::topn::{top_n_by, Scored};
+use crate::input::titles::Titles;
 use crate::model::Model;
 use crate::ratingfile::{FormatError, RatingFile};
 use crate::{usage_bail, with_k};

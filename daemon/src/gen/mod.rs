@@ -35,6 +35,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::ratingfile::{self, Meta, RatingSet, WriteOptions};
+use crate::report::{Reporter, Silent};
 use crate::usage_bail;
 
 /// Everything that decides a generated data set. `Default` is the Netflix
@@ -62,8 +63,6 @@ pub struct GenConfig {
     pub dense: Option<(usize, usize)>,
     /// Grid P of the file (`None`: the default for the size).
     pub grid: Option<usize>,
-    /// Show progress on stderr.
-    pub progress: bool,
 }
 
 impl Default for GenConfig {
@@ -79,7 +78,6 @@ impl Default for GenConfig {
             seed: 1,
             dense: None,
             grid: None,
-            progress: false,
         }
     }
 }
@@ -226,19 +224,26 @@ pub struct OracleFloor {
 }
 
 /// Generates the data set `config` describes and writes it to `out`
-/// (atomically). Same config ⇒ same bytes.
+/// (atomically), without a word. Same config ⇒ same bytes.
 pub fn generate(config: &GenConfig, out: &Path) -> anyhow::Result<GenSummary> {
-    generate_with(config, out, false)
+    generate_with(config, out, false, &Silent)
 }
 
-/// [`generate`], and with `oracle` also measures the oracle floor (the
-/// file is the same byte for byte; sparse data only).
-pub fn generate_with(config: &GenConfig, out: &Path, oracle: bool) -> anyhow::Result<GenSummary> {
+/// [`generate`], telling `reporter` how far it got (users sampled, then
+/// the writing); with `oracle` it also measures the oracle floor (the file
+/// is the same byte for byte; sparse data only). The library call of
+/// `funkd gen` ([`crate::commands::gen`]).
+pub fn generate_with(
+    config: &GenConfig,
+    out: &Path,
+    oracle: bool,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<GenSummary> {
     config.validate()?;
     crate::output::check_file(out, "output file", "-o")?;
     budget::check_fits(config, budget::room_for(out), out)?;
     let start = Instant::now();
-    let generated = sample::sample(config, oracle);
+    let generated = sample::sample(config, oracle, reporter);
     let set = RatingSet {
         user_ids: generated.user_ids,
         item_ids: generated.item_ids,
@@ -259,13 +264,11 @@ pub fn generate_with(config: &GenConfig, out: &Path, oracle: bool) -> anyhow::Re
         },
         ..set
     };
-    if config.progress {
-        eprintln!(
-            "gen: writing {} ratings to {}",
-            set.train.len() + set.test.len(),
-            out.display()
-        );
-    }
+    reporter.note(&format!(
+        "writing {} ratings to {}",
+        set.train.len() + set.test.len(),
+        out.display()
+    ));
     let summary = ratingfile::write(
         out,
         &set,
@@ -372,70 +375,6 @@ fn parse_dims(s: &str) -> Result<(usize, usize), String> {
             .map_err(|e| format!("{t:?} in {s:?}: {e}"))
     };
     Ok((parse(r)?, parse(c)?))
-}
-
-/// Runs `funkd gen`.
-pub fn run(args: GenArgs) -> anyhow::Result<()> {
-    let dense = args.dense.is_some();
-    let config = GenConfig {
-        scale: args.scale,
-        rank: args.rank,
-        noise: args.noise.unwrap_or(if dense { 0.1 } else { 0.75 }),
-        test_fraction: args
-            .test_fraction
-            .unwrap_or(if dense { 0.0 } else { 0.014 }),
-        seed: args.seed,
-        dense: args.dense,
-        grid: args.grid,
-        progress: !args.quiet,
-        ..GenConfig::default()
-    };
-    config.validate()?;
-    let config = match args.ratings_per_user {
-        Some(per_user) => config.with_ratings_per_user(per_user)?,
-        None => config,
-    };
-    if let Some(p) = args.grid {
-        let (u, i, _) = config.shape();
-        if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
-            usage_bail!("--grid {p}: must be in 1..={} and at most the number of users ({u}) and items ({i})", ratingfile::MAX_GRID);
-        }
-    }
-    if args.oracle && config.dense.is_some() {
-        usage_bail!("--oracle applies to sparse data, not --dense");
-    }
-    let summary = generate_with(&config, &args.out, args.oracle)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!(
-            "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
-            summary.path.display(),
-            summary.users,
-            summary.items,
-            summary.train,
-            summary.test,
-            summary.grid,
-            summary.bytes as f64 / 1e6,
-            summary.seconds
-        );
-        println!(
-            "mean {:.4}; noise floor (true-model RMSE) {:.4}; Bayes floor {}; mean-predictor RMSE {}",
-            summary.mean,
-            summary.noise_floor,
-            summary.bayes_floor.map_or("n/a".into(), |r| format!("{r:.4}")),
-            summary
-                .mean_rmse
-                .map_or("n/a".into(), |r| format!("{r:.4}"))
-        );
-        if let Some(o) = summary.oracle {
-            println!(
-                "oracle floor (items known, users estimated from their train ratings) {:.4} (clamped mean {:.4})",
-                o.bayes, o.linear
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

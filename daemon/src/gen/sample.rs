@@ -15,7 +15,7 @@ use super::model::{
 use super::oracle::{expected_rating, UserPosterior};
 use super::GenConfig;
 use crate::ratingfile::Triple;
-use crate::report::progress::{Progress, Unit};
+use crate::report::{Reporter, Unit};
 
 /// Users per chunk (each chunk has its own random stream).
 const CHUNK: usize = 2048;
@@ -76,7 +76,7 @@ struct Plan<'a> {
 
 /// Draws the data set `config` describes (already validated); with
 /// `oracle`, also measures the oracle floor (the ratings drawn are the same).
-pub fn sample(config: &GenConfig, oracle: bool) -> Generated {
+pub fn sample(config: &GenConfig, oracle: bool, reporter: &dyn Reporter) -> Generated {
     let (users, items, ratings) = config.shape();
     let dense = config.dense.is_some();
     let mut rng = stream(config.seed, GLOBAL, 0);
@@ -114,12 +114,7 @@ pub fn sample(config: &GenConfig, oracle: bool) -> Generated {
     };
 
     let chunks = users.div_ceil(CHUNK);
-    let progress = Progress::new(
-        "gen",
-        Some(users as u64),
-        Unit::Count("users"),
-        !config.progress,
-    );
+    let progress = reporter.progress("gen", Some(users as u64), Unit::Count("users"));
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -147,7 +142,7 @@ pub fn sample(config: &GenConfig, oracle: bool) -> Generated {
             .flat_map(|w| w.join().unwrap_or_default())
             .collect()
     });
-    progress.finish();
+    drop(progress);
     outputs.sort_by_key(|(c, _)| *c);
 
     let train_len: usize = outputs.iter().map(|(_, o)| o.train.len()).sum();

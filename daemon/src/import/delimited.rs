@@ -21,7 +21,7 @@ use std::path::Path;
 
 use super::builder::{Builder, Split};
 use super::lines::{for_each_line, parse_value, InputError};
-use crate::report::progress::Progress;
+use crate::report::Counter;
 
 /// How fields are separated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub fn read(
     layout: &Layout,
     split: Split,
     b: &mut Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(), InputError> {
     let before = b.len(split);
     match &layout.delimiter {
@@ -79,7 +79,7 @@ fn read_lines(
     layout: &Layout,
     split: Split,
     b: &mut Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(), InputError> {
     let needed = needed(layout);
     let mut first = true;
@@ -112,7 +112,7 @@ fn read_csv(
     delimiter: u8,
     split: Split,
     b: &mut Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(), InputError> {
     let file = File::open(path).map_err(|source| InputError::Io {
         file: path.to_path_buf(),

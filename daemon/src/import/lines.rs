@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::report::progress::Progress;
+use crate::report::Counter;
 
 /// An error in a user's input file: what was wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum InputError {
 /// line break and a trailing `\r`); stops at the first error.
 pub fn for_each_line(
     path: &Path,
-    progress: &Progress,
+    progress: &dyn Counter,
     mut each: impl FnMut(u64, &str) -> Result<(), String>,
 ) -> Result<(), InputError> {
     let io = |error| InputError::Io {
@@ -124,7 +124,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("u1.base");
         let os = File::open(&missing).unwrap_err().to_string();
-        let err = for_each_line(&missing, &Progress::hidden(), |_, _| Ok(())).unwrap_err();
+        let err = for_each_line(&missing, &crate::report::Uncounted, |_, _| Ok(())).unwrap_err();
         let text = format!("{:#}", anyhow::Error::new(err));
         assert_eq!(text.matches(&os).count(), 1, "{text}");
         assert!(text.contains("u1.base"), "{text}");

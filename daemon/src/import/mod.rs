@@ -1,4 +1,5 @@
-//! `funkd import`: text rating data → a rating file.
+//! Importing text rating data into a rating file ([`import`]; the
+//! command around it is [`crate::commands::import`]).
 //!
 //! Formats: the Netflix Prize `training_set` (a directory of `mv_*.txt`,
 //! with `--probe probe.txt` held out as the test split), Kaggle's
@@ -31,7 +32,7 @@ pub use delimited::{Delimiter, Layout};
 pub use lines::InputError;
 
 use crate::ratingfile::{self, shell_word, RatingSet, WriteOptions};
-use crate::report::progress::{Progress, Unit};
+use crate::report::{Counter, Reporter, Unit};
 use crate::usage_bail;
 
 /// What an import did.
@@ -71,39 +72,10 @@ pub struct ImportSummary {
     pub seconds: f64,
 }
 
-/// Runs `funkd import`.
-pub fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let summary = import(&args)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        println!(
-            "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
-            summary.path.display(),
-            summary.users,
-            summary.items,
-            summary.train,
-            summary.test,
-            summary.grid,
-            summary.bytes as f64 / 1e6,
-            summary.seconds
-        );
-        println!(
-            "duplicates (--duplicates {}): {} in train, {} in test{}",
-            clap::ValueEnum::to_possible_value(&summary.duplicate_policy)
-                .map_or_else(String::new, |v| v.get_name().to_string()),
-            summary.duplicates.train,
-            summary.duplicates.test,
-            summary.probe_unknown.map_or(String::new(), |n| format!(
-                "; probe lines not in training data: {n}"
-            ))
-        );
-    }
-    Ok(())
-}
-
-/// Imports as `args` says and writes the rating file.
-pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
+/// Imports as `args` says and writes the rating file: the library call of
+/// `funkd import` ([`crate::commands::import`]). Progress (bytes read) and
+/// warnings go to `reporter`.
+pub fn import(args: &ImportArgs, reporter: &dyn Reporter) -> anyhow::Result<ImportSummary> {
     let start = Instant::now();
     crate::output::check_file(&args.out, "output file", "-o")?;
     let Loaded {
@@ -111,7 +83,7 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
         duplicates,
         probe_unknown,
         files,
-    } = load(args)?;
+    } = load(args, reporter)?;
     if let Some(p) = args.grid {
         let (u, i) = (set.user_ids.len(), set.item_ids.len());
         if p == 0 || p > u || p > i || p > ratingfile::MAX_GRID {
@@ -122,11 +94,11 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
         }
     }
     if duplicates.in_both_splits > 0 {
-        eprintln!(
-            "funkd: warning: {} (user, item) pairs are rated in both the train and the test input; \
+        reporter.warning(&format!(
+            "{} (user, item) pairs are rated in both the train and the test input; \
              the test error on them measures memory, not prediction (remove them from one side)",
             duplicates.in_both_splits
-        );
+        ));
     }
     let written = ratingfile::write(
         &args.out,
@@ -170,8 +142,8 @@ pub struct Loaded {
 }
 
 /// Reads and checks the input `args` names (everything `import` does but
-/// writing the file).
-pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
+/// writing the file), counting the bytes read on `reporter`.
+pub fn load(args: &ImportArgs, reporter: &dyn Reporter) -> anyhow::Result<Loaded> {
     if args.probe.is_some() && !args.format.is_netflix() {
         usage_bail!("--probe is only for the netflix and netflix-combined formats");
     }
@@ -208,7 +180,7 @@ pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
         all.push(p);
     }
     let total: u64 = all.iter().map(|p| lines::file_len(p)).sum();
-    let progress = Progress::new("import", Some(total), Unit::Bytes, args.quiet);
+    let progress = reporter.progress("import", Some(total), Unit::Bytes);
 
     let mut b = Builder::new(range);
     if args.duplicates == DuplicatePolicy::Error {
@@ -217,16 +189,16 @@ pub fn load(args: &ImportArgs) -> anyhow::Result<Loaded> {
     for (files, split) in [(&train_files, Split::Train), (&test_files, Split::Test)] {
         for file in files {
             b.start_file(file);
-            read_file(args, file, split, &mut b, &progress)?;
+            read_file(args, file, split, &mut b, progress.as_ref())?;
         }
     }
     let mut probe_unknown = None;
     if let Some(probe) = &args.probe {
-        let (pairs, unknown) = netflix::read_probe(probe, &b, &progress)?;
+        let (pairs, unknown) = netflix::read_probe(probe, &b, progress.as_ref())?;
         b.hold_out(&pairs);
         probe_unknown = Some(unknown);
     }
-    progress.finish();
+    drop(progress);
     let source = command_line(args);
     let (set, duplicates) = b
         .finish(args.duplicates, fraction, args.seed, source)
@@ -310,7 +282,7 @@ fn read_file(
     file: &Path,
     split: Split,
     b: &mut Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(), InputError> {
     let generic = matches!(args.format, Format::Csv | Format::Tsv);
     let integer_ids = match args.format {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::builder::{Builder, Split};
 use super::lines::{for_each_line, parse_id, parse_value, InputError};
-use crate::report::progress::Progress;
+use crate::report::Counter;
 
 /// The input files of a `--train`/`--test` list: directories are replaced
 /// by their `mv_*.txt` files (sorted by name).
@@ -52,7 +52,7 @@ pub fn read_ratings(
     path: &Path,
     split: Split,
     b: &mut Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(), InputError> {
     let mut movie: Option<u32> = None;
     let before = b.len(split);
@@ -93,7 +93,7 @@ pub fn read_ratings(
 pub fn read_probe(
     path: &Path,
     b: &Builder,
-    progress: &Progress,
+    progress: &dyn Counter,
 ) -> Result<(HashSet<(u32, u32)>, u64), InputError> {
     let mut pairs = HashSet::new();
     let mut unknown = 0u64;

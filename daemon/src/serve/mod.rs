@@ -112,8 +112,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub intake: bool,
     /// Testing aid: the ingest log's writer waits this long after the first
-    /// batch of a round, so that concurrent batches join it.
-    #[arg(long, hide = true, default_value_t = 0)]
+    /// batch of a round, so that concurrent batches join it. A flag only
+    /// with the `test-hooks` feature (the tests' build); 0 otherwise.
+    #[cfg_attr(feature = "test-hooks", arg(long, hide = true, default_value_t = 0))]
+    #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     pub intake_gather_ms: u64,
     /// Instruction set for the dot products (default: the best this CPU has).
     #[arg(long, value_name = "NAME")]

@@ -149,12 +149,17 @@ pub struct TrainArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Testing aid: sleep this long per stratum trained (after every window of strata).
-    #[arg(long, hide = true, default_value_t = 0)]
+    /// Testing aid: sleep this long per stratum trained (after every window
+    /// of strata). A flag only with the `test-hooks` feature (the tests'
+    /// build); 0 otherwise.
+    #[cfg_attr(feature = "test-hooks", arg(long, hide = true, default_value_t = 0))]
+    #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     pub stratum_delay_ms: u64,
 
-    /// Testing aid: pause this long in the middle of writing each checkpoint.
-    #[arg(long, hide = true, default_value_t = 0)]
+    /// Testing aid: pause this long in the middle of writing each
+    /// checkpoint. A flag only with the `test-hooks` feature; 0 otherwise.
+    #[cfg_attr(feature = "test-hooks", arg(long, hide = true, default_value_t = 0))]
+    #[cfg_attr(not(feature = "test-hooks"), arg(skip))]
     pub checkpoint_pause_ms: u64,
 }
 

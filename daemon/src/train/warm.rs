@@ -30,8 +30,8 @@ use funk_kernel::ModelKind;
 use super::state::ModelState;
 use super::TrainConfig;
 use crate::checkpoint::{LoadedModel, Parameters, Settings};
-use crate::commands::context::{check_model_matches, load_checked_model, resolve_data};
 use crate::ratingfile::RatingFile;
+use crate::trained::{check_model_matches, load_checked_model, resolve_data};
 use crate::usage_bail;
 
 /// The model a run starts from, with the rating file it was trained on

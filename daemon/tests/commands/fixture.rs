@@ -55,7 +55,6 @@ pub fn sparse(plain: bool, seed: u64) -> Fixture {
         seed,
         dense: None,
         grid: None,
-        progress: false,
     };
     generate(&config, &data).unwrap();
     let model = dir.path().join("run");

@@ -37,7 +37,6 @@ pub fn trained(epochs: u32) -> Trained {
         seed: 5,
         dense: None,
         grid: None,
-        progress: false,
     };
     generate(&config, &data).unwrap();
     let dir = tmp.path().join("run");

@@ -21,6 +21,7 @@
 
 pub mod csv;
 pub mod libmf;
+pub mod npy;
 pub mod numpy;
 
 use std::path::{Path, PathBuf};

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::Result;
 use funk_kernel::ModelKind;
 
+use super::npy;
 use super::write_id_list;
-use crate::commands::npy;
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
 

@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::commands::context::{load_checked_model, optional_data, print_json, write_stdout};
+use crate::commands::export::npy;
 use crate::commands::export::{kind_name, write_id_list};
-use crate::commands::npy;
 use recover::RecoveredSvd;
 
 /// Options of `funkd svd`.

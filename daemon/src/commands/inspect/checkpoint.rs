@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use funk_kernel::{LearningRate, ModelKind};
 
-use super::{model_hash, store, Checkpoint, MAGIC};
+use crate::checkpoint::{model_hash, store, Checkpoint, CheckpointDir, MAGIC};
 
 /// Prints what a checkpoint holds. Reading it always checks the checksum
 /// and every length; `verify` also checks that every parameter is finite.
@@ -17,7 +17,7 @@ pub fn inspect_command(path: &Path, verify: bool, json: bool) -> anyhow::Result<
     let mut run = None;
     if path.is_dir() {
         run = crate::service::status::run_report(path);
-        let found = match super::CheckpointDir::new(path).newest_good() {
+        let found = match CheckpointDir::new(path).newest_good() {
             Ok(found) => found,
             Err(e) => {
                 if let Some(run) = run.as_ref().filter(|_| !json) {

@@ -1,9 +1,9 @@
 //! A [`Model`]'s flat factor arrays in the kernel's aligned row layout,
 //! and the shape checks that make the conversion safe to rely on.
 
-use anyhow::{bail, ensure, Result};
 use std::ops::Range;
 
+use anyhow::{bail, ensure, Result};
 use funk_kernel::{BandView, FactorRow};
 
 use crate::model::Model;

@@ -1,5 +1,5 @@
-//! `funkd inspect`: what is in a rating file (or, handed on to the
-//! checkpoint module, a checkpoint): counts, dimensions, grid, block
+//! `funkd inspect`: what is in a rating file (or, in [`checkpoint`], a
+//! checkpoint): counts, dimensions, grid, block
 //! balance, split sizes, id ranges, format version, checksums.
 
 use std::io::Read;
@@ -10,6 +10,8 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::ratingfile::RatingFile;
+
+pub mod checkpoint;
 
 /// The first bytes of a checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"FUNKCKPT";
@@ -32,14 +34,14 @@ pub struct InspectArgs {
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     if args.file.is_dir() {
         // A checkpoint directory: its newest good checkpoint.
-        return crate::checkpoint::inspect_command(&args.file, args.verify, args.json);
+        return checkpoint::inspect_command(&args.file, args.verify, args.json);
     }
     let mut magic = [0u8; 8];
     let n = std::fs::File::open(&args.file)
         .and_then(|mut f| read_up_to(&mut f, &mut magic))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     if n == 8 && &magic == CHECKPOINT_MAGIC {
-        return crate::checkpoint::inspect_command(&args.file, args.verify, args.json);
+        return checkpoint::inspect_command(&args.file, args.verify, args.json);
     }
     let start = Instant::now();
     let file = RatingFile::open(&args.file)?;
