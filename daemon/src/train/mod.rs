@@ -43,7 +43,7 @@ use crate::dirlock::DirLock;
 use crate::rank::{padded_k, MAX_RANK};
 use crate::ratingfile::RatingFile;
 use crate::report::Reporter;
-use crate::service::SignalListener;
+use crate::service::{Request, SignalListener};
 
 /// Trains a model on `data` into `checkpoint_dir`, or resumes the run
 /// whose checkpoints are there, and returns what came of it. This is the
@@ -96,6 +96,30 @@ pub fn train_from(
     checkpoint_dir: &Path,
     warm: Option<&WarmStart>,
     reporter: &dyn Reporter,
+) -> anyhow::Result<TrainSummary> {
+    train_until(
+        data,
+        config,
+        checkpoint_dir,
+        warm,
+        reporter,
+        &crossbeam_channel::never(),
+    )
+}
+
+/// [`train_from`], also answering [`Request`]s from `requests` as it
+/// answers signals: [`Request::Stop`] ends the run cleanly between strata
+/// (the blocks in flight finish, a checkpoint is written, the summary says
+/// [`Ending::Stopped`]). For a caller that stops runs its own way (a
+/// language binding's interrupt, a deadline) with `config.handle_signals`
+/// off; with it on, the signals' requests are answered instead.
+pub fn train_until(
+    data: &RatingFile,
+    config: &TrainConfig,
+    checkpoint_dir: &Path,
+    warm: Option<&WarmStart>,
+    reporter: &dyn Reporter,
+    requests: &crossbeam_channel::Receiver<Request>,
 ) -> anyhow::Result<TrainSummary> {
     let entered = Instant::now();
     config.validate()?;
@@ -206,8 +230,7 @@ pub fn train_from(
     } else {
         None
     };
-    let never = crossbeam_channel::never();
-    let requests = listener.as_ref().map_or(&never, |l| l.requests());
+    let requests = listener.as_ref().map_or(requests, |l| l.requests());
     let around = run::Surroundings {
         dir: &dir,
         requests,

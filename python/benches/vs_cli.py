@@ -1,0 +1,83 @@
+"""funk.train against funkd train (and Surprise's SVD, when installed) on
+the same MovieLens-1M-sized synthetic ratings, runs alternated so that a
+noisy machine slows both alike; prints the median wall-clock seconds of
+each and their ratios.
+
+    python benches/vs_cli.py --funkd target/release/funkd [--rounds 5] [--epochs 20]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import funk
+
+
+def ratings(seed=1, users=6040, items=3706, count=1_000_209):
+    rng = np.random.default_rng(seed)
+    pairs = rng.choice(users * items, size=count, replace=False)
+    u, i = pairs // items + 1, pairs % items + 1
+    bu, bi = rng.normal(0, 0.4, users + 1), rng.normal(0, 0.4, items + 1)
+    r = np.clip(np.round(3.6 + bu[u] + bi[i] + rng.normal(0, 0.9, count)), 1, 5)
+    return u, i, r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--funkd", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=20)
+    args = ap.parse_args()
+    u, i, r = ratings()
+    work = tempfile.mkdtemp(prefix="funk-bench-")
+    csv = os.path.join(work, "ratings.csv")
+    np.savetxt(csv, np.c_[u, i, r], fmt="%d", delimiter=",")
+    data = os.path.join(work, "ratings.funk")
+    subprocess.run([args.funkd, "import", "--format", "csv", "--train", csv,
+                    "--rating-range", "1,5", "-o", data, "--quiet"], check=True)
+    flags = dict(epochs=args.epochs, early_stop=0)
+    times = {"funkd train": [], "funk.train(file)": [], "funk.train(arrays)": []}
+    hashes = set()
+    for n in range(args.rounds):
+        run = os.path.join(work, f"cli-{n}")
+        began = time.perf_counter()
+        out = subprocess.run([args.funkd, "train", "--data", data, "--checkpoint-dir", run,
+                              "--epochs", str(args.epochs), "--early-stop", "0", "--quiet",
+                              "--json"], check=True, capture_output=True, text=True).stdout
+        times["funkd train"].append(time.perf_counter() - began)
+        hashes.add(json.loads(out)["model_hash"])
+        began = time.perf_counter()
+        hashes.add(funk.train(data, **flags).model_hash)
+        times["funk.train(file)"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        funk.train((u, i, r), rating_range=(1, 5), **flags)
+        times["funk.train(arrays)"].append(time.perf_counter() - began)
+    try:
+        from surprise import SVD, Dataset, Reader
+        import pandas as pd
+
+        frame = pd.DataFrame({"u": u, "i": i, "r": r})
+        train = Dataset.load_from_df(frame, Reader(rating_scale=(1, 5))).build_full_trainset()
+        times["surprise SVD"] = []
+        for _ in range(max(1, args.rounds // 2)):
+            began = time.perf_counter()
+            SVD(n_factors=32, n_epochs=args.epochs).fit(train)
+            times["surprise SVD"].append(time.perf_counter() - began)
+    except ImportError:
+        print("(Surprise is not installed: pip install scikit-surprise to compare)", file=sys.stderr)
+    base = statistics.median(times["funkd train"])
+    for name, seconds in times.items():
+        m = statistics.median(seconds)
+        print(f"{name:20} median {m:8.2f} s over {len(seconds)} runs   ×{m / base:.2f} of funkd train")
+    print("same model from the CLI and from funk.train(file):", len(hashes) == 1)
+
+
+if __name__ == "__main__":
+    main()
