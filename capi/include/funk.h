@@ -330,9 +330,6 @@ typedef struct FunkBlockStats {
   uint64_t count;
 } FunkBlockStats;
 
-// Every status, in code order.
-#define FunkStatus_ALL { FunkStatus_Ok, FunkStatus_NullPointer, FunkStatus_Misaligned, FunkStatus_TooLarge, FunkStatus_Overlap, FunkStatus_UnsupportedK, FunkStatus_UnknownModel, FunkStatus_UnknownSchedule, FunkStatus_UnknownIsa, FunkStatus_IsaUnavailable, FunkStatus_LearningRate, FunkStatus_RegFactors, FunkStatus_RegBias, FunkStatus_Decay, FunkStatus_Mean, FunkStatus_RegRow, FunkStatus_Rank, FunkStatus_UserOutOfRange, FunkStatus_ItemOutOfRange, FunkStatus_BandShape, FunkStatus_InvalidClamp, FunkStatus_InvalidSkip, FunkStatus_RatingNotFinite, FunkStatus_ItemNotFinite, FunkStatus_Singular, FunkStatus_SolutionOverflow, FunkStatus_Panic, FunkStatus_Unknown, }
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -22,18 +22,29 @@
 //!
 //! ## Builds
 //!
-//! - Hosted (default feature `std`): a panic, which would be a defect, is
-//!   caught and returned as [`FunkStatus::Panic`].
-//! - Bare metal: `--no-default-features --features panic-handler` for a
-//!   static library with its own panic handler (it halts), or
-//!   `--no-default-features` for an rlib linked into a Rust firmware that
-//!   has one.
+//! A static library is a final artifact: it needs a panic handler, so one
+//! of the two features is required.
+//!
+//! - Hosted (default feature `std`): std's handler; a panic, which would
+//!   be a defect, is caught and returned as [`FunkStatus::Panic`].
+//! - Bare metal (`--no-default-features --features panic-handler`, e.g.
+//!   for `thumbv7em-none-eabihf`): no std, and this crate's handler, which
+//!   halts the core.
+//!
+//! A Rust program has no reason to go through the C ABI: it calls
+//! funk-kernel directly.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "std")]
 extern crate std;
+
+#[cfg(not(any(feature = "std", feature = "panic-handler", test)))]
+compile_error!(
+    "funk-capi needs feature `std` (hosted, the default) or `panic-handler` (bare metal: \
+     --no-default-features --features panic-handler)"
+);
 
 mod band;
 mod buffers;

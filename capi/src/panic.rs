@@ -1,11 +1,11 @@
 //! The panic handler of bare-metal builds (feature `panic-handler`).
 //!
-//! A `no_std` static library is a final artifact and needs one; a firmware
-//! that links other Rust code brings its own and must leave this feature
-//! off (two handlers do not link). The library does not panic on any input
-//! (every check returns a status); if it ever did, this handler parks the
-//! core in a low-power spin, where a debugger or watchdog finds it, rather
-//! than return into a state the library cannot vouch for.
+//! A `no_std` static library is a final artifact and needs one. Every
+//! input the library can be given is answered by a status code, so a
+//! panic would be a defect; should one happen, this handler parks the
+//! core in a loop (where a debugger or a watchdog finds it) rather than
+//! return into a state the library cannot vouch for. Bare-metal targets
+//! abort on panic: nothing unwinds into the C caller.
 
 #[panic_handler]
 fn halt(_: &core::panic::PanicInfo<'_>) -> ! {

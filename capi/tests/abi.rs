@@ -639,7 +639,7 @@ fn null_required_pointers_are_refused_and_nothing_is_written() {
         factors: ptr::null_mut(),
         ..users
     };
-    // SAFETY (each call): every non-NULL pointer is to live memory of the
+    // SAFETY: in each call, every non-NULL pointer is to live memory of the
     // stated length; the NULL ones are what is tested.
     let calls: [(&str, FunkStatus); 6] = unsafe {
         [

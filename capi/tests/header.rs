@@ -19,12 +19,21 @@ fn committed_header_is_what_cbindgen_generates() {
         std::fs::write(&path, &generated).expect("write include/funk.h");
         return;
     }
-    let committed = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "capi/include/funk.h is out of date with capi/src; regenerate it with\n    \
-         FUNK_BLESS_HEADER=1 cargo test -p funk-capi --test header\n\
-         --- generated ---\n{}",
-        String::from_utf8_lossy(&generated)
-    );
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = String::from_utf8(generated).expect("cbindgen writes UTF-8");
+    if committed != generated {
+        let (line, (old, new)) = committed
+            .lines()
+            .chain(std::iter::repeat("<end of file>"))
+            .zip(generated.lines().chain(std::iter::repeat("<end of file>")))
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .expect("the texts differ, so some line does");
+        panic!(
+            "capi/include/funk.h differs from what cbindgen generates from capi/src, \
+             first at line {}:\n  committed: {old}\n  generated: {new}\n\
+             regenerate it with\n    FUNK_BLESS_HEADER=1 cargo test -p funk-capi --test header",
+            line + 1
+        );
+    }
 }
