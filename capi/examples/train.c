@@ -52,6 +52,11 @@
 
 #include "funk.h"
 
+/* The records are the sizes funk's files and the library use. */
+_Static_assert(sizeof(FunkRating) == 12, "FunkRating is 12 bytes");
+_Static_assert(sizeof(FunkItemRating) == 8, "FunkItemRating is 8 bytes");
+_Static_assert(sizeof(FunkStatus) == 4, "FunkStatus is an int32_t");
+
 #define USERS 300
 #define ITEMS 200
 #define RANK 4

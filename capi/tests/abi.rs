@@ -184,13 +184,45 @@ fn c_train<const K: usize>(
     (status, stats)
 }
 
+/// Every instruction set this CPU has, as the kernel and the C interface
+/// name it.
+fn isas() -> Vec<(Isa, FunkIsa)> {
+    Isa::available()
+        .into_iter()
+        .map(|isa| {
+            let code = match isa.name() {
+                "scalar" => FunkIsa::Scalar,
+                "avx2" => FunkIsa::Avx2,
+                "avx512" => FunkIsa::Avx512,
+                "neon" => FunkIsa::Neon,
+                other => panic!("an instruction set the C interface does not name: {other}"),
+            };
+            (isa, code)
+        })
+        .collect()
+}
+
 fn train_equals_kernel<const K: usize>(model_kind: FunkModelKind, schedule: FunkSchedule) {
+    for (isa, code) in isas() {
+        train_on_isa_equals_kernel::<K>(model_kind, schedule, isa, code);
+    }
+}
+
+fn train_on_isa_equals_kernel<const K: usize>(
+    model_kind: FunkModelKind,
+    schedule: FunkSchedule,
+    isa: Isa,
+    code: FunkIsa,
+) {
     let mut rng = Rng(0x5eed ^ K as u64);
     let (n_users, n_items) = (23, 17);
     let start = Model::<K>::random(&mut rng, n_users, n_items);
     let ratings = ratings(&mut rng, 300, n_users as u32, n_items as u32);
     let skip = [3, 10, 11, 299];
-    let params = train_params(K, model_kind, schedule);
+    let params = FunkTrainParams {
+        isa: code as u32,
+        ..train_params(K, model_kind, schedule)
+    };
 
     let mut through_c = start.clone();
     let mut c_sse = Vec::new();
@@ -226,26 +258,18 @@ fn train_equals_kernel<const K: usize>(model_kind: FunkModelKind, schedule: Funk
             biases: &mut direct.item_biases,
             grad_sq: &mut direct.item_grad_sq,
         };
-        let stats = train_block_skipping(
-            Isa::detect(),
-            &hyper,
-            epoch,
-            3.0,
-            users,
-            items,
-            &kernel,
-            &skip,
-        )
-        .unwrap();
+        let stats =
+            train_block_skipping(isa, &hyper, epoch, 3.0, users, items, &kernel, &skip).unwrap();
         kernel_sse.push(stats.sse);
     }
-    assert_same_bits(&through_c, &direct, K);
-    assert_eq!(c_sse, kernel_sse);
+    let label = format!("K = {K} on {}", isa.name());
+    assert_same_bits(&through_c, &direct, &label);
+    assert_eq!(c_sse, kernel_sse, "{label}");
     assert_ne!(through_c, start, "training moved nothing");
 }
 
 /// Bit equality (NaN included), naming the first differing value.
-fn assert_same_bits<const K: usize>(a: &Model<K>, b: &Model<K>, k: usize) {
+fn assert_same_bits<const K: usize>(a: &Model<K>, b: &Model<K>, label: &str) {
     let flat = |m: &Model<K>| -> Vec<(String, u32)> {
         let rows = |name: &str, rows: &[FactorRow<K>]| {
             rows.iter()
@@ -278,7 +302,7 @@ fn assert_same_bits<const K: usize>(a: &Model<K>, b: &Model<K>, k: usize) {
     assert_eq!(fa.len(), fb.len());
     if let Some(((name, x), (_, y))) = fa.iter().zip(&fb).find(|(x, y)| x.1 != y.1) {
         panic!(
-            "K = {k}: {name} differs: {} vs {}",
+            "{label}: {name} differs: {} vs {}",
             f32::from_bits(*x),
             f32::from_bits(*y)
         );
@@ -286,7 +310,7 @@ fn assert_same_bits<const K: usize>(a: &Model<K>, b: &Model<K>, k: usize) {
 }
 
 #[test]
-fn train_block_equals_the_kernel_bit_for_bit_for_every_k() {
+fn train_block_equals_the_kernel_bit_for_bit_for_every_k_and_isa() {
     train_equals_kernel::<16>(FunkModelKind::Plain, FunkSchedule::Constant);
     train_equals_kernel::<32>(FunkModelKind::Biased, FunkSchedule::Decay);
     train_equals_kernel::<64>(FunkModelKind::Biased, FunkSchedule::Adaptive);
@@ -318,12 +342,24 @@ fn train_block_accepts_null_stats_and_an_empty_block_with_null_pointers() {
 }
 
 fn evaluate_equals_kernel<const K: usize>(kind: FunkModelKind, clamp: (f32, f32)) {
+    for (isa, code) in isas() {
+        evaluate_on_isa_equals_kernel::<K>(kind, clamp, isa, code);
+    }
+}
+
+fn evaluate_on_isa_equals_kernel<const K: usize>(
+    kind: FunkModelKind,
+    clamp: (f32, f32),
+    isa: Isa,
+    code: FunkIsa,
+) {
     let mut rng = Rng(99 + K as u64);
     let model = Model::<K>::random(&mut rng, 9, 11);
     let ratings = ratings(&mut rng, 200, 9, 11);
     let params = FunkEvalParams {
         clamp_low: clamp.0,
         clamp_high: clamp.1,
+        isa: code as u32,
         ..eval_params(K, kind)
     };
     let (users, items) = model.c_views();
@@ -346,7 +382,7 @@ fn evaluate_equals_kernel<const K: usize>(kind: FunkModelKind, clamp: (f32, f32)
     };
     let (u, i) = model.views();
     let loss = evaluate_block(
-        Isa::detect(),
+        isa,
         model_kind,
         3.0,
         u,
@@ -364,7 +400,7 @@ fn evaluate_equals_kernel<const K: usize>(kind: FunkModelKind, clamp: (f32, f32)
 }
 
 #[test]
-fn evaluate_block_equals_the_kernel_for_every_k() {
+fn evaluate_block_equals_the_kernel_for_every_k_and_isa() {
     let none = (f32::NEG_INFINITY, f32::INFINITY);
     evaluate_equals_kernel::<16>(FunkModelKind::Plain, none);
     evaluate_equals_kernel::<32>(FunkModelKind::Biased, (1.0, 5.0));
@@ -389,11 +425,15 @@ fn c_predict<const K: usize>(
 fn predict_is_exactly_the_prediction_evaluation_scores() {
     let mut rng = Rng(3);
     let model = Model::<32>::random(&mut rng, 5, 6);
-    for kind in [FunkModelKind::Plain, FunkModelKind::Biased] {
+    let cases = isas().into_iter().flat_map(|(_, isa)| {
+        [FunkModelKind::Plain, FunkModelKind::Biased].map(move |kind| (isa, kind))
+    });
+    for (isa, kind) in cases {
         for clamp in [(f32::NEG_INFINITY, f32::INFINITY), (2.9, 3.1)] {
             let params = FunkEvalParams {
                 clamp_low: clamp.0,
                 clamp_high: clamp.1,
+                isa: isa as u32,
                 ..eval_params(32, kind)
             };
             for (user, item) in [(0, 0), (4, 5), (2, 3)] {
@@ -413,7 +453,7 @@ fn predict_is_exactly_the_prediction_evaluation_scores() {
                     funk_evaluate_block(&params, &users, &items, rating.as_ptr(), 1, &mut loss)
                 };
                 assert_eq!(status, FunkStatus::Ok);
-                assert_eq!(loss.sae, 0.0, "{kind:?} {clamp:?} ({user}, {item})");
+                assert_eq!(loss.sae, 0.0, "{isa:?} {kind:?} {clamp:?} ({user}, {item})");
             }
         }
     }
