@@ -9,7 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use funk_kernel::{
-    train_block, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
+    Band, BlockRatings, BlockTrainer, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -119,11 +119,13 @@ fn bench_k<const K: usize>(c: &mut Criterion) {
         for isa in Isa::available() {
             group.bench_function(BenchmarkId::from_parameter(isa.name()), |bench| {
                 bench.iter(|| {
-                    let stats = train_block(
+                    let stats = BlockTrainer {
                         isa,
-                        &params,
-                        0,
-                        3.0,
+                        params,
+                        epoch: 0,
+                        mu: 3.0,
+                    }
+                    .train(
                         Band {
                             factors: &mut b.users,
                             biases: &mut b.user_biases,
@@ -134,7 +136,7 @@ fn bench_k<const K: usize>(c: &mut Criterion) {
                             biases: &mut b.item_biases,
                             grad_sq: &mut [],
                         },
-                        black_box(&b.ratings),
+                        BlockRatings::new(black_box(&b.ratings)),
                     )
                     .expect("a valid block");
                     black_box(stats)

@@ -2,7 +2,7 @@
 //!
 //! The std side of funk: everything with a file or a thread in it. It
 //! memory-maps a binary rating file, streams strata of non-conflicting
-//! blocks to worker threads that run [`funk_kernel::train_block`],
+//! blocks to worker threads that run [`funk_kernel::BlockTrainer`],
 //! checkpoints atomically, resumes bit-exactly, and runs as a service.
 //!
 //! The binary `funkd` is a thin shell over [`cli`]; every command lives in

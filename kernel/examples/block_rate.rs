@@ -1,4 +1,4 @@
-//! Quick updates/s of `train_block` on one full-scale Netflix block, for
+//! Quick updates/s of `BlockTrainer::train` on one full-scale Netflix block, for
 //! tuning the inner loop without building the whole workspace:
 //!
 //! ```text
@@ -12,7 +12,7 @@
 //! rows and ratings come from memory, as in `funkd train`); one user band
 //! over 32 item bands in a row (the band-run schedule's order); the
 //! netflix block less a 2% held-out slice, trained with
-//! `train_block_skipping` or run by run; and a 256 × 256 block that stays
+//! a skip list or run by run; and a 256 × 256 block that stays
 //! in L1/L2. Prints the median and best
 //! of REPS (default 15) passes, in M updates/s, for K = 32 and K = 128
 //! (and K = 16 and 64 for the netflix block and the cache-resident block,
@@ -28,7 +28,7 @@
 use std::time::Instant;
 
 use funk_kernel::{
-    train_block_skipping, Band, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
+    Band, BlockRatings, BlockTrainer, FactorRow, HyperParams, Isa, LearningRate, ModelKind, Rating,
     ADAPTIVE_INITIAL_ACCUMULATOR,
 };
 
@@ -137,15 +137,16 @@ fn pass<const K: usize>(
         LearningRate::Constant
     };
     let params = HyperParams::new(model, 0.005, 0.05, 0.01, schedule).expect("valid parameters");
-    let stats = train_block_skipping(
+    let stats = BlockTrainer {
         isa,
-        &params,
-        0,
-        3.0,
+        params,
+        epoch: 0,
+        mu: 3.0,
+    }
+    .train(
         users.band(),
         items.band(),
-        std::hint::black_box(ratings),
-        skip,
+        BlockRatings::new(std::hint::black_box(ratings)).skipping(skip),
     )
     .expect("a valid block");
     std::hint::black_box(stats);
@@ -287,8 +288,8 @@ fn band_run<const K: usize>(isa: Isa, bands: usize, reps: usize) {
 }
 
 /// The netflix-block shape less a 2% held-out slice (every position whose
-/// hash falls under 2%), trained either as one `train_block_skipping` call
-/// or as one call per run between held-out positions.
+/// hash falls under 2%), trained either as one `BlockTrainer::train` call
+/// with a skip list or as one call per run between held-out positions.
 fn held_out<const K: usize>(isa: Isa, reps: usize) {
     let (users, items, n) = (15_006, 555, 97_000);
     let mut rng = SplitMix(9);

@@ -4,7 +4,7 @@
 use crate::FactorRow;
 
 /// The mutable state of one user band or item band, lent to
-/// [`train_block`](crate::train_block) for the duration of one block.
+/// [`BlockTrainer::train`](crate::BlockTrainer::train) for the duration of one block.
 ///
 /// `biases` has one entry per row for [`ModelKind::Biased`](crate::ModelKind)
 /// (it may be empty for the plain model); `grad_sq` has one AdaGrad

@@ -24,18 +24,19 @@ impl BlockStats {
     }
 }
 
-/// Trains one block: one SGD step per rating, in the fixed order of
-/// [`block_visit_order`](crate::block_visit_order) (the block's
-/// [`Isa::block_streams`](crate::Isa::block_streams) contiguous runs visited
-/// round-robin, so that consecutive updates touch different rows and
-/// overlap in the CPU), against the user band and item band handed in.
-/// Every backend computes exactly that sequential order.
+/// How blocks are trained: the instruction set, the hyper-parameters, the
+/// epoch (which drives the learning-rate schedule) and the global mean μ
+/// (ignored by the plain model). One value serves every block of an epoch;
+/// [`BlockTrainer::train`] runs one pass over one block.
 ///
-/// Every index and every side slice is validated once, before any update
-/// (an error leaves the bands untouched); then the ISA is dispatched once
-/// and the whole block runs in that ISA's compiled loop. `mu` is the global
-/// mean (ignored by the plain model) and `epoch` drives the learning-rate
-/// schedule.
+/// A pass makes one SGD step per rating, in a fixed order that depends on
+/// the ISA and the row length only (the block's ratings are split into a
+/// few contiguous runs visited round-robin, so that consecutive updates
+/// touch different rows and overlap in the CPU; see
+/// [`advanced::block_visit_order`](crate::advanced::block_visit_order)).
+/// Every backend computes exactly the result of that order taken one
+/// rating at a time, so results are the same for any number of threads
+/// that train disjoint blocks.
 ///
 /// Per rating, with e = r − r̂ from the old values:
 ///
@@ -51,38 +52,128 @@ impl BlockStats {
 ///
 /// ```
 /// use funk_kernel::*;
-/// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
-/// let mut p = [FactorRow::<16>::splat(0.5)];
-/// let mut q = [FactorRow::<16>::splat(0.5)];
-/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }];
-/// let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
-/// let stats = train_block(Isa::detect(), &params, 0, 0.0, band(&mut p), band(&mut q), &ratings).unwrap();
-/// assert_eq!(stats.count, 1);
-/// assert_eq!(stats.sse, 4.0); // p·q = 16 × 0.25 = 4, so e = −2
-/// assert!(p[0].0[0] < 0.5); // moved towards a smaller product
+/// let params = HyperParams::new(ModelKind::Plain, 0.05, 0.0, 0.0, LearningRate::Constant).unwrap();
+/// let mut users = [FactorRow::<16>::splat(0.1); 2];
+/// let mut items = [FactorRow::<16>::splat(0.1); 2];
+/// let ratings = [
+///     Rating { user: 0, item: 0, value: 1.0 },
+///     Rating { user: 1, item: 1, value: 0.5 },
+/// ];
+/// let trainer = BlockTrainer::new(Isa::detect(), params);
+/// let mut last = f64::INFINITY;
+/// for epoch in 0..50 {
+///     let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
+///     let stats = trainer.at_epoch(epoch).train(band(&mut users), band(&mut items), &ratings).unwrap();
+///     assert!(stats.sse <= last);
+///     last = stats.sse;
+/// }
+/// assert!(last < 0.01);
 /// ```
-pub fn train_block<const K: usize>(
-    isa: Isa,
-    params: &HyperParams,
-    epoch: u32,
-    mu: f32,
-    users: Band<'_, K>,
-    items: Band<'_, K>,
-    ratings: &[Rating],
-) -> Result<BlockStats, KernelError> {
-    train_block_skipping(isa, params, epoch, mu, users, items, ratings, &[])
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlockTrainer {
+    /// The instruction set whose compiled loop runs the pass.
+    pub isa: Isa,
+    /// Model, learning rate, regularisation and schedule.
+    pub params: HyperParams,
+    /// The epoch (0-based) the schedule is evaluated at.
+    pub epoch: u32,
+    /// The global mean μ of the biased model's prediction.
+    pub mu: f32,
 }
 
-/// [`train_block`] on a block less some of its ratings (a held-out
-/// validation slice, say), without copying the block: `skip` lists the
-/// positions in `ratings` to leave out, strictly increasing. The others are
-/// trained in [`block_visit_order_skipping`](crate::block_visit_order_skipping),
-/// i.e. exactly as [`train_block`] would visit them, so the interleaving
-/// that makes the loop fast is kept however the held-out ratings fall
-/// (training the runs between them one call at a time would visit short
-/// runs with little to overlap). `count` is the ratings trained on.
+impl BlockTrainer {
+    /// A trainer at epoch 0 with μ = 0.
+    pub const fn new(isa: Isa, params: HyperParams) -> Self {
+        Self {
+            isa,
+            params,
+            epoch: 0,
+            mu: 0.0,
+        }
+    }
+
+    /// The same trainer at another epoch.
+    #[must_use]
+    pub const fn at_epoch(self, epoch: u32) -> Self {
+        Self { epoch, ..self }
+    }
+
+    /// The same trainer with another global mean μ.
+    #[must_use]
+    pub const fn with_mean(self, mu: f32) -> Self {
+        Self { mu, ..self }
+    }
+
+    /// One pass of SGD over `block` against the user band and item band
+    /// handed in; `block` is a slice of ratings (checked here) or
+    /// [`BlockRatings`] (checked before, and/or less a skip list).
+    ///
+    /// Every index and every side slice is validated once, before any
+    /// update: an error leaves the bands untouched. Then the ISA is
+    /// dispatched once and the whole block runs in that ISA's compiled
+    /// loop. `count` in the result is the number of ratings trained on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use funk_kernel::*;
+    /// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
+    /// let mut p = [FactorRow::<16>::splat(0.5)];
+    /// let mut q = [FactorRow::<16>::splat(0.5)];
+    /// let ratings = [Rating { user: 0, item: 0, value: 2.0 }];
+    /// fn band(f: &mut [FactorRow<16>]) -> Band<'_, 16> {
+    ///     Band { factors: f, biases: &mut [], grad_sq: &mut [] }
+    /// }
+    /// let trainer = BlockTrainer::new(Isa::detect(), params);
+    /// let stats = trainer.train(band(&mut p), band(&mut q), &ratings).unwrap();
+    /// assert_eq!(stats.count, 1);
+    /// assert_eq!(stats.sse, 4.0); // p·q = 16 × 0.25 = 4, so e = −2
+    /// assert!(p[0].0[0] < 0.5); // moved towards a smaller product
+    ///
+    /// // An index outside the bands is refused, and nothing is touched.
+    /// let bad = [Rating { user: 1, item: 0, value: 2.0 }];
+    /// let before = p;
+    /// assert!(trainer.train(band(&mut p), band(&mut q), &bad).is_err());
+    /// assert_eq!(p, before);
+    /// ```
+    pub fn train<'r, const K: usize>(
+        &self,
+        users: Band<'_, K>,
+        items: Band<'_, K>,
+        block: impl Into<BlockRatings<'r>>,
+    ) -> Result<BlockStats, KernelError> {
+        let block: BlockRatings<'r> = block.into();
+        let checked = match block.checked {
+            Some(checked) => checked,
+            None => CheckedRatings::new(block.ratings, users.factors.len(), items.factors.len())?,
+        };
+        let job = SgdJob::new(
+            &self.params,
+            self.epoch,
+            self.mu,
+            users,
+            items,
+            checked,
+            block.skip,
+        )?;
+        let sse = self.isa.train(job);
+        Ok(BlockStats {
+            sse,
+            count: (block.ratings.len() - block.skip.len()) as u64,
+        })
+    }
+}
+
+/// The ratings of one block as [`BlockTrainer::train`] takes them: a slice
+/// to check against the bands, or [`CheckedRatings`] checked before (for a
+/// caller who trains the same block every epoch), either of them less a
+/// skip list.
 ///
-/// An unsorted, repeated or out-of-range skip entry is a
+/// A skip list names positions in the block to leave out (a held-out
+/// validation slice, say), strictly increasing, without copying the block.
+/// The others are trained exactly as the whole block would visit them, so
+/// the interleaving that makes the loop fast is kept however the left-out
+/// ratings fall. An unsorted, repeated or out-of-range entry is a
 /// [`KernelError::InvalidSkip`], found before any update.
 ///
 /// # Examples
@@ -90,68 +181,85 @@ pub fn train_block<const K: usize>(
 /// ```
 /// use funk_kernel::*;
 /// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
+/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }, Rating { user: 0, item: 0, value: 4.0 }];
+/// let checked = CheckedRatings::new(&ratings, 1, 1).unwrap(); // once
+/// let trainer = BlockTrainer::new(Isa::detect(), params);
 /// let mut p = [FactorRow::<16>::splat(0.5)];
 /// let mut q = [FactorRow::<16>::splat(0.5)];
-/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }, Rating { user: 0, item: 0, value: 4.0 }];
-/// let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
-/// let stats = train_block_skipping(Isa::detect(), &params, 0, 0.0, band(&mut p), band(&mut q), &ratings, &[0]).unwrap();
+/// fn band(f: &mut [FactorRow<16>]) -> Band<'_, 16> {
+///     Band { factors: f, biases: &mut [], grad_sq: &mut [] }
+/// }
+/// let block = BlockRatings::checked(checked).skipping(&[0]);
+/// let stats = trainer.train(band(&mut p), band(&mut q), block).unwrap();
 /// assert_eq!(stats.count, 1);
 /// assert_eq!(stats.sse, 0.0); // only the second rating, which p·q = 4 fits
+///
+/// let unsorted = BlockRatings::new(&ratings).skipping(&[1, 0]);
+/// assert!(matches!(
+///     trainer.train(band(&mut p), band(&mut q), unsorted),
+///     Err(KernelError::InvalidSkip { entry: 1, len: 2 })
+/// ));
 /// ```
-#[allow(clippy::too_many_arguments)]
-pub fn train_block_skipping<const K: usize>(
-    isa: Isa,
-    params: &HyperParams,
-    epoch: u32,
-    mu: f32,
-    users: Band<'_, K>,
-    items: Band<'_, K>,
-    ratings: &[Rating],
-    skip: &[u32],
-) -> Result<BlockStats, KernelError> {
-    let checked = CheckedRatings::new(ratings, users.factors.len(), items.factors.len())?;
-    train_checked_block(isa, params, epoch, mu, users, items, checked, skip)
+#[derive(Clone, Copy, Debug)]
+pub struct BlockRatings<'r> {
+    ratings: &'r [Rating],
+    checked: Option<CheckedRatings<'r>>,
+    skip: &'r [u32],
 }
 
-/// [`train_block_skipping`] on ratings checked before
-/// ([`CheckedRatings`]), without the pass over them that checks every
-/// index: for a caller who trains the same block every epoch. The bands
-/// must have at least the rows the ratings were checked against
-/// ([`KernelError::BandSmallerThanChecked`] otherwise); everything else is
-/// as in [`train_block_skipping`], the visiting order and the result
-/// included.
-///
-/// # Examples
-///
-/// ```
-/// use funk_kernel::*;
-/// let params = HyperParams::new(ModelKind::Plain, 0.1, 0.0, 0.0, LearningRate::Constant).unwrap();
-/// let ratings = [Rating { user: 0, item: 0, value: 2.0 }];
-/// let checked = CheckedRatings::new(&ratings, 1, 1).unwrap(); // once
-/// let mut p = [FactorRow::<16>::splat(0.5)];
-/// let mut q = [FactorRow::<16>::splat(0.5)];
-/// for epoch in 0..3 {
-///     let users = Band { factors: &mut p, biases: &mut [], grad_sq: &mut [] };
-///     let items = Band { factors: &mut q, biases: &mut [], grad_sq: &mut [] };
-///     train_checked_block(Isa::detect(), &params, epoch, 0.0, users, items, checked, &[]).unwrap();
-/// }
-/// assert!(p[0].0[0] < 0.5);
-/// ```
-#[allow(clippy::too_many_arguments)]
-pub fn train_checked_block<const K: usize>(
-    isa: Isa,
-    params: &HyperParams,
-    epoch: u32,
-    mu: f32,
-    users: Band<'_, K>,
-    items: Band<'_, K>,
-    ratings: CheckedRatings<'_>,
-    skip: &[u32],
-) -> Result<BlockStats, KernelError> {
-    let job = SgdJob::new(params, epoch, mu, users, items, ratings, skip)?;
-    let sse = isa.train(job);
-    Ok(BlockStats {
-        sse,
-        count: (ratings.ratings().len() - skip.len()) as u64,
-    })
+impl<'r> BlockRatings<'r> {
+    /// The whole block, to be checked against the bands it is trained on.
+    pub const fn new(ratings: &'r [Rating]) -> Self {
+        Self {
+            ratings,
+            checked: None,
+            skip: &[],
+        }
+    }
+
+    /// The whole block, checked before: trained without the pass over the
+    /// ratings that checks every index. The bands must have at least the
+    /// rows the ratings were checked against
+    /// ([`KernelError::BandSmallerThanChecked`] otherwise).
+    pub const fn checked(ratings: CheckedRatings<'r>) -> Self {
+        Self {
+            ratings: ratings.ratings(),
+            checked: Some(ratings),
+            skip: &[],
+        }
+    }
+
+    /// The same block less the positions in `skip` (strictly increasing).
+    #[must_use]
+    pub const fn skipping(self, skip: &'r [u32]) -> Self {
+        Self { skip, ..self }
+    }
+
+    /// The block's ratings, the left-out ones included.
+    pub const fn ratings(&self) -> &'r [Rating] {
+        self.ratings
+    }
+
+    /// The positions left out.
+    pub const fn skip(&self) -> &'r [u32] {
+        self.skip
+    }
+}
+
+impl<'r> From<&'r [Rating]> for BlockRatings<'r> {
+    fn from(ratings: &'r [Rating]) -> Self {
+        Self::new(ratings)
+    }
+}
+
+impl<'r, const N: usize> From<&'r [Rating; N]> for BlockRatings<'r> {
+    fn from(ratings: &'r [Rating; N]) -> Self {
+        Self::new(ratings)
+    }
+}
+
+impl<'r> From<CheckedRatings<'r>> for BlockRatings<'r> {
+    fn from(ratings: CheckedRatings<'r>) -> Self {
+        Self::checked(ratings)
+    }
 }

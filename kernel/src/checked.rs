@@ -11,7 +11,7 @@ use crate::{KernelError, Rating};
 /// Make one with [`CheckedRatings::new`] (one pass over the ratings), or,
 /// where the ratings were checked before and cannot have changed since,
 /// with [`CheckedRatings::new_unchecked`]; train it with
-/// [`train_checked_block`](crate::train_checked_block).
+/// [`BlockTrainer::train`](crate::BlockTrainer::train) as [`BlockRatings::checked`](crate::BlockRatings::checked).
 ///
 /// # Examples
 ///

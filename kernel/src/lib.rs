@@ -8,7 +8,7 @@
 //! hyper-parameters ([`HyperParams`]), the per-rating update in a scalar
 //! reference and explicit SIMD paths (AVX2+FMA, AVX-512F, NEON) chosen at
 //! run time from a CPU-feature token ([`Isa`]), the cache-blocked block
-//! trainer ([`train_block`]), loss in f64 ([`evaluate_block`]), full
+//! trainer ([`BlockTrainer`]), loss in f64 ([`evaluate_block`]), full
 //! gradients ([`accumulate_gradient`], [`gradient_step`]), the objective
 //! ([`objective()`]) and the gradient check ([`check_gradient`]), and
 //! divergence detection ([`DivergenceMonitor`], [`all_finite`]), and
@@ -33,11 +33,11 @@
 //!     Rating { user: 0, item: 0, value: 1.0 },
 //!     Rating { user: 1, item: 1, value: 0.5 },
 //! ];
-//! let isa = Isa::detect();
+//! let trainer = BlockTrainer::new(Isa::detect(), params);
 //! let mut last = f64::INFINITY;
 //! for epoch in 0..50 {
 //!     let band = |f| Band { factors: f, biases: &mut [], grad_sq: &mut [] };
-//!     let stats = train_block(isa, &params, epoch, 0.0, band(&mut users), band(&mut items), &ratings).unwrap();
+//!     let stats = trainer.at_epoch(epoch).train(band(&mut users), band(&mut items), &ratings).unwrap();
 //!     assert!(stats.sse <= last);
 //!     last = stats.sse;
 //! }
@@ -50,6 +50,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod advanced;
 pub mod arch;
 mod band;
 mod block;
@@ -70,10 +71,7 @@ mod view;
 
 pub use arch::{Avx2FmaToken, Avx512Token, Isa, NeonToken};
 pub use band::Band;
-pub use block::{
-    train_block, train_block_skipping, train_checked_block, BlockStats,
-    ADAPTIVE_INITIAL_ACCUMULATOR,
-};
+pub use block::{BlockRatings, BlockStats, BlockTrainer, ADAPTIVE_INITIAL_ACCUMULATOR};
 pub use checked::CheckedRatings;
 pub use divergence::{all_finite, DivergenceMonitor, Health};
 pub use error::KernelError;
@@ -85,7 +83,6 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
-pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
 pub use view::{BandGrad, BandView};
 
 // The Rust examples in the crate's README run as doctests.

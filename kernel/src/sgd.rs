@@ -14,13 +14,13 @@ use crate::{Band, CheckedRatings, HyperParams, KernelError, LearningRate, ModelK
 /// Contiguous runs of a block that are visited round-robin, so that
 /// consecutive updates touch different rows and overlap in the CPU (the
 /// order of every backend but AVX-512 at 64 < K ≤ 128; see
-/// [`Isa::block_streams`](crate::Isa::block_streams)).
+/// [`block_streams`](crate::advanced::block_streams)).
 pub const BLOCK_STREAMS: usize = 16;
 
 /// The runs of a block where the backend holds each run's current user
-/// row in registers between its ratings (see [`Isa::block_streams`]).
+/// row in registers between its ratings (see [`block_streams`]).
 ///
-/// [`Isa::block_streams`]: crate::Isa::block_streams
+/// [`block_streams`]: crate::advanced::block_streams
 pub const HELD_STREAMS: usize = 2;
 
 /// Ratings ahead in the same run whose item row is prefetched (item rows
@@ -662,7 +662,7 @@ fn predict<const BIASED: bool>(dot: f32, offset: f32) -> f32 {
 }
 
 /// The positions of a block of `len` ratings, split into `streams` runs,
-/// that [`train_block_skipping`](crate::train_block_skipping) trains on, in
+/// that [`BlockTrainer::train`](crate::BlockTrainer::train), given a skip list, trains on, in
 /// its order: [`block_visit_order`] less the positions in `skip`.
 pub fn block_visit_order_skipping(
     len: usize,
@@ -672,10 +672,10 @@ pub fn block_visit_order_skipping(
     block_visit_order(len, streams).filter(move |&n| skip.binary_search(&(n as u32)).is_err())
 }
 
-/// The order in which [`train_block`](crate::train_block) visits a block of
+/// The order in which [`BlockTrainer::train`](crate::BlockTrainer::train) visits a block of
 /// `len` ratings: `streams` contiguous runs of ⌈len / streams⌉ ratings,
 /// round-robin (rating 0, then the first of run 1, …, then rating 1, …).
-/// `streams` is [`Isa::block_streams`](crate::Isa::block_streams) of the
+/// `streams` is [`block_streams`](crate::advanced::block_streams) of the
 /// ISA and row length trained.
 pub fn block_visit_order(len: usize, streams: usize) -> impl Iterator<Item = usize> {
     let run = len.div_ceil(streams.max(1));

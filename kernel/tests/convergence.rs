@@ -5,9 +5,9 @@ mod common;
 
 use common::{mean, random_rows, rng, LowRankProblem};
 use funk_kernel::{
-    accumulate_gradient, evaluate_block, gradient_step, objective, train_block, Band, BandGrad,
-    BandView, DivergenceMonitor, FactorRow, Health, HyperParams, Isa, LearningRate, LossStats,
-    ModelKind, ADAPTIVE_INITIAL_ACCUMULATOR,
+    accumulate_gradient, evaluate_block, gradient_step, objective, Band, BandGrad, BandView,
+    BlockRatings, BlockTrainer, DivergenceMonitor, FactorRow, Health, HyperParams, Isa,
+    LearningRate, LossStats, ModelKind, ADAPTIVE_INITIAL_ACCUMULATOR,
 };
 
 const K: usize = 16;
@@ -79,11 +79,13 @@ fn sgd(isa: Isa, model: ModelKind, schedule: LearningRate, eta: f32, epochs: u32
     let mut monitor = DivergenceMonitor::<3>::new();
     let initial = m.loss(isa, model, mu, &problem.train).rmse();
     for epoch in 0..epochs {
-        let stats = train_block(
+        let stats = BlockTrainer {
             isa,
-            &params,
+            params,
             epoch,
             mu,
+        }
+        .train(
             Band {
                 factors: &mut m.users,
                 biases: &mut m.user_biases,
@@ -94,7 +96,7 @@ fn sgd(isa: Isa, model: ModelKind, schedule: LearningRate, eta: f32, epochs: u32
                 biases: &mut m.item_biases,
                 grad_sq: &mut m.item_acc,
             },
-            &problem.train,
+            BlockRatings::new(&problem.train),
         )
         .unwrap();
         assert_eq!(
@@ -285,11 +287,13 @@ fn too_large_a_step_is_caught_by_the_divergence_monitor() {
     let mut monitor = DivergenceMonitor::<2>::new();
     let mut verdicts = Vec::new();
     for epoch in 0..20 {
-        let stats = train_block(
-            Isa::detect(),
-            &params,
+        let stats = BlockTrainer {
+            isa: Isa::detect(),
+            params,
             epoch,
-            0.0,
+            mu: 0.0,
+        }
+        .train(
             Band {
                 factors: &mut m.users,
                 biases: &mut [],
@@ -300,7 +304,7 @@ fn too_large_a_step_is_caught_by_the_divergence_monitor() {
                 biases: &mut [],
                 grad_sq: &mut [],
             },
-            &problem.train,
+            BlockRatings::new(&problem.train),
         )
         .unwrap();
         verdicts.push(monitor.observe(stats.sse));

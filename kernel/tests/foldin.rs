@@ -7,9 +7,9 @@ mod common;
 
 use common::{random_rows, random_values, rng};
 use funk_kernel::{
-    accumulate_gradient, evaluate_block, fold_in, train_block, Band, BandGrad, BandView, FactorRow,
-    FoldIn, FoldInError, HyperParams, Isa, ItemFactors, ItemRating, LearningRate, ModelKind,
-    Rating,
+    accumulate_gradient, evaluate_block, fold_in, Band, BandGrad, BandView, BlockRatings,
+    BlockTrainer, FactorRow, FoldIn, FoldInError, HyperParams, Isa, ItemFactors, ItemRating,
+    LearningRate, ModelKind, Rating,
 };
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
@@ -638,11 +638,13 @@ fn folded_in_users_predict_like_trained_users() {
     let (mut user_bias, mut item_bias) = (vec![0.0f32; USERS], vec![0.0f32; ITEMS]);
     let isa = Isa::detect();
     for epoch in 0..40 {
-        train_block(
+        BlockTrainer {
             isa,
-            &hyper,
+            params: hyper,
             epoch,
             mu,
+        }
+        .train(
             Band {
                 factors: &mut users,
                 biases: &mut user_bias,
@@ -653,7 +655,7 @@ fn folded_in_users_predict_like_trained_users() {
                 biases: &mut item_bias,
                 grad_sq: &mut [],
             },
-            &train,
+            BlockRatings::new(&train),
         )
         .unwrap();
     }

@@ -15,7 +15,8 @@ mod common;
 use common::{random_ratings, random_rows, rng, OwnedBand};
 use funk_kernel::arch::scalar;
 use funk_kernel::{
-    evaluate_block, train_block, FactorRow, HyperParams, Isa, LearningRate, ModelKind,
+    advanced, evaluate_block, BlockRatings, BlockTrainer, FactorRow, HyperParams, Isa,
+    LearningRate, ModelKind,
 };
 use proptest::prelude::*;
 
@@ -102,27 +103,35 @@ fn check_block<const K: usize>(seed: u64) {
             let params = HyperParams::new(model, 0.01, 0.05, 0.02, schedule).unwrap();
             let (mut users_ref, mut items_ref, ratings) = block::<K>(seed);
             let (users0, items0) = (users_ref.clone(), items_ref.clone());
-            let stats_ref = train_block(
-                Isa::Scalar,
-                &params,
-                2,
-                3.0,
+            let stats_ref = BlockTrainer {
+                isa: Isa::Scalar,
+                params,
+                epoch: 2,
+                mu: 3.0,
+            }
+            .train(
                 users_ref.band(),
                 items_ref.band(),
-                &ratings,
+                BlockRatings::new(&ratings),
             )
             .unwrap();
             // Only the ISAs that visit the block in the scalar order: the
             // others (AVX-512 at 64 < K ≤ 128) are checked step by step in
             // their own order by `visit_order.rs`, and their steps against
             // the scalar ones above.
-            let same_order = simd_isas()
-                .into_iter()
-                .filter(|isa| isa.block_streams(K) == Isa::Scalar.block_streams(K));
+            let same_order = simd_isas().into_iter().filter(|isa| {
+                advanced::block_streams(*isa, K) == advanced::block_streams(Isa::Scalar, K)
+            });
             for isa in same_order {
                 let (mut users, mut items) = (users0.clone(), items0.clone());
-                let stats = train_block(isa, &params, 2, 3.0, users.band(), items.band(), &ratings)
-                    .unwrap();
+                let stats = BlockTrainer {
+                    isa,
+                    params,
+                    epoch: 2,
+                    mu: 3.0,
+                }
+                .train(users.band(), items.band(), BlockRatings::new(&ratings))
+                .unwrap();
                 let what = format!("{isa} K={K} {model:?} {schedule:?}");
                 assert_eq!(stats.count, stats_ref.count);
                 assert!(
@@ -221,15 +230,13 @@ fn every_isa_gives_bit_identical_results_run_to_run() {
                 let (mut users, mut items, ratings) = block::<32>(7);
                 let mut sse = Vec::new();
                 for epoch in 0..3 {
-                    let stats = train_block(
+                    let stats = BlockTrainer {
                         isa,
-                        &params,
+                        params,
                         epoch,
-                        3.0,
-                        users.band(),
-                        items.band(),
-                        &ratings,
-                    )
+                        mu: 3.0,
+                    }
+                    .train(users.band(), items.band(), BlockRatings::new(&ratings))
                     .unwrap();
                     sse.push(stats.sse.to_bits());
                 }
@@ -272,8 +279,11 @@ fn scalar_reference_loop<const K: usize>(seed: u64) {
     let (mut ref_users, mut ref_items) = (users.factors.clone(), items.factors.clone());
     let (eta, lambda) = (0.02, 0.05);
     let mut sse = 0.0f64;
-    let order: Vec<usize> =
-        funk_kernel::block_visit_order(ratings.len(), Isa::Scalar.block_streams(K)).collect();
+    let order: Vec<usize> = funk_kernel::advanced::block_visit_order(
+        ratings.len(),
+        advanced::block_streams(Isa::Scalar, K),
+    )
+    .collect();
     let mut sorted = order.clone();
     sorted.sort_unstable();
     assert_eq!(
@@ -293,11 +303,13 @@ fn scalar_reference_loop<const K: usize>(seed: u64) {
     }
     let params =
         HyperParams::new(ModelKind::Plain, eta, lambda, 0.0, LearningRate::Constant).unwrap();
-    let stats = train_block(
-        Isa::Scalar,
-        &params,
-        0,
-        0.0,
+    let stats = BlockTrainer {
+        isa: Isa::Scalar,
+        params,
+        epoch: 0,
+        mu: 0.0,
+    }
+    .train(
         funk_kernel::Band {
             factors: &mut users.factors,
             biases: &mut [],
@@ -308,7 +320,7 @@ fn scalar_reference_loop<const K: usize>(seed: u64) {
             biases: &mut [],
             grad_sq: &mut [],
         },
-        &ratings,
+        BlockRatings::new(&ratings),
     )
     .unwrap();
     assert_eq!(stats.sse.to_bits(), sse.to_bits());

@@ -10,8 +10,9 @@ mod common;
 
 use common::{random_ratings, rng, OwnedBand};
 use funk_kernel::{
-    block_visit_order, train_block, HyperParams, Isa, LearningRate, ModelKind, Rating,
-    ADAPTIVE_INITIAL_ACCUMULATOR, HELD_STREAMS,
+    advanced::{self, block_visit_order, HELD_STREAMS},
+    BlockRatings, BlockTrainer, HyperParams, Isa, LearningRate, ModelKind, Rating,
+    ADAPTIVE_INITIAL_ACCUMULATOR,
 };
 use proptest::prelude::*;
 
@@ -176,17 +177,19 @@ fn compare<const K: usize>(s: Setting, seed: u64, users: usize, items: usize, le
         let (mut want_users, mut want_items) =
             (RefBand::from(&user_band), RefBand::from(&item_band));
         for epoch in 0..EPOCHS {
-            let stats = train_block(
+            let stats = BlockTrainer {
                 isa,
-                &params,
+                params,
                 epoch,
-                s.mu as f32,
+                mu: s.mu as f32,
+            }
+            .train(
                 got_users.band(),
                 got_items.band(),
-                &ratings,
+                BlockRatings::new(&ratings),
             )
             .expect("a valid block");
-            let order = block_visit_order(len, isa.block_streams(K));
+            let order = block_visit_order(len, advanced::block_streams(isa, K));
             let want_sse = reference_epoch(
                 &s,
                 epoch,
@@ -272,7 +275,7 @@ fn every_schedule_on_every_isa_matches_the_reference() {
 fn the_two_run_order_at_k_128_matches_the_reference_with_every_schedule() {
     for isa in Isa::available() {
         if isa.name() == "avx512" {
-            assert_eq!(isa.block_streams(128), HELD_STREAMS);
+            assert_eq!(advanced::block_streams(isa, 128), HELD_STREAMS);
         }
     }
     let mut worst = 0.0f64;

@@ -7,8 +7,8 @@ mod common;
 use common::{random_ratings, rng, OwnedBand};
 use funk_kernel::arch::scalar;
 use funk_kernel::{
-    block_visit_order_skipping, train_block, train_block_skipping, HyperParams, Isa, KernelError,
-    LearningRate, ModelKind, Rating,
+    advanced::{self, block_visit_order_skipping},
+    BlockRatings, BlockTrainer, HyperParams, Isa, KernelError, LearningRate, ModelKind, Rating,
 };
 
 const USERS: usize = 40;
@@ -43,8 +43,12 @@ fn scalar_skipping_is_the_reference_loop_without_the_skipped_positions() {
     let (mut ref_users, mut ref_items) = (users.factors.clone(), items.factors.clone());
     let (eta, lambda) = (0.02, 0.05);
     let mut sse = 0.0f64;
-    let order: Vec<usize> =
-        block_visit_order_skipping(ratings.len(), Isa::Scalar.block_streams(32), &skip).collect();
+    let order: Vec<usize> = block_visit_order_skipping(
+        ratings.len(),
+        advanced::block_streams(Isa::Scalar, 32),
+        &skip,
+    )
+    .collect();
     assert_eq!(order.len(), ratings.len() - skip.len());
     assert!(order
         .iter()
@@ -61,15 +65,16 @@ fn scalar_skipping_is_the_reference_loop_without_the_skipped_positions() {
     }
     let params =
         HyperParams::new(ModelKind::Plain, eta, lambda, 0.0, LearningRate::Constant).unwrap();
-    let stats = train_block_skipping(
-        Isa::Scalar,
-        &params,
-        0,
-        0.0,
+    let stats = BlockTrainer {
+        isa: Isa::Scalar,
+        params,
+        epoch: 0,
+        mu: 0.0,
+    }
+    .train(
         users.band(),
         items.band(),
-        &ratings,
-        &skip,
+        BlockRatings::new(&ratings).skipping(&skip),
     )
     .unwrap();
     assert_eq!(stats.count, (ratings.len() - skip.len()) as u64);
@@ -96,9 +101,18 @@ fn skipped_ratings_are_never_learnt_from_on_any_isa() {
                         i.grad_sq = vec![1.0; ITEMS];
                     }
                     let p = params(model, schedule);
-                    let stats =
-                        train_block_skipping(isa, &p, 0, 3.0, u.band(), i.band(), ratings, &skip)
-                            .unwrap();
+                    let stats = BlockTrainer {
+                        isa,
+                        params: p,
+                        epoch: 0,
+                        mu: 3.0,
+                    }
+                    .train(
+                        u.band(),
+                        i.band(),
+                        BlockRatings::new(ratings).skipping(&skip),
+                    )
+                    .unwrap();
                     (stats.sse.to_bits(), stats.count, u, i)
                 };
                 let (a_sse, a_count, a_users, a_items) = run(&ratings);
@@ -120,8 +134,26 @@ fn an_empty_skip_list_is_train_block_on_every_isa() {
         let p = params(ModelKind::Biased, LearningRate::Constant);
         let (mut u1, mut i1) = (users.clone(), items.clone());
         let (mut u2, mut i2) = (users.clone(), items.clone());
-        let a = train_block(isa, &p, 1, 3.0, u1.band(), i1.band(), &ratings).unwrap();
-        let b = train_block_skipping(isa, &p, 1, 3.0, u2.band(), i2.band(), &ratings, &[]).unwrap();
+        let a = BlockTrainer {
+            isa,
+            params: p,
+            epoch: 1,
+            mu: 3.0,
+        }
+        .train(u1.band(), i1.band(), BlockRatings::new(&ratings))
+        .unwrap();
+        let b = BlockTrainer {
+            isa,
+            params: p,
+            epoch: 1,
+            mu: 3.0,
+        }
+        .train(
+            u2.band(),
+            i2.band(),
+            BlockRatings::new(&ratings).skipping(&[]),
+        )
+        .unwrap();
         assert_eq!(a.sse.to_bits(), b.sse.to_bits(), "{isa}");
         assert_eq!(a.count, b.count);
         assert!(
@@ -143,15 +175,16 @@ fn bad_skip_lists_are_refused_and_leave_the_bands_untouched() {
         (vec![0, 1, len + 7], 2),
     ] {
         let (mut u, mut i) = (users.clone(), items.clone());
-        let got = train_block_skipping(
-            Isa::detect(),
-            &p,
-            0,
-            3.0,
+        let got = BlockTrainer {
+            isa: Isa::detect(),
+            params: p,
+            epoch: 0,
+            mu: 3.0,
+        }
+        .train(
             u.band(),
             i.band(),
-            &ratings,
-            &skip,
+            BlockRatings::new(&ratings).skipping(&skip),
         );
         assert_eq!(
             got,

@@ -5,9 +5,9 @@ mod common;
 
 use common::{random_ratings, rng, OwnedBand};
 use funk_kernel::{
-    evaluate_block, objective, train_block, train_block_skipping, train_checked_block, Band,
-    BandView, CheckedRatings, DivergenceMonitor, Health, HyperParams, Isa, KernelError,
-    LearningRate, ModelKind, ParamRef, Rating,
+    evaluate_block, objective, Band, BandView, BlockRatings, BlockTrainer, CheckedRatings,
+    DivergenceMonitor, Health, HyperParams, Isa, KernelError, LearningRate, ModelKind, ParamRef,
+    Rating,
 };
 
 const K: usize = 32;
@@ -29,7 +29,13 @@ fn an_out_of_range_index_anywhere_in_the_block_is_an_error_and_nothing_changes()
         let (mut users, mut items, mut ratings) = bands(3);
         let (users0, items0) = (users.clone(), items.clone());
         ratings[49].item = 8;
-        let err = train_block(isa, &params, 0, 3.0, users.band(), items.band(), &ratings);
+        let err = BlockTrainer {
+            isa,
+            params,
+            epoch: 0,
+            mu: 3.0,
+        }
+        .train(users.band(), items.band(), BlockRatings::new(&ratings));
         assert_eq!(
             err,
             Err(KernelError::ItemOutOfRange {
@@ -40,7 +46,13 @@ fn an_out_of_range_index_anywhere_in_the_block_is_an_error_and_nothing_changes()
         );
         ratings[49].item = 0;
         ratings[10].user = u32::MAX;
-        let err = train_block(isa, &params, 0, 3.0, users.band(), items.band(), &ratings);
+        let err = BlockTrainer {
+            isa,
+            params,
+            epoch: 0,
+            mu: 3.0,
+        }
+        .train(users.band(), items.band(), BlockRatings::new(&ratings));
         assert_eq!(
             err,
             Err(KernelError::UserOutOfRange {
@@ -82,7 +94,13 @@ fn missing_biases_or_accumulators_are_band_shape_errors() {
         grad_sq: &mut [],
     };
     assert_eq!(
-        train_block(isa, &biased, 0, 0.0, no_biases, items.band(), &ratings),
+        BlockTrainer {
+            isa,
+            params: biased,
+            epoch: 0,
+            mu: 0.0
+        }
+        .train(no_biases, items.band(), BlockRatings::new(&ratings)),
         Err(KernelError::BandShape)
     );
     let adaptive =
@@ -93,7 +111,13 @@ fn missing_biases_or_accumulators_are_band_shape_errors() {
         grad_sq: &mut [],
     };
     assert_eq!(
-        train_block(isa, &adaptive, 0, 0.0, no_acc, items.band(), &ratings),
+        BlockTrainer {
+            isa,
+            params: adaptive,
+            epoch: 0,
+            mu: 0.0
+        }
+        .train(no_acc, items.band(), BlockRatings::new(&ratings)),
         Err(KernelError::BandShape)
     );
     let short = BandView {
@@ -211,25 +235,27 @@ fn checked_ratings_train_exactly_as_the_plain_call_and_refuse_smaller_bands() {
         let checked = CheckedRatings::new(&ratings, 10, 8).unwrap();
         assert_eq!((checked.users(), checked.items()), (10, 8));
         for epoch in 0..3 {
-            let a = train_block_skipping(
+            let a = BlockTrainer {
                 isa,
-                &params,
+                params,
                 epoch,
-                3.0,
+                mu: 3.0,
+            }
+            .train(
                 users.band(),
                 items.band(),
-                &ratings,
-                &[1, 7],
+                BlockRatings::new(&ratings).skipping(&[1, 7]),
             );
-            let b = train_checked_block(
+            let b = BlockTrainer {
                 isa,
-                &params,
+                params,
                 epoch,
-                3.0,
+                mu: 3.0,
+            }
+            .train(
                 users2.band(),
                 items2.band(),
-                checked,
-                &[1, 7],
+                BlockRatings::checked(checked).skipping(&[1, 7]),
             );
             assert_eq!(a, b, "{isa}");
         }
@@ -242,7 +268,13 @@ fn checked_ratings_train_exactly_as_the_plain_call_and_refuse_smaller_bands() {
         // Checked against more rows than the bands have: refused, untouched.
         let wide = CheckedRatings::new(&ratings, 11, 8).unwrap();
         let before = (users.clone(), items.clone());
-        let err = train_checked_block(isa, &params, 0, 3.0, users.band(), items.band(), wide, &[]);
+        let err = BlockTrainer {
+            isa,
+            params,
+            epoch: 0,
+            mu: 3.0,
+        }
+        .train(users.band(), items.band(), BlockRatings::checked(wide));
         assert_eq!(
             err,
             Err(KernelError::BandSmallerThanChecked {

@@ -11,8 +11,8 @@ mod common;
 
 use common::{random_ratings, rng, OwnedBand};
 use funk_kernel::{
-    block_visit_order_skipping, train_block_skipping, HyperParams, Isa, LearningRate, ModelKind,
-    Rating,
+    advanced::{self, block_visit_order_skipping},
+    BlockRatings, BlockTrainer, HyperParams, Isa, LearningRate, ModelKind, Rating,
 };
 use proptest::prelude::*;
 use rand::Rng;
@@ -29,7 +29,7 @@ fn one_at_a_time<const K: usize>(
 ) -> (OwnedBand<K>, OwnedBand<K>, f64) {
     let (mut users, mut items) = (users.clone(), items.clone());
     let mut sse = 0.0f64;
-    for n in block_visit_order_skipping(ratings.len(), isa.block_streams(K), skip) {
+    for n in block_visit_order_skipping(ratings.len(), advanced::block_streams(isa, K), skip) {
         let r = ratings[n];
         let (u, i) = (r.user as usize, r.item as usize);
         let (p, q) = (&mut users.factors[u], &mut items.factors[i]);
@@ -78,15 +78,16 @@ fn check<const K: usize>(seed: u64, users: usize, items: usize, len: usize, ever
             let params = HyperParams::new(model, eta, lambda, lambda_b, LearningRate::Constant)
                 .expect("valid parameters");
             let (mut got_users, mut got_items) = (user_band.clone(), item_band.clone());
-            let stats = train_block_skipping(
+            let stats = BlockTrainer {
                 isa,
-                &params,
-                0,
+                params,
+                epoch: 0,
                 mu,
+            }
+            .train(
                 got_users.band(),
                 got_items.band(),
-                &ratings,
-                &skip,
+                BlockRatings::new(&ratings).skipping(&skip),
             )
             .expect("a valid block");
             let (want_users, want_items, want_sse) = one_at_a_time(

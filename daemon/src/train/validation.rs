@@ -6,7 +6,7 @@
 //! count and grid, and a pair of the test split can never be in it (the
 //! slice is drawn from the train blocks only). The rating file stays
 //! untouched and memory-mapped: each train block is handed to the kernel
-//! whole with the positions to skip (`train_checked_block`, zero-copy);
+//! whole with the positions to skip (`BlockRatings::skipping`, zero-copy);
 //! only the held-out ratings themselves (2% by default) are copied, once,
 //! for evaluation.
 //!

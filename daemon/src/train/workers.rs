@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use funk_kernel::{
-    accumulate_gradient, evaluate_block, train_checked_block, BlockStats, HyperParams, Isa,
+    accumulate_gradient, evaluate_block, BlockRatings, BlockStats, BlockTrainer, HyperParams, Isa,
     KernelError, LossStats, ModelKind,
 };
 
@@ -166,15 +166,17 @@ fn run_job<const K: usize>(
                 .checked_train_block(block.user_band, block.item_band)
                 .map_err(BlockFailure::from)
                 .and_then(|ratings| {
-                    train_checked_block(
+                    BlockTrainer {
                         isa,
-                        &params,
+                        params,
                         epoch,
                         mu,
+                    }
+                    .train(
                         users.as_band(),
                         items.as_band(),
-                        ratings,
-                        validation.held_out(block.user_band, block.item_band),
+                        BlockRatings::checked(ratings)
+                            .skipping(validation.held_out(block.user_band, block.item_band)),
                     )
                     .map_err(BlockFailure::from)
                 });

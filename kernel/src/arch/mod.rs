@@ -120,10 +120,10 @@ impl Isa {
     }
 
     /// Into how many contiguous runs, visited round-robin, this ISA's
-    /// [`train_block`](crate::train_block) splits a block of rows of
-    /// length `k` ([`block_visit_order`](crate::block_visit_order)):
-    /// [`HELD_STREAMS`](crate::HELD_STREAMS) for AVX-512 at 64 < K ≤ 128,
-    /// [`BLOCK_STREAMS`](crate::BLOCK_STREAMS) otherwise.
+    /// the block trainer splits a block of rows of
+    /// length `k` ([`block_visit_order`](crate::advanced::block_visit_order)):
+    /// [`HELD_STREAMS`](crate::advanced::HELD_STREAMS) for AVX-512 at 64 < K ≤ 128,
+    /// [`BLOCK_STREAMS`](crate::advanced::BLOCK_STREAMS) otherwise.
     ///
     /// At those K a user row takes 5 to 8 of AVX-512's 32 registers, so
     /// each of two runs keeps its current user's row (and bias) in
@@ -136,10 +136,10 @@ impl Isa {
     /// (AVX2, K = 128: 0.68–0.94×), so they keep sixteen. Results therefore
     /// differ across ISAs by the order as well as by rounding; on one ISA
     /// they are the same for any thread count.
-    pub const fn block_streams(&self, k: usize) -> usize {
+    pub(crate) const fn block_streams(&self, k: usize) -> usize {
         match self {
-            Isa::Avx512(_) if avx512_holds_user_rows(k) => crate::HELD_STREAMS,
-            _ => crate::BLOCK_STREAMS,
+            Isa::Avx512(_) if avx512_holds_user_rows(k) => crate::sgd::HELD_STREAMS,
+            _ => crate::sgd::BLOCK_STREAMS,
         }
     }
 
@@ -205,7 +205,7 @@ impl fmt::Display for Isa {
 }
 
 /// Whether the AVX-512 loop holds user rows in registers at row length
-/// `k` (see [`Isa::block_streams`]).
+/// `k` (see `Isa::block_streams`).
 pub(crate) const fn avx512_holds_user_rows(k: usize) -> bool {
     k > 64 && k <= 128
 }
@@ -295,9 +295,9 @@ pub(crate) trait RowOps {
         }
     }
     /// Whether the loop keeps each run's current user row in registers
-    /// at this K (and so visits the block in [`crate::HELD_STREAMS`] runs;
-    /// see [`Isa::block_streams`]). The default (no) keeps the rows in
-    /// memory and [`crate::BLOCK_STREAMS`] runs.
+    /// at this K (and so visits the block in `HELD_STREAMS` runs;
+    /// see `Isa::block_streams`). The default (no) keeps the rows in
+    /// memory and `BLOCK_STREAMS` runs.
     #[inline(always)]
     fn holds_user_rows<const K: usize>() -> bool {
         false

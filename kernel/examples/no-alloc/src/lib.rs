@@ -4,7 +4,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use funk_kernel::{
-    evaluate_block, train_block, Band, BandView, FactorRow, HyperParams, Isa, LearningRate,
+    evaluate_block, Band, BandView, BlockTrainer, FactorRow, HyperParams, Isa, LearningRate,
     LossStats, ModelKind, Rating,
 };
 
@@ -68,23 +68,17 @@ pub fn run() -> Outcome {
     };
     let initial_rmse = loss(&users, &items).rmse();
     let epochs = 2000;
+    let trainer = BlockTrainer::new(isa, params);
     for epoch in 0..epochs {
         let band = |rows| Band {
             factors: rows,
             biases: &mut [],
             grad_sq: &mut [],
         };
-        if train_block(
-            isa,
-            &params,
-            epoch,
-            0.0,
-            band(&mut users),
-            band(&mut items),
-            &ratings,
-        )
-        .is_err()
-        {
+        let trained = trainer
+            .at_epoch(epoch)
+            .train(band(&mut users), band(&mut items), &ratings);
+        if trained.is_err() {
             break;
         }
     }
