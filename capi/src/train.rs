@@ -1,6 +1,6 @@
 //! `funk_train_block`: one pass of SGD over a block.
 
-use funk_kernel::{train_block_skipping, HyperParams, Isa, Rating};
+use funk_kernel::{BlockRatings, BlockTrainer, HyperParams, Rating};
 
 use crate::band::RawBand;
 use crate::buffers::{check_disjoint, Raw};
@@ -70,8 +70,10 @@ pub unsafe extern "C" fn funk_train_block(
             params.reg_bias,
             schedule,
         )?;
-        let (epoch, mu) = (params.epoch, params.mu);
-        dispatch_k!(params.k, train(isa, &hyper, epoch, mu, &users, &items, job))
+        let trainer = BlockTrainer::new(isa, hyper)
+            .at_epoch(params.epoch)
+            .with_mean(params.mu);
+        dispatch_k!(params.k, train(&trainer, &users, &items, job))
     })
 }
 
@@ -83,10 +85,7 @@ struct Job {
 }
 
 fn train<const K: usize>(
-    isa: Isa,
-    hyper: &HyperParams,
-    epoch: u32,
-    mu: f32,
+    trainer: &BlockTrainer,
     users: &FunkBand,
     items: &FunkBand,
     job: Job,
@@ -106,16 +105,8 @@ fn train<const K: usize>(
     // statement, before `stats` is written.
     let result = unsafe {
         let ratings: &[Rating] = bytemuck::cast_slice(job.ratings.as_slice());
-        train_block_skipping(
-            isa,
-            hyper,
-            epoch,
-            mu,
-            users.as_band(),
-            items.as_band(),
-            ratings,
-            job.skip.as_slice(),
-        )?
+        let block = BlockRatings::new(ratings).skipping(job.skip.as_slice());
+        trainer.train(users.as_band(), items.as_band(), block)?
     };
     if job.stats.len() == 1 {
         // SAFETY: a checked, writable out-parameter, disjoint from the bands.

@@ -8,8 +8,8 @@ use std::ptr;
 
 use funk_capi::*;
 use funk_kernel::{
-    evaluate_block, fold_in, train_block_skipping, Band, BandView, FactorRow, FoldIn, HyperParams,
-    Isa, ItemFactors, ItemRating, LearningRate, ModelKind, Rating,
+    evaluate_block, fold_in, Band, BandView, BlockRatings, BlockTrainer, FactorRow, FoldIn,
+    HyperParams, Isa, ItemFactors, ItemRating, LearningRate, ModelKind, Rating,
 };
 
 /// A small deterministic generator (xorshift64*), so the tests need no
@@ -258,8 +258,9 @@ fn train_on_isa_equals_kernel<const K: usize>(
             biases: &mut direct.item_biases,
             grad_sq: &mut direct.item_grad_sq,
         };
-        let stats =
-            train_block_skipping(isa, &hyper, epoch, 3.0, users, items, &kernel, &skip).unwrap();
+        let trainer = BlockTrainer::new(isa, hyper).at_epoch(epoch).with_mean(3.0);
+        let block = BlockRatings::new(&kernel).skipping(&skip);
+        let stats = trainer.train(users, items, block).unwrap();
         kernel_sse.push(stats.sse);
     }
     let label = format!("K = {K} on {}", isa.name());
