@@ -302,7 +302,13 @@ impl<'a> ItemFactors<'a> {
 }
 
 /// One rating of the user being folded in.
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Plain old data: 8 bytes, `repr(C)`, every bit pattern valid (an
+/// out-of-range item or a non-finite value is refused by [`fold_in`]), so
+/// a foreign caller's array of `{uint32_t item; float value;}` can be
+/// viewed as a slice of these without a copy.
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct ItemRating {
     /// Item index into the [`ItemFactors`].
     pub item: u32,
