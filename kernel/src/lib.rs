@@ -64,6 +64,7 @@ mod objective;
 mod params;
 mod rating;
 mod row;
+mod score;
 mod sgd;
 mod validate;
 mod view;
@@ -85,6 +86,10 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
+pub use score::{
+    clamp, dot, item_prior, predict, row_norm, row_prior, score, top_n, top_n_cosine, ItemPanels,
+    Scored, ScoreError, TopN, PANEL_ITEMS,
+};
 pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
 pub use view::{BandGrad, BandView};
 
