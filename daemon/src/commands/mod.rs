@@ -13,6 +13,5 @@ pub mod recommend;
 pub mod rows;
 pub mod svd;
 pub mod titles;
-pub mod topn;
 pub mod tune;
 pub mod workdir;

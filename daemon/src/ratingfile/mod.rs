@@ -34,6 +34,7 @@ mod error;
 mod foreign;
 mod ids;
 mod layout;
+mod rated;
 mod reader;
 mod set;
 mod validate;

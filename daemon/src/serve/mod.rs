@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod notify;
 pub mod reload;
 pub mod request;
+pub mod scoring;
 pub mod server;
 pub mod snapshot;
 pub mod state;
@@ -172,6 +173,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         reload_lock: tokio::sync::Mutex::new(()),
         refused: Mutex::new(Vec::new()),
         intake,
+        scoring: scoring::ScoringPool::new(threads),
     });
     let limits = ConnectionLimits {
         max_connections: args.max_connections as usize,

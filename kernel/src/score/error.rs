@@ -81,3 +81,5 @@ impl fmt::Display for ScoreError {
         }
     }
 }
+
+impl core::error::Error for ScoreError {}
