@@ -74,11 +74,14 @@ impl<'a> TopN<'a> {
     #[inline]
     pub fn would_take(&self, item: usize, score: f32) -> bool {
         if self.len < self.slots.len() {
-            true
-        } else {
-            self.slots
-                .first()
-                .is_some_and(|worst| better(&Scored { item, score }, worst))
+            return true;
+        }
+        match self.slots.first() {
+            // Strictly below the worst kept: out, whatever the ids (the
+            // common case, one comparison; false for NaN on either side).
+            Some(worst) if score < worst.score => false,
+            Some(worst) => better(&Scored { item, score }, worst),
+            None => false,
         }
     }
 
