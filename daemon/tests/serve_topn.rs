@@ -58,10 +58,18 @@ fn serve_recommends_what_the_command_line_does_and_never_a_rated_item() {
         let rated = data.items_rated_by(internal).unwrap();
         assert!(!rated.is_empty(), "user {user} rated nothing");
         for include_rated in [false, true] {
-            let flag = if include_rated { "&include_rated=true" } else { "" };
+            let flag = if include_rated {
+                "&include_rated=true"
+            } else {
+                ""
+            };
             let served = server.ok(&format!("/v1/recommend?user={user}&n=60{flag}"));
             let cli = cli_recommend(&t, &user, 60, include_rated);
-            assert_eq!(ranked(&served["items"]), ranked(&cli["items"]), "user {user}");
+            assert_eq!(
+                ranked(&served["items"]),
+                ranked(&cli["items"]),
+                "user {user}"
+            );
             assert_eq!(served["excluded"], cli["excluded"], "user {user}");
             let listed: Vec<u32> = served["items"]
                 .as_array()
@@ -97,7 +105,11 @@ fn a_served_prediction_is_the_score_its_item_is_ranked_by() {
         let p = server.ok(&format!("/v1/predict?user={user}&item={item}"));
         assert_eq!(p["source"], "model");
         let prediction = p["prediction"].as_f64().unwrap() as f32;
-        assert_eq!(prediction.to_bits(), score.max(lo).min(hi).to_bits(), "item {item}");
+        assert_eq!(
+            prediction.to_bits(),
+            score.max(lo).min(hi).to_bits(),
+            "item {item}"
+        );
     }
 }
 

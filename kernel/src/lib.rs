@@ -88,7 +88,7 @@ pub use rating::Rating;
 pub use row::FactorRow;
 pub use score::{
     clamp, dot, item_prior, predict, row_norm, row_prior, score, top_n, top_n_cosine, ItemPanels,
-    Scored, ScoreError, TopN, PANEL_ITEMS,
+    ScoreError, Scored, TopN, PANEL_ITEMS,
 };
 pub use sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
 pub use view::{BandGrad, BandView};

@@ -163,8 +163,12 @@ mod tests {
             mu: if biased { 3.5 } else { 0.0 },
             user_factors,
             item_factors,
-            user_bias: (0..users).map(|_| if biased { next() } else { 0.0 }).collect(),
-            item_bias: (0..items).map(|_| if biased { next() } else { 0.0 }).collect(),
+            user_bias: (0..users)
+                .map(|_| if biased { next() } else { 0.0 })
+                .collect(),
+            item_bias: (0..items)
+                .map(|_| if biased { next() } else { 0.0 })
+                .collect(),
         }
     }
 

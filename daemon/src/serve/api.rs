@@ -344,10 +344,7 @@ async fn similar(
         .ok_or_else(|| ApiError::not_found("item", &q.item))?;
     let (job, n) = (Arc::clone(&snapshot), q.n);
     let isa = state.isa;
-    let found = state
-        .scoring
-        .run(move || job.similar(isa, item, n))
-        .await;
+    let found = state.scoring.run(move || job.similar(isa, item, n)).await;
     Ok(Json(SimilarAnswer {
         items: listed(&state, &snapshot, &found, false),
         title: title_of(&state, &q.item),

@@ -155,7 +155,8 @@ impl Snapshot {
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{}: unusable parameters", path.display()))?;
         let model = loaded.model;
-        let items = ItemTable::new(&model).with_context(|| format!("{}: unusable item factors", path.display()))?;
+        let items = ItemTable::new(&model)
+            .with_context(|| format!("{}: unusable item factors", path.display()))?;
         let last = |v: &[f64]| v.last().copied().filter(|x| x.is_finite());
         Ok(Snapshot {
             range: data.rating_range(),

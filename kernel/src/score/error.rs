@@ -70,10 +70,16 @@ impl fmt::Display for ScoreError {
                 "{len} panel lanes given where the items and rank need {needed}"
             ),
             ScoreError::RowLength { len, rank } => {
-                write!(f, "a row of {len} values scored against items of rank {rank}")
+                write!(
+                    f,
+                    "a row of {len} values scored against items of rank {rank}"
+                )
             }
             ScoreError::ItemBiases { len, items } => {
-                write!(f, "{len} item biases for {items} items (give none or one per item)")
+                write!(
+                    f,
+                    "{len} item biases for {items} items (give none or one per item)"
+                )
             }
             ScoreError::Norms { len, items } => {
                 write!(f, "{len} item norms for {items} items (give one per item)")

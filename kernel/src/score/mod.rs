@@ -139,7 +139,12 @@ pub fn predict(
     q: &[f32],
     range: Option<(f32, f32)>,
 ) -> f32 {
-    let value = score(row_prior(kind, mu, user_bias), item_prior(kind, item_bias), p, q);
+    let value = score(
+        row_prior(kind, mu, user_bias),
+        item_prior(kind, item_bias),
+        p,
+        q,
+    );
     clamp(value, range)
 }
 

@@ -43,11 +43,22 @@ fn reference(
         .filter(|&(i, _)| !excluded(i))
         .map(|(i, q)| Scored {
             item: i,
-            score: score(prior, bias.get(i).copied().unwrap_or(0.0), row, &q[..row.len()]),
+            score: score(
+                prior,
+                bias.get(i).copied().unwrap_or(0.0),
+                row,
+                &q[..row.len()],
+            ),
         })
         .collect();
     all.sort_by(|a, b| {
-        let key = |s: &Scored| if s.score.is_nan() { f32::NEG_INFINITY } else { s.score };
+        let key = |s: &Scored| {
+            if s.score.is_nan() {
+                f32::NEG_INFINITY
+            } else {
+                s.score
+            }
+        };
         key(b).total_cmp(&key(a)).then(a.item.cmp(&b.item))
     });
     all
@@ -81,7 +92,13 @@ fn top_n_is_the_reference_prefix_to_the_bit_on_every_isa() {
             for n in [1, 10, items + 5] {
                 let mut best = vec![Scored::default(); n];
                 let found = top_n(isa, &panels, &row, 3.25, &bias, excluded, &mut best).unwrap();
-                assert_eq!(found, n.min(want.len()), "{} items, n {n}, {}", items, isa.name());
+                assert_eq!(
+                    found,
+                    n.min(want.len()),
+                    "{} items, n {n}, {}",
+                    items,
+                    isa.name()
+                );
                 for (got, want) in best[..found].iter().zip(&want) {
                     assert_eq!(got.item, want.item, "{items} items, n {n}, {}", isa.name());
                     assert_eq!(got.score.to_bits(), want.score.to_bits(), "{}", isa.name());
@@ -110,7 +127,10 @@ fn excluded_items_never_appear_and_are_asked_about_only_when_good_enough() {
     assert_eq!(found, 10);
     assert!(best.iter().all(|s| s.item % 3 != 0));
     let want = reference(&factors, rank, &row, 0.0, &[], &|i| i % 3 == 0);
-    assert_eq!(best.iter().map(|s| s.item).collect::<Vec<_>>(), want[..10].iter().map(|s| s.item).collect::<Vec<_>>());
+    assert_eq!(
+        best.iter().map(|s| s.item).collect::<Vec<_>>(),
+        want[..10].iter().map(|s| s.item).collect::<Vec<_>>()
+    );
     // Random order: the 10th best so far changes O(10 log items) times.
     assert!(asked.get() < items / 4, "asked {} times", asked.get());
 }
@@ -136,7 +156,16 @@ fn ties_go_to_the_lower_item_and_nan_scores_rank_last() {
 fn zero_slots_find_nothing() {
     let lanes = packed(&[1.0; 16], 16, 16);
     let panels = ItemPanels::new(&lanes, 1, 16).unwrap();
-    let found = top_n(Isa::detect(), &panels, &[1.0; 16], 0.0, &[], |_| false, &mut []).unwrap();
+    let found = top_n(
+        Isa::detect(),
+        &panels,
+        &[1.0; 16],
+        0.0,
+        &[],
+        |_| false,
+        &mut [],
+    )
+    .unwrap();
     assert_eq!(found, 0);
 }
 
@@ -145,7 +174,9 @@ fn cosine_matches_the_reference_and_skips_directionless_items() {
     let mut values = Values(99);
     let (items, rank) = (130, 5);
     let mut factors = values.take(items * rank);
-    factors[7 * rank..8 * rank].iter_mut().for_each(|v| *v = 0.0);
+    factors[7 * rank..8 * rank]
+        .iter_mut()
+        .for_each(|v| *v = 0.0);
     let norms: Vec<f32> = factors.chunks(rank).map(row_norm).collect();
     let lanes = packed(&factors, rank, rank);
     let panels = ItemPanels::new(&lanes, items, rank).unwrap();
@@ -166,7 +197,10 @@ fn cosine_matches_the_reference_and_skips_directionless_items() {
     }
     let mut best = [Scored::default(); 3];
     let zero = [0.0; 5];
-    assert_eq!(top_n_cosine(Isa::Scalar, &panels, &norms, &zero, |_| false, &mut best), Ok(0));
+    assert_eq!(
+        top_n_cosine(Isa::Scalar, &panels, &norms, &zero, |_| false, &mut best),
+        Ok(0)
+    );
 }
 
 #[test]
@@ -192,11 +226,26 @@ fn mismatched_inputs_are_refused() {
         Err(ScoreError::RowLength { len: 1, rank: 2 })
     );
     assert_eq!(
-        top_n(Isa::Scalar, &panels, &[1.0, 1.0], 0.0, &[1.0], |_| false, &mut best),
+        top_n(
+            Isa::Scalar,
+            &panels,
+            &[1.0, 1.0],
+            0.0,
+            &[1.0],
+            |_| false,
+            &mut best
+        ),
         Err(ScoreError::ItemBiases { len: 1, items: 2 })
     );
     assert_eq!(
-        top_n_cosine(Isa::Scalar, &panels, &[1.0], &[1.0, 1.0], |_| false, &mut best),
+        top_n_cosine(
+            Isa::Scalar,
+            &panels,
+            &[1.0],
+            &[1.0, 1.0],
+            |_| false,
+            &mut best
+        ),
         Err(ScoreError::Norms { len: 1, items: 2 })
     );
 }
@@ -205,10 +254,22 @@ fn mismatched_inputs_are_refused() {
 fn predict_is_the_biased_or_plain_formula_clamped() {
     let (p, q) = ([0.5, -1.0, 2.0], [2.0, 0.5, 0.25]);
     let dot = 0.5 * 2.0 - 1.0 * 0.5 + 2.0 * 0.25;
-    assert_eq!(predict(ModelKind::Biased, 3.5, 0.25, -0.5, &p, &q, None), 3.25 + dot);
-    assert_eq!(predict(ModelKind::Plain, 3.5, 0.25, -0.5, &p, &q, None), dot);
-    assert_eq!(predict(ModelKind::Biased, 3.5, 0.25, -0.5, &p, &q, Some((1.0, 4.0))), 4.0);
-    assert_eq!(predict(ModelKind::Plain, 3.5, 0.25, -0.5, &p, &q, Some((2.0, 5.0))), 2.0);
+    assert_eq!(
+        predict(ModelKind::Biased, 3.5, 0.25, -0.5, &p, &q, None),
+        3.25 + dot
+    );
+    assert_eq!(
+        predict(ModelKind::Plain, 3.5, 0.25, -0.5, &p, &q, None),
+        dot
+    );
+    assert_eq!(
+        predict(ModelKind::Biased, 3.5, 0.25, -0.5, &p, &q, Some((1.0, 4.0))),
+        4.0
+    );
+    assert_eq!(
+        predict(ModelKind::Plain, 3.5, 0.25, -0.5, &p, &q, Some((2.0, 5.0))),
+        2.0
+    );
     assert!(clamp(f32::NAN, Some((1.0, 5.0))).is_nan());
     assert_eq!(clamp(3.0, Some((f32::NAN, f32::NAN))), 3.0);
 }
