@@ -6,8 +6,10 @@
 #   2. start-up: time from `funkd serve` to the first answered /healthz;
 #   3. predict and recommend top-10 at random users/items: requests/s and
 #      latency percentiles (wrk --latency), beside the in-process cost of
-#      the same recommend query (`funkd recommend --json`: score + lookup
-#      seconds, median of RECS users);
+#      the same recommend query (`funkd recommend --json`: lookup + score
+#      seconds, median of RECS users; not the one-time costs of a new
+#      process, check_seconds and pack_seconds, which the service pays
+#      once at load);
 #   4. predict again while two hot swaps happen (a copy of the checkpoint
 #      under a newer name is loaded, checked and swapped in), with the
 #      number of non-2xx answers and socket errors;
@@ -101,7 +103,7 @@ load predict
 echo "== recommend top-10 over all $items items, $connections connections, $duration"
 load recommend
 
-echo "== in-process recommend top-10 (funkd recommend --json: lookup + scoring), $recs users"
+echo "== in-process recommend top-10 (funkd recommend --json: lookup + scoring, without the one-time band check and packing), $recs users"
 for u in $(seq 1 "$recs"); do
     "$funkd" recommend --model "$run" --data "$data" --user "$((u * 997 % users + 1))" --json \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["lookup_seconds"] + r["score_seconds"])'

@@ -8,6 +8,10 @@
 
 use funk_kernel::ModelKind;
 
+mod topn;
+
+pub use topn::{ItemTable, Scored};
+
 /// A trained model: μ, biases and factor rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
@@ -46,17 +50,29 @@ impl Model {
     pub fn item_row(&self, i: usize) -> &[f32] {
         &self.item_factors[i * self.k..i * self.k + self.rank]
     }
-    /// The model's prediction for internal ids (unclamped).
-    pub fn predict(&self, u: usize, i: usize) -> f32 {
-        let dot: f32 = self
-            .user_row(u)
-            .iter()
-            .zip(self.item_row(i))
-            .map(|(p, q)| p * q)
-            .sum();
+    /// The part of user `u`'s predictions that does not depend on the
+    /// item: μ + b_u (biased), 0 (plain).
+    pub fn row_prior(&self, u: usize) -> f32 {
+        funk_kernel::row_prior(self.kind, self.mu, self.user_bias[u])
+    }
+    /// Item biases as the scoring functions take them: one per item for
+    /// the biased model, none for the plain one.
+    pub fn item_biases(&self) -> &[f32] {
         match self.kind {
-            ModelKind::Plain => dot,
-            ModelKind::Biased => self.mu + self.user_bias[u] + self.item_bias[i] + dot,
+            ModelKind::Biased => &self.item_bias,
+            ModelKind::Plain => &[],
         }
+    }
+    /// The model's prediction for internal ids (unclamped): the kernel's
+    /// [`funk_kernel::score`], the same bits as the pair's score in a
+    /// top-N list.
+    pub fn predict(&self, u: usize, i: usize) -> f32 {
+        let item_prior = funk_kernel::item_prior(self.kind, self.item_bias[i]);
+        funk_kernel::score(
+            self.row_prior(u),
+            item_prior,
+            self.user_row(u),
+            self.item_row(i),
+        )
     }
 }

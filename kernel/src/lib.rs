@@ -65,6 +65,7 @@ mod objective;
 mod params;
 mod rating;
 mod row;
+mod score;
 mod sgd;
 mod validate;
 mod view;
@@ -83,6 +84,10 @@ pub use objective::{objective, ParamRef};
 pub use params::{HyperParams, LearningRate, ModelKind, ParamError};
 pub use rating::Rating;
 pub use row::FactorRow;
+pub use score::{
+    clamp, dot, item_prior, predict, row_norm, row_prior, score, top_n, top_n_cosine, ItemPanels,
+    ScoreError, Scored, TopN, PANEL_ITEMS,
+};
 pub use view::{BandGrad, BandView};
 
 // The Rust examples in the crate's README run as doctests.

@@ -76,14 +76,9 @@ pub fn clamp_range(data: &RatingFile, no_clamp: bool) -> Option<(f32, f32)> {
     }
 }
 
-/// Clamps `value` to `range` when there is one.
+/// Clamps `value` to `range` when there is one ([`funk_kernel::clamp`]).
 pub fn clamp(value: f32, range: Option<(f32, f32)>) -> f32 {
-    match range {
-        // max/min rather than f32::clamp: never panics, even on a range
-        // read from a damaged file.
-        Some((lo, hi)) => value.max(lo).min(hi),
-        None => value,
-    }
+    funk_kernel::clamp(value, range)
 }
 
 /// Prints one JSON object on stdout (the `--json` contract).

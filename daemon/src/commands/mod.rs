@@ -15,7 +15,6 @@ pub mod inspect;
 pub mod predict;
 pub mod recommend;
 pub mod svd;
-pub mod topn;
 pub mod train;
 pub mod tune;
 pub mod workdir;

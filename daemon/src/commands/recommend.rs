@@ -1,5 +1,5 @@
-//! `funkd recommend`: the top-N items for one user, scored by the model
-//! with the kernel's SIMD dot product over every item.
+//! `funkd recommend`: the top-N items for one user, every item scored by
+//! the kernel ([`funk_kernel::top_n`], SIMD over the packed item table).
 //!
 //! The items the user already rated in the data file (train and test
 //! split) are left out unless `--include-rated` is given; with `--titles`
@@ -9,18 +9,16 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
-use funk_kernel::{FactorRow, Isa, ModelKind};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::commands::context::{
     choose_isa, clamp, clamp_range, print_json, write_stdout, ModelWithData,
 };
-use crate::commands::topn::{top_n_by, Scored};
 use crate::input::titles::Titles;
-use crate::model::Model;
+use crate::model::ItemTable;
 use crate::ratingfile::{FormatError, RatingFile};
-use crate::{usage_bail, with_k};
+use crate::usage_bail;
 
 /// Options of `funkd recommend`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +76,15 @@ pub struct RecommendReport {
     pub excluded: usize,
     /// The instruction set used.
     pub isa: &'static str,
-    /// Seconds spent finding the items the user rated.
+    /// Seconds spent checking the blocks of the user's band (their
+    /// checksums and records): once per process, before the first lookup
+    /// in a band; not a per-query cost (a service pays it at load).
+    pub check_seconds: f64,
+    /// Seconds spent packing the item factors for scoring: once per
+    /// model, not a per-query cost (a service packs them at load).
+    pub pack_seconds: f64,
+    /// Seconds spent finding the items the user rated (blocks already
+    /// checked).
     pub lookup_seconds: f64,
     /// Seconds spent scoring every item and selecting the top N.
     pub score_seconds: f64,
@@ -86,76 +92,17 @@ pub struct RecommendReport {
     pub items: Vec<Recommendation>,
 }
 
-/// Internal ids of the items internal user `user` rated in `data` (both
-/// splits), as a mask over all items. Each block's records are sorted by
-/// user, so the user's ratings are found by binary search. The user band's
-/// blocks are checked first (see [`RatingFile::check_block`]): a damaged
-/// file is refused.
+/// The items internal user `user` rated in `data` (both splits), as a
+/// mask over all items ([`RatingFile::items_rated_by`]): a damaged band
+/// is refused.
 pub fn rated_items(data: &RatingFile, user: usize) -> Result<Vec<bool>, FormatError> {
     let mut rated = vec![false; data.items()];
-    let p = data.grid();
-    let Some(ub) = (0..p).find(|&b| data.user_band(b).contains(&user)) else {
-        return Ok(rated);
-    };
-    let local = (user - data.user_band(ub).start) as u32;
-    for ib in 0..p {
-        let start = data.item_band(ib).start;
-        let blocks = [
-            data.checked_train_records(ub, ib)?,
-            data.checked_test_records(ub, ib)?,
-        ];
-        for block in blocks {
-            let from = block.partition_point(|r| r.user < local);
-            let to = block.partition_point(|r| r.user <= local);
-            for r in block.get(from..to).unwrap_or(&[]) {
-                if let Some(slot) = rated.get_mut(start + r.item as usize) {
-                    *slot = true;
-                }
-            }
+    for item in data.items_rated_by(user)? {
+        if let Some(slot) = rated.get_mut(item as usize) {
+            *slot = true;
         }
     }
     Ok(rated)
-}
-
-/// Bytes of item rows copied into the aligned layout at a time: small
-/// enough that the batch stays in L1 between its copy and its dot
-/// products, large enough that the copies have landed before the dot
-/// products read them.
-const SCORE_BATCH_BYTES: usize = 8 << 10;
-
-/// The `n` best items for internal user `user` (ties to the lower
-/// internal id), every item scored with `isa`'s SIMD dot product. Item
-/// rows go through a small aligned batch of [`FactorRow`]s on their way to
-/// the dot product, which costs less than copying the whole item table
-/// into the aligned layout first (no big allocation, no page faults, one
-/// pass over the model's memory).
-pub fn recommend_for(
-    isa: Isa,
-    model: &Model,
-    user: usize,
-    excluded: &[bool],
-    n: usize,
-) -> Vec<Scored> {
-    with_k!(model.rank, K => {
-        let mut p = FactorRow::<K>::zeroed();
-        p.0.copy_from_slice(&model.user_factors[user * K..(user + 1) * K]);
-        let (bias, offset): (&[f32], f32) = match model.kind {
-            ModelKind::Biased => (&model.item_bias, model.mu + model.user_bias[user]),
-            ModelKind::Plain => (&[], 0.0),
-        };
-        let batch_rows = (SCORE_BATCH_BYTES / (4 * K)).max(1);
-        let mut batch = vec![FactorRow::<K>::zeroed(); batch_rows];
-        let mut dots = Vec::with_capacity(model.items());
-        for chunk in model.item_factors.chunks(batch_rows * K) {
-            for (row, values) in batch.iter_mut().zip(chunk.chunks_exact(K)) {
-                row.0.copy_from_slice(values);
-            }
-            dots.extend(batch[..chunk.len() / K].iter().map(|q| isa.dot(&p, q)));
-        }
-        top_n_by(dots.len(), excluded, n, |i| {
-            offset + bias.get(i).copied().unwrap_or(0.0) + dots[i]
-        })
-    })
 }
 
 /// Runs `funkd recommend`.
@@ -180,16 +127,25 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         );
     };
     let model = &loaded.model;
-    let started = Instant::now();
-    let excluded = if args.include_rated {
+    let checking = Instant::now();
+    if !args.include_rated {
+        data.check_band_of_user(user)?;
+    }
+    let check_seconds = checking.elapsed().as_secs_f64();
+    let packing = Instant::now();
+    let table = ItemTable::new(model).context("the model's item factors cannot be scored")?;
+    let pack_seconds = packing.elapsed().as_secs_f64();
+    let lookup = Instant::now();
+    let rated = if args.include_rated {
         Vec::new()
     } else {
-        rated_items(&data, user)?
+        data.items_rated_by(user)?
     };
-    let lookup = started.elapsed();
-    let excluded_count = excluded.iter().filter(|&&e| e).count();
+    let lookup_seconds = lookup.elapsed().as_secs_f64();
     let scoring = Instant::now();
-    let top = recommend_for(isa, model, user, &excluded, args.top as usize);
+    let top = table
+        .recommend(isa, model, user, &rated, args.top as usize)
+        .context("the model's user row cannot be scored")?;
     let score_seconds = scoring.elapsed().as_secs_f64();
     let range = clamp_range(&data, false);
     let items: Vec<Recommendation> = top
@@ -208,10 +164,12 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         .collect();
     let report = RecommendReport {
         user: args.user.clone(),
-        items_scored: model.items() - excluded_count,
-        excluded: excluded_count,
+        items_scored: model.items() - rated.len(),
+        excluded: rated.len(),
         isa: isa.name(),
-        lookup_seconds: lookup.as_secs_f64(),
+        check_seconds,
+        pack_seconds,
+        lookup_seconds,
         score_seconds,
         items,
     };
@@ -243,56 +201,4 @@ fn print_text(out: &mut dyn Write, report: &RecommendReport) -> std::io::Result<
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recommend_for_matches_model_predict_and_skips_exclusions() {
-        let (users, items, rank, k) = (3, 20, 3, 16);
-        let mut state = 12345u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        };
-        let mut user_factors = vec![0.0; users * k];
-        let mut item_factors = vec![0.0; items * k];
-        for r in 0..users {
-            for d in 0..rank {
-                user_factors[r * k + d] = next();
-            }
-        }
-        for r in 0..items {
-            for d in 0..rank {
-                item_factors[r * k + d] = next();
-            }
-        }
-        let model = Model {
-            kind: ModelKind::Biased,
-            rank,
-            k,
-            mu: 3.5,
-            user_factors,
-            item_factors,
-            user_bias: (0..users).map(|_| next()).collect(),
-            item_bias: (0..items).map(|_| next()).collect(),
-        };
-        let mut excluded = vec![false; items];
-        excluded[4] = true;
-        let top = recommend_for(Isa::Scalar, &model, 1, &excluded, 5);
-        let mut want: Vec<(usize, f32)> = (0..items)
-            .filter(|&i| i != 4)
-            .map(|i| (i, model.predict(1, i)))
-            .collect();
-        want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        assert_eq!(top.len(), 5);
-        for (got, want) in top.iter().zip(&want) {
-            assert_eq!(got.item, want.0);
-            assert!((got.score - want.1).abs() < 1e-5);
-        }
-    }
 }

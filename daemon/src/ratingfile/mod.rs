@@ -35,6 +35,7 @@ mod extend;
 mod foreign;
 mod ids;
 mod layout;
+mod rated;
 mod reader;
 mod set;
 mod validate;

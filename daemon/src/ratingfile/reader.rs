@@ -232,6 +232,15 @@ impl RatingFile {
         Ok(())
     }
 
+    /// How many blocks have passed [`RatingFile::check_block`] in this
+    /// process so far (of [`RatingFile::grid`]²).
+    pub fn blocks_checked(&self) -> usize {
+        self.checked
+            .iter()
+            .filter(|flag| flag.load(Ordering::Acquire))
+            .count()
+    }
+
     /// [`RatingFile::check_block`] for every block, in order: for commands
     /// that read the whole file anyway.
     pub fn check_all_blocks(&self) -> Result<(), FormatError> {

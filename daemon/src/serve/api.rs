@@ -5,7 +5,6 @@
 //! for a wrong method, 408 for a request not completed in time, 413 for a
 //! body over the limit, 500 for a refused reload or an internal fault.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,11 +20,11 @@ use serde_json::{json, Value};
 
 use super::intake::{self, BatchError, BodyFormat, Refreshed};
 use super::reload::{reload, Outcome, Trigger};
-use super::request::{self, BadRequest, MAX_N};
+use super::request::{self, BadRequest, RecommendQuery, MAX_N};
 use super::snapshot::Snapshot;
 use super::state::AppState;
 use crate::commands::predict::Source;
-use crate::commands::topn::Scored;
+use crate::model::Scored;
 
 /// An error answer: a status and a message, sent as `{"error": message}`.
 #[derive(Debug)]
@@ -49,6 +48,12 @@ impl ApiError {
             format!("no {what} {id:?} in the data (ids are the original ids of the imported data)"),
         )
     }
+}
+
+/// A 500 for a fault of the service's own (logged on stderr).
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    eprintln!("funkd: serve: {error}");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
 impl From<BadRequest> for ApiError {
@@ -272,16 +277,31 @@ async fn recommend(
 ) -> ApiResult<RecommendAnswer> {
     let q = request::parse_recommend(query.as_deref())?;
     let snapshot = state.current();
+    let job = Arc::clone(&state);
+    let answer = state
+        .scoring
+        .run(move || recommend_now(&job, &snapshot, q))
+        .await?;
+    Ok(Json(answer))
+}
+
+/// A recommend query's work, on a scoring thread.
+fn recommend_now(
+    state: &AppState,
+    snapshot: &Snapshot,
+    q: RecommendQuery,
+) -> Result<RecommendAnswer, ApiError> {
     // A user with ratings taken in since the model was trained is answered
     // from their folded-in row; anyone else from the model's own row.
-    let fresh = refreshed(&state, &snapshot, &q.user);
-    let (row, bias, rated, source) = match &fresh {
-        Some(f) => (
-            &f.row[..],
-            f.bias,
-            Cow::Borrowed(&f.excluded[..]),
-            Source::FoldIn,
-        ),
+    let (found, excluded, source) = match refreshed(state, snapshot, &q.user) {
+        Some(f) => {
+            let excluded: &[bool] = if q.include_rated { &[] } else { &f.excluded };
+            let found = snapshot
+                .top_for_row(state.isa, &f.row, f.bias, excluded, q.n)
+                .map_err(internal)?;
+            let count = excluded.iter().filter(|&&e| e).count();
+            (found, count, Source::FoldIn)
+        }
         None => {
             let user = snapshot
                 .user(&q.user)
@@ -289,34 +309,21 @@ async fn recommend(
             let rated = if q.include_rated {
                 Vec::new()
             } else {
-                snapshot.rated_by(user).map_err(|e| {
-                    eprintln!("funkd: serve: {e}");
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-                })?
+                snapshot.rated_ids(user).map_err(internal)?
             };
-            let rated = Cow::Owned(rated);
-            let model = &snapshot.model;
-            (
-                model.user_row(user),
-                model.user_bias[user],
-                rated,
-                Source::Model,
-            )
+            let found = snapshot
+                .recommend(state.isa, user, &rated, q.n)
+                .map_err(internal)?;
+            (found, rated.len(), Source::Model)
         }
     };
-    let excluded = if q.include_rated {
-        Cow::Owned(Vec::new())
-    } else {
-        rated
-    };
-    let found = snapshot.top_for_row(state.isa, row, bias, &excluded, q.n);
-    Ok(Json(RecommendAnswer {
-        items: listed(&state, &snapshot, &found, true),
-        excluded: excluded.iter().filter(|&&e| e).count(),
+    Ok(RecommendAnswer {
+        items: listed(state, snapshot, &found, true),
+        excluded,
         user: q.user,
         source,
         epoch: snapshot.epoch,
-    }))
+    })
 }
 
 #[derive(Serialize)]
@@ -337,7 +344,9 @@ async fn similar(
     let item = snapshot
         .item(&q.item)
         .ok_or_else(|| ApiError::not_found("item", &q.item))?;
-    let found = snapshot.similar(state.isa, item, q.n);
+    let (job, n) = (Arc::clone(&snapshot), q.n);
+    let isa = state.isa;
+    let found = state.scoring.run(move || job.similar(isa, item, n)).await;
     Ok(Json(SimilarAnswer {
         items: listed(&state, &snapshot, &found, false),
         title: title_of(&state, &q.item),
@@ -401,16 +410,26 @@ async fn fold_in(
         excluded[item] = true;
         ratings.push((item, *value));
     }
-    let (row, bias) = snapshot.fold_in(&ratings).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("cannot fold this user in: {e}"),
-        )
-    })?;
-    let found = snapshot.top_for_row(state.isa, &row, bias, &excluded, q.n);
+    let (job, isa, n) = (Arc::clone(&snapshot), state.isa, q.n);
+    let solved = state
+        .scoring
+        .run(move || {
+            let (row, bias) = job.fold_in(&ratings).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("cannot fold this user in: {e}"),
+                )
+            })?;
+            let found = job
+                .top_for_row(isa, &row, bias, &excluded, n)
+                .map_err(internal)?;
+            Ok::<_, ApiError>((row, bias, found, ratings.len()))
+        })
+        .await;
+    let (row, bias, found, rated) = solved?;
     Ok(Json(FoldInAnswer {
         epoch: snapshot.epoch,
-        ratings: ratings.len(),
+        ratings: rated,
         items: listed(&state, &snapshot, &found, true),
         bias: q.return_row.then_some(bias),
         row: q.return_row.then_some(row),

@@ -32,6 +32,7 @@ pub mod reload;
 pub mod request;
 pub mod round;
 pub mod segments;
+pub mod scoring;
 pub mod server;
 pub mod snapshot;
 pub mod state;
@@ -303,6 +304,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         refused: Mutex::new(Vec::new()),
         intake,
         rounds,
+        scoring: scoring::ScoringPool::new(threads),
     });
     round::start(&state)?;
     let limits = ConnectionLimits {

@@ -1,7 +1,9 @@
 //! One published model, loaded and checked whole before anyone sees it:
 //! the checkpoint's factors and biases, the rating file it was trained on
 //! (id maps, what each user rated, the rating range), and what the queries
-//! need precomputed (item rows in the kernel's aligned layout, item norms).
+//! need precomputed (the item factors packed for the kernel's scoring, item
+//! norms). Loading also starts a check of every block of a newly opened
+//! rating file on a thread of its own, so that no query pays for it.
 //!
 //! A snapshot never changes once built; the service swaps whole snapshots
 //! (see [`super::state`]).
@@ -11,9 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use funk_kernel::{
-    fold_in, FactorRow, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ModelKind,
-};
+use funk_kernel::{fold_in, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, ScoreError};
 
 use crate::checkpoint::{
     model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
@@ -22,8 +22,7 @@ use crate::commands::context::{check_model_matches, clamp, open_data, resolve_da
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
 use crate::commands::rows::check_model_shape;
-use crate::commands::topn::{top_n, top_n_by, Scored};
-use crate::model::Model;
+use crate::model::{ItemTable, Model, Scored};
 use crate::ratingfile::{FormatError, RatingFile};
 use crate::with_k;
 
@@ -58,11 +57,8 @@ pub struct Snapshot {
     pub range: Option<(f32, f32)>,
     /// Mean train rating (the plain model's fallback).
     pub mean: f32,
-    /// Item rows in the kernel's aligned layout: `items × k / 16` rows of
-    /// 16, viewed as `items` rows of `k` by [`Snapshot::item_rows`].
-    aligned_items: Vec<FactorRow<16>>,
-    /// ‖q_i‖ over the model's rank, per item.
-    item_norms: Vec<f32>,
+    /// The item factors packed for scoring, and their norms.
+    items: ItemTable,
     /// The model kind, λ, λ_b, the per-row prior λ₀ and μ, for folding
     /// new users in.
     fold: FoldIn,
@@ -137,7 +133,11 @@ impl Snapshot {
             {
                 Arc::clone(&prev.data)
             }
-            _ => Arc::new(open_data(&data_path)?),
+            _ => {
+                let data = Arc::new(open_data(&data_path)?);
+                check_blocks_in_background(&data);
+                data
+            }
         };
         check_model_matches(&loaded, &data)?;
         let written_unix = std::fs::metadata(&path)
@@ -155,10 +155,8 @@ impl Snapshot {
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{}: unusable parameters", path.display()))?;
         let model = loaded.model;
-        let aligned_items = align_items(&model);
-        let item_norms = (0..model.items())
-            .map(|i| model.item_row(i).iter().map(|v| v * v).sum::<f32>().sqrt())
-            .collect();
+        let items = ItemTable::new(&model)
+            .with_context(|| format!("{}: unusable item factors", path.display()))?;
         let last = |v: &[f64]| v.last().copied().filter(|x| x.is_finite());
         Ok(Snapshot {
             range: data.rating_range(),
@@ -174,8 +172,7 @@ impl Snapshot {
             loaded_unix: crate::service::status::unix_now(),
             load_seconds: started.elapsed().as_secs_f64(),
             model,
-            aligned_items,
-            item_norms,
+            items,
             fold,
         })
     }
@@ -207,6 +204,13 @@ impl Snapshot {
         rated_items(&self.data, user)
     }
 
+    /// Internal ids of the items internal user `user` rated (both
+    /// splits), ascending; an error when a block of the user's band is
+    /// damaged.
+    pub fn rated_ids(&self, user: usize) -> Result<Vec<u32>, FormatError> {
+        self.data.items_rated_by(user)
+    }
+
     /// Internal user `user`'s train ratings (internal item, value).
     pub fn train_ratings_of(&self, user: usize) -> Vec<(usize, f32)> {
         let data = &self.data;
@@ -229,7 +233,8 @@ impl Snapshot {
     }
 
     /// The `n` best items for a user row `row` (`rank` values) with user
-    /// bias `user_bias`, skipping `excluded` items; best first.
+    /// bias `user_bias`, skipping the items marked in `excluded` (a mask,
+    /// possibly shorter than the items); best first.
     pub fn top_for_row(
         &self,
         isa: Isa,
@@ -237,18 +242,29 @@ impl Snapshot {
         user_bias: f32,
         excluded: &[bool],
         n: usize,
-    ) -> Vec<Scored> {
+    ) -> Result<Vec<Scored>, ScoreError> {
         let model = &self.model;
-        let (bias, offset): (&[f32], f32) = match model.kind {
-            ModelKind::Biased => (&model.item_bias, model.mu + user_bias),
-            ModelKind::Plain => (&[], 0.0),
-        };
-        with_k!(model.rank, K => {
-            let items: &[FactorRow<K>] = bytemuck::cast_slice(&self.aligned_items);
-            let mut p = FactorRow::<K>::zeroed();
-            p.0[..row.len()].copy_from_slice(row);
-            top_n(isa, &p, items, bias, offset, excluded, n)
-        })
+        let prior = funk_kernel::row_prior(model.kind, model.mu, user_bias);
+        self.items.top_for_row(
+            isa,
+            model,
+            row,
+            prior,
+            |i| excluded.get(i).copied().unwrap_or(false),
+            n,
+        )
+    }
+
+    /// The `n` best items for internal user `user`, skipping `rated`
+    /// (internal item ids, ascending); best first.
+    pub fn recommend(
+        &self,
+        isa: Isa,
+        user: usize,
+        rated: &[u32],
+        n: usize,
+    ) -> Result<Vec<Scored>, ScoreError> {
+        self.items.recommend(isa, &self.model, user, rated, n)
     }
 
     /// The `n` items nearest to internal item `item` by cosine similarity
@@ -256,25 +272,7 @@ impl Snapshot {
     /// all zero have no direction and are never listed (nor is anything
     /// listed for such an item).
     pub fn similar(&self, isa: Isa, item: usize, n: usize) -> Vec<Scored> {
-        let norm = self.item_norms[item];
-        if norm == 0.0 || !norm.is_finite() {
-            return Vec::new();
-        }
-        let mut excluded = vec![false; self.model.items()];
-        excluded[item] = true;
-        let found = with_k!(self.model.rank, K => {
-            let items: &[FactorRow<K>] = bytemuck::cast_slice(&self.aligned_items);
-            let q = &items[item];
-            top_n_by(items.len(), &excluded, n, |j| {
-                let other = self.item_norms[j];
-                if other == 0.0 {
-                    f32::NAN
-                } else {
-                    isa.dot(q, &items[j]) / (norm * other)
-                }
-            })
-        });
-        found.into_iter().filter(|s| s.score.is_finite()).collect()
+        self.items.similar(isa, &self.model, item, n)
     }
 
     /// A new user's factor row (`rank` values) and bias from their ratings
@@ -283,10 +281,7 @@ impl Snapshot {
     /// λ₀ the model was trained with.
     pub fn fold_in(&self, ratings: &[(usize, f32)]) -> Result<(Vec<f32>, f32), FoldInError> {
         let model = &self.model;
-        let biases: &[f32] = match model.kind {
-            ModelKind::Biased => &model.item_bias,
-            ModelKind::Plain => &[],
-        };
+        let biases = model.item_biases();
         let items = ItemFactors::new(&model.item_factors, model.k, model.rank, biases)?;
         let ratings: Vec<ItemRating> = ratings
             .iter()
@@ -307,17 +302,41 @@ impl Snapshot {
     }
 }
 
-/// The item factors copied into 64-byte aligned rows of `model.k` values.
-fn align_items(model: &Model) -> Vec<FactorRow<16>> {
-    model
-        .item_factors
-        .chunks_exact(16)
-        .map(|chunk| {
-            let mut row = FactorRow::<16>::zeroed();
-            row.0.copy_from_slice(chunk);
-            row
-        })
-        .collect()
+/// Checks every block of `data` (checksums and records) on a thread of its
+/// own, at the lowest CPU priority (queries first), so that queries find
+/// their blocks checked instead of paying for it on the request path (at
+/// full scale a user band is about 37 MB to hash). A query that reaches a
+/// block before the thread does checks it itself, as without this; a
+/// damaged block is reported here and refused to every query that needs
+/// it.
+fn check_blocks_in_background(data: &Arc<RatingFile>) {
+    let data = Arc::clone(data);
+    let spawned = std::thread::Builder::new()
+        .name("funkd-check-blocks".into())
+        .spawn(move || {
+            lower_this_threads_priority();
+            if let Err(e) = data.check_all_blocks() {
+                eprintln!("funkd: error: {e}; queries of that band are refused");
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("funkd: warning: cannot start the block check thread ({e}); blocks are checked when first used");
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority (nice 19), where the
+/// OS allows one thread its own (Linux); elsewhere, and if refused,
+/// nothing changes.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        // SAFETY: with PRIO_PROCESS and a thread id, Linux's setpriority
+        // changes only that thread's nice value; it reads and writes no
+        // memory of ours, and a refusal is harmless (ignored).
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) };
+    }
 }
 
 /// The model of a checkpoint read from `path`, checked for shape and

@@ -12,6 +12,7 @@ use funk_kernel::Isa;
 use super::ingest_log::LogWriter;
 use super::intake::Overlay;
 use super::metrics::Metrics;
+use super::scoring::ScoringPool;
 use super::snapshot::{DataSource, Snapshot};
 use crate::commands::titles::Titles;
 
@@ -63,6 +64,9 @@ pub struct AppState {
     pub intake: Option<Intake>,
     /// Training rounds (with `--intake`), if on.
     pub rounds: Option<super::round::Rounds>,
+    /// Where top-N queries run: off the request threads, one per request
+    /// thread at a time.
+    pub scoring: ScoringPool,
 }
 
 /// Rating intake: the ingest log's writer and the ratings taken in.

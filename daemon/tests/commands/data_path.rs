@@ -29,7 +29,13 @@ fn with_data<'a>(args: &[&'a str], data: &'a str) -> Vec<&'a str> {
 /// the data file by the path it was opened through.
 fn comparable(mut report: Value) -> Value {
     if let Some(fields) = report.as_object_mut() {
-        for field in ["lookup_seconds", "score_seconds", "data"] {
+        for field in [
+            "check_seconds",
+            "pack_seconds",
+            "lookup_seconds",
+            "score_seconds",
+            "data",
+        ] {
             fields.remove(field);
         }
     }
