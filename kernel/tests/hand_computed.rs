@@ -9,8 +9,7 @@
 
 use funk_kernel::{
     accumulate_gradient, evaluate_block, gradient_step, objective, Band, BandGrad, BandView,
-    FactorRow, HyperParams, Isa, KernelError, LearningRate, LossStats, ModelKind, ParamRef,
-    Rating,
+    FactorRow, HyperParams, Isa, KernelError, LearningRate, LossStats, ModelKind, ParamRef, Rating,
 };
 
 const K: usize = 16;
