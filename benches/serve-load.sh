@@ -10,6 +10,8 @@
 #      seconds, median of RECS users; not the one-time costs of a new
 #      process, check_seconds and pack_seconds, which the service pays
 #      once at load);
+#      Then both at once (half the connections each): how long a predict
+#      waits while recommends are being scored;
 #   4. predict again while two hot swaps happen (a copy of the checkpoint
 #      under a newer name is loaded, checked and swapped in), with the
 #      number of non-2xx answers and socket errors;
@@ -102,6 +104,16 @@ echo "== predict, $connections connections, $duration"
 load predict
 echo "== recommend top-10 over all $items items, $connections connections, $duration"
 load recommend
+
+echo "== predict and recommend at once, $((connections / 2)) connections each, $duration"
+half=$(( (connections + 1) / 2 ))
+mixed="$work/mixed-recommend.txt"
+KIND=recommend wrk -t 1 -c "$half" -d "$duration" --latency -s "$lua" "$host" >"$mixed" &
+mixed_pid=$!
+KIND=predict wrk -t 1 -c "$half" -d "$duration" --latency -s "$lua" "$host" \
+    | grep -E 'Requests/sec|^ +(50|99)%' | tr -s ' ' | paste -sd' ' | sed 's/^/   predict:  /'
+wait "$mixed_pid"
+grep -E 'Requests/sec|^ +(50|99)%' "$mixed" | tr -s ' ' | paste -sd' ' | sed 's/^/   recommend:/'
 
 echo "== in-process recommend top-10 (funkd recommend --json: lookup + scoring, without the one-time band check and packing), $recs users"
 for u in $(seq 1 "$recs"); do

@@ -303,9 +303,11 @@ impl Snapshot {
 }
 
 /// Checks every block of `data` (checksums and records) on a thread of its
-/// own, at the lowest CPU priority (queries first), so that queries find
-/// their blocks checked instead of paying for it on the request path (at
-/// full scale a user band is about 37 MB to hash). A query that reaches a
+/// own, right after load, so that queries find their blocks checked
+/// instead of paying for it on the request path (at full scale a user
+/// band is about 37 MB to hash). It runs at normal priority: at the
+/// lowest, a service kept busy by queries would starve it, and the
+/// queries would pay for the checks after all. A query that reaches a
 /// block before the thread does checks it itself, as without this; a
 /// damaged block is reported here and refused to every query that needs
 /// it.
@@ -314,28 +316,12 @@ fn check_blocks_in_background(data: &Arc<RatingFile>) {
     let spawned = std::thread::Builder::new()
         .name("funkd-check-blocks".into())
         .spawn(move || {
-            lower_this_threads_priority();
             if let Err(e) = data.check_all_blocks() {
                 eprintln!("funkd: error: {e}; queries of that band are refused");
             }
         });
     if let Err(e) = spawned {
         eprintln!("funkd: warning: cannot start the block check thread ({e}); blocks are checked when first used");
-    }
-}
-
-/// Gives the calling thread the lowest CPU priority (nice 19), where the
-/// OS allows one thread its own (Linux); elsewhere, and if refused,
-/// nothing changes.
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid has no preconditions and cannot fail.
-        let tid = unsafe { libc::gettid() };
-        // SAFETY: with PRIO_PROCESS and a thread id, Linux's setpriority
-        // changes only that thread's nice value; it reads and writes no
-        // memory of ours, and a refusal is harmless (ignored).
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) };
     }
 }
 
