@@ -65,7 +65,9 @@ mod objective;
 mod params;
 mod rating;
 mod row;
+mod rowops;
 mod sgd;
+mod shape;
 mod validate;
 mod view;
 
