@@ -24,10 +24,11 @@
 
 use crate::Isa;
 
-pub use crate::sgd::{block_visit_order, block_visit_order_skipping, BLOCK_STREAMS, HELD_STREAMS};
+pub use crate::sgd::{block_visit_order, block_visit_order_skipping};
+pub use crate::shape::{BLOCK_STREAMS, HELD_STREAMS};
 
 /// Into how many contiguous runs, visited round-robin, `isa`'s trainer
 /// splits a block of rows of length `k`.
 pub const fn block_streams(isa: Isa, k: usize) -> usize {
-    isa.block_streams(k)
+    crate::shape::loop_shape(isa.backend(), k).streams()
 }

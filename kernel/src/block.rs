@@ -156,7 +156,7 @@ impl BlockTrainer {
             checked,
             block.skip,
         )?;
-        let sse = self.isa.train(job);
+        let sse = crate::arch::dispatch(self.isa, job);
         Ok(BlockStats {
             sse,
             count: (block.ratings.len() - block.skip.len()) as u64,

@@ -66,7 +66,9 @@ mod params;
 mod rating;
 mod row;
 mod score;
+mod rowops;
 mod sgd;
+mod shape;
 mod validate;
 mod view;
 

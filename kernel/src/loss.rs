@@ -1,6 +1,8 @@
 //! Prediction errors of a block: SSE, SAE and count in f64.
 
-use crate::arch::RowOps;
+use crate::arch::dispatch;
+use crate::arch::vector::{Vector, WithVector};
+use crate::rowops::dot;
 use crate::validate::{check_ratings, check_side};
 use crate::{BandView, Isa, KernelError, ModelKind, Rating};
 
@@ -114,31 +116,31 @@ pub fn evaluate_block<const K: usize>(
     clamp: Option<(f32, f32)>,
 ) -> Result<LossStats, KernelError> {
     let job = EvalJob::new(model, mu, users, items, ratings, clamp)?;
-    Ok(isa.evaluate(job))
+    Ok(dispatch(isa, job))
 }
 
-/// The evaluation loop, compiled per ISA like the SGD loop.
-///
-/// # Safety
-///
-/// The CPU must have the features `O` needs.
-#[inline(always)]
-pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: EvalJob<'_, '_, K>) -> LossStats {
-    // SAFETY: the CPU features are forwarded from the caller.
-    unsafe {
-        if job.biased {
-            pass::<O, K, true>(job)
-        } else {
-            pass::<O, K, false>(job)
+impl<const K: usize> WithVector for EvalJob<'_, '_, K> {
+    type Output = LossStats;
+
+    /// The evaluation loop, compiled per ISA like the SGD loop.
+    #[inline(always)]
+    unsafe fn run<V: Vector>(self) -> LossStats {
+        // SAFETY: the CPU features are forwarded from the caller.
+        unsafe {
+            if self.biased {
+                pass::<V, K, true>(self)
+            } else {
+                pass::<V, K, false>(self)
+            }
         }
     }
 }
 
 /// # Safety
 ///
-/// The CPU must have the features `O` needs; `job.biased == BIASED`.
+/// The CPU must have the features `V` needs; `job.biased == BIASED`.
 #[inline(always)]
-unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool>(
+unsafe fn pass<V: Vector, const K: usize, const BIASED: bool>(
     job: EvalJob<'_, '_, K>,
 ) -> LossStats {
     let EvalJob {
@@ -159,7 +161,7 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool>(
         // SAFETY: `EvalJob::new` checked u and i against the bands and (when
         // BIASED) one bias per row; the CPU features are the caller's promise.
         let mut prediction = unsafe {
-            let dot = O::dot(
+            let dot = dot::<V, K>(
                 users.factors.get_unchecked(u),
                 items.factors.get_unchecked(i),
             );

@@ -1,39 +1,25 @@
-//! The SGD inner loop, written once and compiled per ISA.
+//! The SGD inner loop, written once for every ISA.
 //!
 //! [`SgdJob::new`] validates a block (every index, every side slice) once;
 //! holding an `SgdJob` is the proof that the unchecked indexing in [`run`]
-//! is in bounds. Each backend's `#[target_feature]` `train` calls [`run`]
-//! with its own [`RowOps`], so dot product and update inline into one loop
-//! compiled for that ISA, and the model/schedule flags become const
-//! generics: no branch on them per rating.
+//! is in bounds. The job is dispatched to the ISA's `#[target_feature]`
+//! entry point, which runs it with its own [`Vector`], so dot product and
+//! update inline into one loop compiled for that ISA. The model and
+//! schedule flags become const generics, and the loop's shape (streams,
+//! paired steps, held rows, prefetches) is a constant of the vector type
+//! and K ([`shape_for`]): no branch on any of them per rating.
 
-use crate::arch::{RowOps, Step};
+use crate::arch::vector::{Vector, WithVector};
+use crate::rowops::{
+    dot, dot_then_update, dot_then_update_pair, prefetch_row, update_adaptive, Step,
+};
+use crate::shape::{shape_for, BLOCK_STREAMS, HELD_STREAMS};
 use crate::validate::{check_side, check_skip};
 use crate::{Band, CheckedRatings, HyperParams, KernelError, LearningRate, ModelKind, Rating};
-
-/// Contiguous runs of a block that are visited round-robin, so that
-/// consecutive updates touch different rows and overlap in the CPU (the
-/// order of every backend but AVX-512 at 64 < K ≤ 128; see
-/// [`block_streams`](crate::advanced::block_streams)).
-pub const BLOCK_STREAMS: usize = 16;
-
-/// The runs of a block where the backend holds each run's current user
-/// row in registers between its ratings (see [`block_streams`]).
-///
-/// [`block_streams`]: crate::advanced::block_streams
-pub const HELD_STREAMS: usize = 2;
 
 /// Ratings ahead in the same run whose item row is prefetched (item rows
 /// are visited in no particular order).
 const PREFETCH_AHEAD: usize = 2;
-
-/// The largest K at which item rows are prefetched. A block's item band
-/// (555 rows at full scale) stays in L2, and at K = 128 the eight
-/// prefetches per rating cost more than they hide: `block_rate`, paired
-/// A/B runs, without them 1.05–1.14× on the Netflix-shaped, stratum,
-/// skewed and band-run shapes at K = 128, while at K = 32 and 64 they still
-/// pay (0.96–0.98× and 0.88–1.01× without).
-const ITEM_PREFETCH_MAX_K: usize = 64;
 
 /// Ratings ahead in the same run whose user row is prefetched. Users come
 /// sorted, ~6.5 ratings each in a full-scale block, so this reaches the
@@ -99,21 +85,33 @@ impl<'a, 'r, const K: usize> SgdJob<'a, 'r, K> {
     }
 }
 
+impl<const K: usize> WithVector for SgdJob<'_, '_, K> {
+    type Output = f64;
+
+    /// One SGD pass over the block; returns Σ e² of the errors before each
+    /// update.
+    #[inline(always)]
+    unsafe fn run<V: Vector>(self) -> f64 {
+        // SAFETY: the CPU features are forwarded from the caller.
+        unsafe { run::<V, K>(self) }
+    }
+}
+
 /// One SGD pass over the block; returns Σ e² of the errors before each
 /// update.
 ///
 /// # Safety
 ///
-/// The CPU must have the features `O` needs.
+/// The CPU must have the features `V` needs.
 #[inline(always)]
-pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: SgdJob<'_, '_, K>) -> f64 {
+unsafe fn run<V: Vector, const K: usize>(job: SgdJob<'_, '_, K>) -> f64 {
     // SAFETY: the CPU features are forwarded from the caller.
     unsafe {
         match (job.biased, job.adaptive) {
-            (false, false) => pass::<O, K, false, false>(job),
-            (false, true) => pass::<O, K, false, true>(job),
-            (true, false) => pass::<O, K, true, false>(job),
-            (true, true) => pass::<O, K, true, true>(job),
+            (false, false) => pass::<V, K, false, false>(job),
+            (false, true) => pass::<V, K, false, true>(job),
+            (true, false) => pass::<V, K, true, false>(job),
+            (true, true) => pass::<V, K, true, true>(job),
         }
     }
 }
@@ -135,10 +133,10 @@ pub(crate) unsafe fn run<O: RowOps, const K: usize>(job: SgdJob<'_, '_, K>) -> f
 ///
 /// # Safety
 ///
-/// The CPU must have the features `O` needs; `job.biased == BIASED` and
+/// The CPU must have the features `V` needs; `job.biased == BIASED` and
 /// `job.adaptive == ADAPTIVE`.
 #[inline(always)]
-unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+unsafe fn pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
     job: SgdJob<'_, '_, K>,
 ) -> f64 {
     let SgdJob {
@@ -164,9 +162,10 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         lambda,
         lambda_b,
     };
-    if O::holds_user_rows::<K>() {
+    let shape = const { shape_for::<V, K>() };
+    if shape.holds_user_rows {
         // SAFETY: forwarded.
-        return unsafe { held_pass::<O, K, BIASED, ADAPTIVE>(rows, ratings, skip) };
+        return unsafe { held_pass::<V, K, BIASED, ADAPTIVE>(rows, ratings, skip) };
     }
     let len = ratings.len();
     let mut sse = 0.0f64;
@@ -190,15 +189,15 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
             // index; the CPU features are the caller's promise.
             unsafe {
                 let (a, b) = (&*base.add(n), &*base.add(m));
-                if O::pairs::<K>()
+                if shape.pairs
                     && !ADAPTIVE
                     && a.user != b.user
                     && a.item != b.item
                     && left_out.neither(stream, n, m)
                 {
-                    rows.prefetch_ahead::<O>(base, n);
-                    rows.prefetch_ahead::<O>(base, m);
-                    let [sse_a, sse_b] = rows.update_pair::<O, BIASED>(a, b);
+                    rows.prefetch_ahead::<V>(base, n);
+                    rows.prefetch_ahead::<V>(base, m);
+                    let [sse_a, sse_b] = rows.update_pair::<V, BIASED>(a, b);
                     sse += sse_a;
                     sse += sse_b;
                     continue;
@@ -207,12 +206,12 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
                 // array, which the compiler built on the stack every time:
                 // one more store per step, 8% of the K = 128 rate.
                 if !left_out.passes(stream, n) {
-                    rows.prefetch_ahead::<O>(base, n);
-                    sse += rows.update::<O, BIASED, ADAPTIVE>(a);
+                    rows.prefetch_ahead::<V>(base, n);
+                    sse += rows.update::<V, BIASED, ADAPTIVE>(a);
                 }
                 if !left_out.passes(stream + 1, m) {
-                    rows.prefetch_ahead::<O>(base, m);
-                    sse += rows.update::<O, BIASED, ADAPTIVE>(b);
+                    rows.prefetch_ahead::<V>(base, m);
+                    sse += rows.update::<V, BIASED, ADAPTIVE>(b);
                 }
             }
         }
@@ -226,19 +225,19 @@ unsafe fn pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bo
             }
             if let Some(ahead) = ratings
                 .get(n + PREFETCH_AHEAD)
-                .filter(|_| K <= ITEM_PREFETCH_MAX_K)
+                .filter(|_| shape.prefetch_items)
             {
                 // SAFETY: `SgdJob::new` checked every item index; the CPU
                 // features are the caller's promise.
-                unsafe { O::prefetch(rows.item_rows.get_unchecked(ahead.item as usize)) };
+                unsafe { prefetch_row::<V, K>(rows.item_rows.get_unchecked(ahead.item as usize)) };
             }
             if let Some(ahead) = ratings.get(n + USER_AHEAD) {
                 // SAFETY: as above, for the user index.
-                unsafe { O::prefetch(rows.user_rows.get_unchecked(ahead.user as usize)) };
+                unsafe { prefetch_row::<V, K>(rows.user_rows.get_unchecked(ahead.user as usize)) };
             }
             // SAFETY: `SgdJob::new` checked the rating's indices; the CPU
             // features are the caller's promise.
-            sse += unsafe { rows.update::<O, BIASED, ADAPTIVE>(r) };
+            sse += unsafe { rows.update::<V, BIASED, ADAPTIVE>(r) };
         }
     }
     sse
@@ -305,9 +304,9 @@ impl<const K: usize> HeldUser<K> {
 /// # Safety
 ///
 /// As for [`pass`]: the ratings' indices were checked against `rows`; the
-/// CPU has the features `O` needs.
+/// CPU has the features `V` needs.
 #[inline(always)]
-unsafe fn held_pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+unsafe fn held_pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
     mut rows: Rows<'_, K>,
     ratings: &[Rating],
     skip: &[u32],
@@ -334,7 +333,7 @@ unsafe fn held_pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
         unsafe {
             let n = round;
             if !left_out.passes(0, n) {
-                sse += held_step::<O, K, BIASED, ADAPTIVE>(
+                sse += held_step::<V, K, BIASED, ADAPTIVE>(
                     &mut rows,
                     ratings,
                     n,
@@ -344,7 +343,7 @@ unsafe fn held_pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
             }
             let m = run + round;
             if m < len && !left_out.passes(1, m) {
-                sse += held_step::<O, K, BIASED, ADAPTIVE>(
+                sse += held_step::<V, K, BIASED, ADAPTIVE>(
                     &mut rows,
                     ratings,
                     m,
@@ -369,7 +368,7 @@ unsafe fn held_pass<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
 ///
 /// As for [`held_pass`]; `n < ratings.len()`.
 #[inline(always)]
-unsafe fn held_step<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
+unsafe fn held_step<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bool>(
     rows: &mut Rows<'_, K>,
     ratings: &[Rating],
     n: usize,
@@ -379,16 +378,17 @@ unsafe fn held_step<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
     // SAFETY: the caller's promise.
     unsafe {
         let r = ratings.get_unchecked(n);
+        let shape = const { shape_for::<V, K>() };
         if let Some(ahead) = ratings.get(n + USER_AHEAD) {
-            O::prefetch(rows.user_rows.get_unchecked(ahead.user as usize));
+            prefetch_row::<V, K>(rows.user_rows.get_unchecked(ahead.user as usize));
         }
-        if K <= ITEM_PREFETCH_MAX_K {
+        if shape.prefetch_items {
             if let Some(ahead) = ratings.get(n + PREFETCH_AHEAD) {
-                O::prefetch(rows.item_rows.get_unchecked(ahead.item as usize));
+                prefetch_row::<V, K>(rows.item_rows.get_unchecked(ahead.item as usize));
             }
         }
         if ADAPTIVE {
-            return rows.update::<O, BIASED, true>(r);
+            return rows.update::<V, BIASED, true>(r);
         }
         let (u, i) = (r.user as usize, r.item as usize);
         if mine.user != Some(u) {
@@ -403,14 +403,17 @@ unsafe fn held_step<O: RowOps, const K: usize, const BIASED: bool, const ADAPTIV
             0.0
         };
         let (eta, lambda) = (rows.eta, rows.lambda);
-        let step = O::dot_then_update(&mut mine.row, rows.item_rows.get_unchecked_mut(i), |dot| {
-            Step {
+        let step = dot_then_update::<V, K>(
+            &mut mine.row,
+            rows.item_rows.get_unchecked_mut(i),
+            shape.rows_in_registers,
+            |dot| Step {
                 err: r.value - predict::<BIASED>(dot, offset),
                 eta_p: eta,
                 eta_q: eta,
                 lambda,
-            }
-        });
+            },
+        );
         if BIASED {
             let lambda_b = rows.lambda_b;
             mine.bias += bias_step(mine.bias, step.eta_p, step.err, lambda_b);
@@ -491,25 +494,25 @@ struct Rows<'a, const K: usize> {
 
 impl<const K: usize> Rows<'_, K> {
     /// Prefetches what the ratings ahead of position `n` in its stream
-    /// will need: the item row [`PREFETCH_AHEAD`] on (up to
-    /// [`ITEM_PREFETCH_MAX_K`]), the user row
+    /// will need: the item row [`PREFETCH_AHEAD`] on (where the loop's
+    /// shape prefetches items), the user row
     /// [`USER_AHEAD`] on, the record [`RECORDS_AHEAD`] on.
     ///
     /// # Safety
     ///
     /// `n + LOOK_AHEAD` is inside the block `base` points to, whose indices
-    /// `SgdJob::new` checked; the CPU has the features `O` needs.
+    /// `SgdJob::new` checked; the CPU has the features `V` needs.
     #[inline(always)]
-    unsafe fn prefetch_ahead<O: RowOps>(&self, base: *const Rating, n: usize) {
+    unsafe fn prefetch_ahead<V: Vector>(&self, base: *const Rating, n: usize) {
         // SAFETY: the caller's promise.
         unsafe {
-            if K <= ITEM_PREFETCH_MAX_K {
+            if const { shape_for::<V, K>().prefetch_items } {
                 let item_ahead = (*base.add(n + PREFETCH_AHEAD)).item as usize;
-                O::prefetch(self.item_rows.get_unchecked(item_ahead));
+                prefetch_row::<V, K>(self.item_rows.get_unchecked(item_ahead));
             }
             let user_ahead = (*base.add(n + USER_AHEAD)).user as usize;
-            O::prefetch(self.user_rows.get_unchecked(user_ahead));
-            O::prefetch_bytes(base.wrapping_add(n + RECORDS_AHEAD).cast());
+            prefetch_row::<V, K>(self.user_rows.get_unchecked(user_ahead));
+            V::prefetch(base.wrapping_add(n + RECORDS_AHEAD).cast());
         }
     }
 
@@ -558,7 +561,7 @@ impl<const K: usize> Rows<'_, K> {
     /// As for [`Rows::update`], for both ratings; `a.user != b.user` and
     /// `a.item != b.item`.
     #[inline(always)]
-    unsafe fn update_pair<O: RowOps, const BIASED: bool>(
+    unsafe fn update_pair<V: Vector, const BIASED: bool>(
         &mut self,
         a: &Rating,
         b: &Rating,
@@ -576,7 +579,7 @@ impl<const K: usize> Rows<'_, K> {
             let [pa, pb] = self.user_rows.get_disjoint_unchecked_mut(users);
             let [qa, qb] = self.item_rows.get_disjoint_unchecked_mut(items);
             let (eta, lambda) = (self.eta, self.lambda);
-            let steps = O::dot_then_update_pair((pa, qa), (pb, qb), |s, dot| Step {
+            let steps = dot_then_update_pair::<V, K>((pa, qa), (pb, qb), |s, dot| Step {
                 err: values[s] - predict::<BIASED>(dot, offsets[s]),
                 eta_p: eta,
                 eta_q: eta,
@@ -595,9 +598,9 @@ impl<const K: usize> Rows<'_, K> {
     ///
     /// `r.user` and `r.item` index the bands (and their biases /
     /// accumulators when BIASED / ADAPTIVE), as `SgdJob::new` checks; the
-    /// CPU has the features `O` needs.
+    /// CPU has the features `V` needs.
     #[inline(always)]
-    unsafe fn update<O: RowOps, const BIASED: bool, const ADAPTIVE: bool>(
+    unsafe fn update<V: Vector, const BIASED: bool, const ADAPTIVE: bool>(
         &mut self,
         r: &Rating,
     ) -> f64 {
@@ -608,8 +611,8 @@ impl<const K: usize> Rows<'_, K> {
             let p = self.user_rows.get_unchecked_mut(u);
             let q = self.item_rows.get_unchecked_mut(i);
             let step = if ADAPTIVE {
-                let err = r.value - predict::<BIASED>(O::dot(p, q), offset);
-                let (eta_p, eta_q) = O::adaptive_step_sizes(
+                let err = r.value - predict::<BIASED>(dot::<V, K>(p, q), offset);
+                let (eta_p, eta_q) = V::step_sizes(
                     self.eta,
                     *self.user_acc.get_unchecked(u),
                     *self.item_acc.get_unchecked(i),
@@ -620,14 +623,15 @@ impl<const K: usize> Rows<'_, K> {
                     eta_q,
                     lambda: self.lambda,
                 };
-                let (gp_sq, gq_sq) = O::update_adaptive(p, q, step);
+                let (gp_sq, gq_sq) = update_adaptive::<V, K>(p, q, step);
                 let inv_k = 1.0 / K as f32;
                 *self.user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
                 *self.item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
                 step
             } else {
                 // One load of each row for the dot product and the update.
-                O::dot_then_update(p, q, |dot| Step {
+                let in_registers = const { shape_for::<V, K>().rows_in_registers };
+                dot_then_update::<V, K>(p, q, in_registers, |dot| Step {
                     err: r.value - predict::<BIASED>(dot, offset),
                     eta_p: self.eta,
                     eta_q: self.eta,

@@ -152,3 +152,12 @@ fn a_netflix_like_block_is_each_isas_steps_in_visit_order() {
         check::<64>(8, 3_000, 500, 20_000, every);
     }
 }
+
+/// Rows longer than any ISA keeps in registers (K = 512 and 1024: 32 and
+/// 64 AVX-512 registers a row) are read again for the update; every ISA
+/// trains them, and each gives its own steps in its visit order.
+#[test]
+fn rows_longer_than_the_register_file_are_each_isas_steps_in_visit_order() {
+    check::<512>(11, 9, 7, 400, 13);
+    check::<1024>(12, 30, 20, 700, 0);
+}

@@ -1,12 +1,12 @@
 //! The portable scalar reference: the definition of correct, and the
 //! backend on targets without a SIMD path (thumbv7em, wasm32).
 //!
-//! [`dot`] and [`update`] are public so that tests and callers can compare
-//! any backend against them.
+//! Its vector is one `f32` lane that rounds every operation (no fused
+//! multiply-add, which such targets may only emulate). [`dot`] and
+//! [`update`] spell out the reference steps as plain loops, public so that
+//! tests and callers can compare any backend against them.
 
-use super::{RowOps, Step};
-use crate::loss::{EvalJob, LossStats};
-use crate::sgd::SgdJob;
+use super::vector::{Backend, Vector, WithVector};
 use crate::FactorRow;
 
 /// p·q, summed left to right.
@@ -47,66 +47,6 @@ pub fn update<const K: usize>(
     eta_q: f32,
     lambda: f32,
 ) {
-    update_rows(
-        p,
-        q,
-        Step {
-            err,
-            eta_p,
-            eta_q,
-            lambda,
-        },
-    );
-}
-
-/// The scalar row operations.
-pub(crate) struct ScalarOps;
-
-impl RowOps for ScalarOps {
-    #[inline(always)]
-    unsafe fn dot<const K: usize>(p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
-        dot(p, q)
-    }
-
-    #[inline(always)]
-    unsafe fn update<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
-        update_rows(p, q, step);
-    }
-
-    #[inline(always)]
-    unsafe fn update_adaptive<const K: usize>(
-        p: &mut FactorRow<K>,
-        q: &mut FactorRow<K>,
-        step: Step,
-    ) -> (f32, f32) {
-        let Step {
-            err,
-            eta_p,
-            eta_q,
-            lambda,
-        } = step;
-        let (mut gp_sq, mut gq_sq) = (0.0f32, 0.0f32);
-        for k in 0..K {
-            let (pk, qk) = (p.0[k], q.0[k]);
-            let gp = err * qk - lambda * pk;
-            let gq = err * pk - lambda * qk;
-            p.0[k] = pk + eta_p * gp;
-            q.0[k] = qk + eta_q * gq;
-            gp_sq += gp * gp;
-            gq_sq += gq * gq;
-        }
-        (gp_sq, gq_sq)
-    }
-}
-
-#[inline]
-pub(crate) fn update_rows<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRow<K>, step: Step) {
-    let Step {
-        err,
-        eta_p,
-        eta_q,
-        lambda,
-    } = step;
     for k in 0..K {
         let (pk, qk) = (p.0[k], q.0[k]);
         p.0[k] = pk + eta_p * (err * qk - lambda * pk);
@@ -114,14 +54,50 @@ pub(crate) fn update_rows<const K: usize>(p: &mut FactorRow<K>, q: &mut FactorRo
     }
 }
 
-/// One SGD pass over a validated block.
-pub(crate) fn train<const K: usize>(job: SgdJob<'_, '_, K>) -> f64 {
-    // SAFETY: the scalar operations need no CPU feature.
-    unsafe { crate::sgd::run::<ScalarOps, K>(job) }
+impl Vector for f32 {
+    const BACKEND: Backend = Backend::Scalar;
+    const LANES: usize = 1;
+    const ACCUMULATORS: usize = 1;
+    const FUSED: bool = false;
+
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    unsafe fn load(at: *const f32) -> Self {
+        // SAFETY: the caller's promise: `at` is valid for one f32.
+        unsafe { *at }
+    }
+    #[inline(always)]
+    unsafe fn store(self, at: *mut f32) {
+        // SAFETY: the caller's promise: `at` is valid for one f32.
+        unsafe { *at = self }
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        self + b
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        self * b
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        self * b + c
+    }
+    #[inline(always)]
+    unsafe fn mul_sub(self, b: Self, c: Self) -> Self {
+        self * b - c
+    }
+    #[inline(always)]
+    unsafe fn reduce_sum(self) -> f32 {
+        self
+    }
 }
 
-/// Prediction errors of a validated block.
-pub(crate) fn evaluate<const K: usize>(job: EvalJob<'_, '_, K>) -> LossStats {
-    // SAFETY: the scalar operations need no CPU feature.
-    unsafe { crate::loss::run::<ScalarOps, K>(job) }
+/// Runs `job` with the scalar vector.
+pub(crate) fn run<J: WithVector>(job: J) -> J::Output {
+    // SAFETY: the scalar vector needs no CPU feature.
+    unsafe { job.run::<f32>() }
 }

@@ -1,0 +1,466 @@
+//! The row operations, written once over any [`Vector`]: the dot product,
+//! the SGD step, the adaptive step, two steps at once, and the prefetch of
+//! a row. Every backend gets them by instantiating them with its vector.
+//!
+//! A row of K f32 is K / `V::LANES` chunks of one register each. The
+//! functions are `#[inline(always)]` so that they compile into the
+//! backend's `#[target_feature]` entry point.
+
+use crate::arch::vector::{Vector, WithVector};
+use crate::arch::{dispatch, Isa};
+use crate::FactorRow;
+
+/// The most accumulators a dot product keeps ([`Vector::ACCUMULATORS`]).
+const MAX_ACCUMULATORS: usize = 4;
+
+/// The most chunks of a row a step keeps in registers (16 AVX-512
+/// registers: K = 256); longer rows are read again for the update.
+pub(crate) const MAX_HELD_CHUNKS: usize = 16;
+
+/// The scalars of one SGD step on a pair of rows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Step {
+    /// e = r − r̂, from the old values.
+    pub err: f32,
+    /// Step size of the user row.
+    pub eta_p: f32,
+    /// Step size of the item row.
+    pub eta_q: f32,
+    /// λ, the factor regularisation.
+    pub lambda: f32,
+}
+
+/// Chunks of `V` in a row of K f32.
+#[inline(always)]
+const fn chunks<V: Vector, const K: usize>() -> usize {
+    K / V::LANES
+}
+
+/// (a0 + a1) + (a2 + a3) over the first `used` accumulators (1 to 4).
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn combine<V: Vector>(acc: [V; MAX_ACCUMULATORS], used: usize) -> V {
+    // SAFETY: the caller's promise.
+    unsafe {
+        if used >= 4 {
+            acc[0].add(acc[1]).add(acc[2].add(acc[3]))
+        } else if used == 3 {
+            acc[0].add(acc[1]).add(acc[2])
+        } else if used == 2 {
+            acc[0].add(acc[1])
+        } else {
+            acc[0]
+        }
+    }
+}
+
+/// The dot product of two rows given as chunk loaders, in `V`'s
+/// accumulators: chunk c goes to accumulator c mod `V::ACCUMULATORS`.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn dot_chunks<V: Vector, const K: usize>(
+    mut p: impl FnMut(usize) -> V,
+    mut q: impl FnMut(usize) -> V,
+) -> f32 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let mut acc = [V::zero(); MAX_ACCUMULATORS];
+        for c in 0..chunks::<V, K>() {
+            let a = c % V::ACCUMULATORS;
+            acc[a] = p(c).mul_add(q(c), acc[a]);
+        }
+        let used = if chunks::<V, K>() < V::ACCUMULATORS {
+            chunks::<V, K>()
+        } else {
+            V::ACCUMULATORS
+        };
+        combine(acc, used).reduce_sum()
+    }
+}
+
+/// p·q.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+pub(crate) unsafe fn dot<V: Vector, const K: usize>(p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
+    let (pp, qp) = (p.0.as_ptr(), q.0.as_ptr());
+    // SAFETY: chunk c is `V::LANES` f32 at offset c·LANES < K of a 64-byte
+    // aligned row whose length is a multiple of 16: in bounds and aligned.
+    unsafe {
+        dot_chunks::<V, K>(
+            |c| V::load(pp.add(c * V::LANES)),
+            |c| V::load(qp.add(c * V::LANES)),
+        )
+    }
+}
+
+/// One chunk of the SGD step: the new (p, q) from the old.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn step_chunk<V: Vector>(p: V, q: V, k: &StepVectors<V>) -> (V, V) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        if V::FUSED {
+            // p + η_p (e q − λ p) = (1 − η_p λ) p + (η_p e) q: two
+            // operations per vector instead of three (the same value up to
+            // rounding).
+            (
+                k.pull_p.mul_add(q, k.keep_p.mul(p)),
+                k.pull_q.mul_add(p, k.keep_q.mul(q)),
+            )
+        } else {
+            let gp = k.err.mul_sub(q, k.lambda.mul(p));
+            let gq = k.err.mul_sub(p, k.lambda.mul(q));
+            (k.eta_p.mul_add(gp, p), k.eta_q.mul_add(gq, q))
+        }
+    }
+}
+
+/// A step's scalars splatted once per step.
+struct StepVectors<V> {
+    keep_p: V,
+    keep_q: V,
+    pull_p: V,
+    pull_q: V,
+    err: V,
+    lambda: V,
+    eta_p: V,
+    eta_q: V,
+}
+
+impl<V: Vector> StepVectors<V> {
+    /// # Safety
+    ///
+    /// The CPU has the features `V` needs.
+    #[inline(always)]
+    unsafe fn new(step: Step) -> Self {
+        // SAFETY: the caller's promise.
+        unsafe {
+            Self {
+                keep_p: V::splat(1.0 - step.eta_p * step.lambda),
+                keep_q: V::splat(1.0 - step.eta_q * step.lambda),
+                pull_p: V::splat(step.eta_p * step.err),
+                pull_q: V::splat(step.eta_q * step.err),
+                err: V::splat(step.err),
+                lambda: V::splat(step.lambda),
+                eta_p: V::splat(step.eta_p),
+                eta_q: V::splat(step.eta_q),
+            }
+        }
+    }
+}
+
+/// The factor part of one SGD step, both gradients from the old values:
+/// p += η_p (e q − λ p), q += η_q (e p − λ q).
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+pub(crate) unsafe fn update<V: Vector, const K: usize>(
+    p: &mut FactorRow<K>,
+    q: &mut FactorRow<K>,
+    step: Step,
+) {
+    let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+    // SAFETY: as in `dot`; `p` and `q` are distinct rows (two `&mut`).
+    unsafe {
+        let k = StepVectors::<V>::new(step);
+        for c in 0..chunks::<V, K>() {
+            let (pc, qc) = (pp.add(c * V::LANES), qp.add(c * V::LANES));
+            let (p_new, q_new) = step_chunk(V::load(pc), V::load(qc), &k);
+            p_new.store(pc);
+            q_new.store(qc);
+        }
+    }
+}
+
+/// The SGD step of the adaptive schedule; returns ‖e q − λ p‖² and
+/// ‖e p − λ q‖² (what the AdaGrad accumulators need). The gradient is
+/// formed explicitly (its square is needed), so every backend takes the
+/// textbook form here.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+pub(crate) unsafe fn update_adaptive<V: Vector, const K: usize>(
+    p: &mut FactorRow<K>,
+    q: &mut FactorRow<K>,
+    step: Step,
+) -> (f32, f32) {
+    let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+    // Two accumulators per sum where the vector keeps several, one (the
+    // sequential sum) for the scalar reference.
+    let used = if V::ACCUMULATORS >= 2 { 2 } else { 1 };
+    // SAFETY: as in `update`.
+    unsafe {
+        let k = StepVectors::<V>::new(step);
+        let mut gp_sq = [V::zero(); 2];
+        let mut gq_sq = [V::zero(); 2];
+        for c in 0..chunks::<V, K>() {
+            let (pc, qc) = (pp.add(c * V::LANES), qp.add(c * V::LANES));
+            let (pv, qv) = (V::load(pc), V::load(qc));
+            let gp = k.err.mul_sub(qv, k.lambda.mul(pv));
+            let gq = k.err.mul_sub(pv, k.lambda.mul(qv));
+            let a = c % used;
+            gp_sq[a] = gp.mul_add(gp, gp_sq[a]);
+            gq_sq[a] = gq.mul_add(gq, gq_sq[a]);
+            k.eta_p.mul_add(gp, pv).store(pc);
+            k.eta_q.mul_add(gq, qv).store(qc);
+        }
+        if used == 2 {
+            (
+                gp_sq[0].add(gp_sq[1]).reduce_sum(),
+                gq_sq[0].add(gq_sq[1]).reduce_sum(),
+            )
+        } else {
+            (gp_sq[0].reduce_sum(), gq_sq[0].reduce_sum())
+        }
+    }
+}
+
+/// A step's two rows loaded into registers.
+struct HeldRows<V> {
+    p: [V; MAX_HELD_CHUNKS],
+    q: [V; MAX_HELD_CHUNKS],
+}
+
+impl<V: Vector> HeldRows<V> {
+    /// Loads both rows.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has the features `V` needs; `pp` and `qp` point to rows of
+    /// K ≤ `MAX_HELD_CHUNKS` · LANES f32.
+    #[inline(always)]
+    unsafe fn load<const K: usize>(pp: *const f32, qp: *const f32) -> Self {
+        // SAFETY: the caller's promise; chunks as in `dot`.
+        unsafe {
+            let mut rows = Self {
+                p: [V::zero(); MAX_HELD_CHUNKS],
+                q: [V::zero(); MAX_HELD_CHUNKS],
+            };
+            for c in 0..chunks::<V, K>() {
+                rows.p[c] = V::load(pp.add(c * V::LANES));
+                rows.q[c] = V::load(qp.add(c * V::LANES));
+            }
+            rows
+        }
+    }
+
+    /// p·q of the held rows.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HeldRows::load`].
+    #[inline(always)]
+    unsafe fn dot<const K: usize>(&self) -> f32 {
+        // SAFETY: the caller's promise.
+        unsafe { dot_chunks::<V, K>(|c| self.p[c], |c| self.q[c]) }
+    }
+
+    /// Stores the step's new rows, computed from the held old values.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HeldRows::load`], for writing.
+    #[inline(always)]
+    unsafe fn store_step<const K: usize>(&self, pp: *mut f32, qp: *mut f32, step: Step) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let k = StepVectors::<V>::new(step);
+            for c in 0..chunks::<V, K>() {
+                let (p_new, q_new) = step_chunk(self.p[c], self.q[c], &k);
+                p_new.store(pp.add(c * V::LANES));
+                q_new.store(qp.add(c * V::LANES));
+            }
+        }
+    }
+}
+
+/// The whole non-adaptive SGD step: `step_for(p·q)` gives the step (and
+/// may store anything but the two rows, e.g. the biases), then [`update`]
+/// with it; returns the step. With `in_registers` (a constant of the
+/// loop's shape, so the branch folds away) each row is loaded once, for
+/// the dot product and the update (the same values, so the same result);
+/// without, the update reads the rows again.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs; with `in_registers`, a row is at
+/// most [`MAX_HELD_CHUNKS`] chunks.
+#[inline(always)]
+pub(crate) unsafe fn dot_then_update<V: Vector, const K: usize>(
+    p: &mut FactorRow<K>,
+    q: &mut FactorRow<K>,
+    in_registers: bool,
+    step_for: impl FnOnce(f32) -> Step,
+) -> Step {
+    // SAFETY: the caller's promise; the rows are distinct (two `&mut`).
+    unsafe {
+        if in_registers {
+            let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+            // Loaded once into locals, so nothing `step_for` stores can
+            // change what the update reads.
+            let rows = HeldRows::<V>::load::<K>(pp, qp);
+            let step = step_for(rows.dot::<K>());
+            rows.store_step::<K>(pp, qp, step);
+            step
+        } else {
+            let step = step_for(dot::<V, K>(p, q));
+            update::<V, K>(p, q, step);
+            step
+        }
+    }
+}
+
+/// Two non-adaptive SGD steps on two disjoint pairs of rows, each exactly
+/// as [`dot_then_update`] computes it (so the result is that of doing `a`
+/// then `b`), but with both dot products in flight at once, so that one
+/// step's reduction latency overlaps the other's. `step_for(0, dot)` gives
+/// `a`'s step and `step_for(1, dot)` `b`'s.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs; a row is at most
+/// [`MAX_HELD_CHUNKS`] chunks.
+#[inline(always)]
+pub(crate) unsafe fn dot_then_update_pair<V: Vector, const K: usize>(
+    a: (&mut FactorRow<K>, &mut FactorRow<K>),
+    b: (&mut FactorRow<K>, &mut FactorRow<K>),
+    mut step_for: impl FnMut(usize, f32) -> Step,
+) -> [Step; 2] {
+    let rows = [
+        (a.0 .0.as_mut_ptr(), a.1 .0.as_mut_ptr()),
+        (b.0 .0.as_mut_ptr(), b.1 .0.as_mut_ptr()),
+    ];
+    // SAFETY: as in `dot_then_update`, for each pair; the four rows are
+    // distinct (four `&mut`), so each step reads and writes only its own
+    // rows, in the order `dot_then_update` would.
+    unsafe {
+        // Written out: through `array::map`, which is not inlined, the
+        // held registers went through memory (AVX-512, K = 32: 9 instead
+        // of 100 M updates/s).
+        let held = [
+            HeldRows::<V>::load::<K>(rows[0].0, rows[0].1),
+            HeldRows::<V>::load::<K>(rows[1].0, rows[1].1),
+        ];
+        let dots = [held[0].dot::<K>(), held[1].dot::<K>()];
+        let steps = [step_for(0, dots[0]), step_for(1, dots[1])];
+        for (s, &(pp, qp)) in rows.iter().enumerate() {
+            held[s].store_step::<K>(pp, qp, steps[s]);
+        }
+        steps
+    }
+}
+
+/// Hints that `row` will be read soon (one prefetch per 64-byte line).
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+pub(crate) unsafe fn prefetch_row<V: Vector, const K: usize>(row: &FactorRow<K>) {
+    let base = row.0.as_ptr().cast::<u8>();
+    for line in 0..K / 16 {
+        // SAFETY: a prefetch never faults; the address is inside the row.
+        unsafe { V::prefetch(base.wrapping_add(line * 64)) };
+    }
+}
+
+/// [`Isa::dot`] as a job.
+struct DotJob<'a, const K: usize> {
+    p: &'a FactorRow<K>,
+    q: &'a FactorRow<K>,
+}
+
+impl<const K: usize> WithVector for DotJob<'_, K> {
+    type Output = f32;
+    #[inline(always)]
+    unsafe fn run<V: Vector>(self) -> f32 {
+        // SAFETY: the caller's promise.
+        unsafe { dot::<V, K>(self.p, self.q) }
+    }
+}
+
+/// [`Isa::update`] as a job.
+struct UpdateJob<'a, const K: usize> {
+    p: &'a mut FactorRow<K>,
+    q: &'a mut FactorRow<K>,
+    step: Step,
+}
+
+impl<const K: usize> WithVector for UpdateJob<'_, K> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn run<V: Vector>(self) {
+        // SAFETY: the caller's promise.
+        unsafe { update::<V, K>(self.p, self.q, self.step) }
+    }
+}
+
+// The row operations on an `Isa`, defined here (above the backends) so
+// that the backends need nothing from the code that uses them.
+impl Isa {
+    /// p·q. The SIMD paths sum in several independent accumulators, so
+    /// they agree with the scalar reference to rounding, not to the bit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use funk_kernel::{FactorRow, Isa};
+    /// let p = FactorRow::<16>::splat(1.0);
+    /// let q = FactorRow::<16>::splat(0.5);
+    /// for isa in Isa::available() {
+    ///     assert_eq!(isa.dot(&p, &q), 8.0);
+    /// }
+    /// ```
+    #[inline]
+    pub fn dot<const K: usize>(&self, p: &FactorRow<K>, q: &FactorRow<K>) -> f32 {
+        dispatch(*self, DotJob { p, q })
+    }
+
+    /// The factor part of one SGD step, both gradients from the old values:
+    /// p += η_p (e q − λ p), q += η_q (e p − λ q), exactly as this ISA's
+    /// block trainer computes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use funk_kernel::{FactorRow, Isa};
+    /// let mut p = FactorRow::<16>::splat(1.0);
+    /// let mut q = FactorRow::<16>::splat(0.0);
+    /// Isa::detect().update(&mut p, &mut q, 1.0, 0.5, 0.5, 0.0);
+    /// assert_eq!((p.0[0], q.0[0]), (1.0, 0.5));
+    /// ```
+    #[inline]
+    pub fn update<const K: usize>(
+        &self,
+        p: &mut FactorRow<K>,
+        q: &mut FactorRow<K>,
+        err: f32,
+        eta_p: f32,
+        eta_q: f32,
+        lambda: f32,
+    ) {
+        let step = Step {
+            err,
+            eta_p,
+            eta_q,
+            lambda,
+        };
+        dispatch(*self, UpdateJob { p, q, step })
+    }
+}
