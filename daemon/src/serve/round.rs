@@ -231,7 +231,13 @@ pub fn start(state: &Arc<AppState>) -> anyhow::Result<()> {
                     break;
                 };
                 let began = Instant::now();
-                match run_round(&worker, rounds, why) {
+                // A panic (a bug) fails the round like an error does, and
+                // leaves the thread to run the next one.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_round(&worker, rounds, why)
+                }))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the round panicked (a bug)")));
+                match outcome {
                     Ok(generation) => {
                         let s = worker.current();
                         eprintln!(
