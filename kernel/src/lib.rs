@@ -11,8 +11,11 @@
 //! trainer ([`BlockTrainer`]), loss in f64 ([`evaluate_block`]), full
 //! gradients ([`accumulate_gradient`], [`gradient_step`]), the objective
 //! ([`objective()`]) and the gradient check ([`check_gradient`]), and
-//! divergence detection ([`DivergenceMonitor`], [`all_finite`]), and
-//! fold-in of a new user against fixed item factors ([`fold_in`]).
+//! divergence detection ([`DivergenceMonitor`], [`all_finite`]),
+//! fold-in of a new user against fixed item factors ([`fold_in`]), and a
+//! trained model's arithmetic: the value of a pair ([`predict`],
+//! [`row_prior`], [`clamp`]) and a row scored against every item, best N
+//! first ([`ItemPanels`], [`top_n`], [`top_n_cosine`]).
 //!
 //! No allocation, no I/O, no threads, no global ids: a block's rows and
 //! ratings are handed in by the caller.
