@@ -10,9 +10,8 @@ use funk_kernel::{Isa, ModelKind};
 use funkd::checkpoint::{hash_of_model, CheckpointDir};
 use funkd::commands::eval::{evaluate, Split};
 use funkd::commands::predict::predict_with_fallback;
-use funkd::commands::recommend::recommend_for;
 use funkd::commands::svd::recover::RecoveredSvd;
-use funkd::commands::topn::Scored;
+use funkd::model::Scored;
 use funkd::serve::snapshot::{DataSource, Snapshot};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -245,12 +244,14 @@ impl RawModel {
         exclude_rated: bool,
     ) -> PyResult<Ranked<'py>> {
         self.check_user(user)?;
-        let excluded = if exclude_rated {
-            self.snap.rated_by(user).py_err()?
+        let rated = if exclude_rated {
+            self.snap.rated_ids(user).py_err()?
         } else {
             Vec::new()
         };
-        let found = py.detach(|| recommend_for(self.isa, &self.snap.model, user, &excluded, n));
+        let found = py
+            .detach(|| self.snap.recommend(self.isa, user, &rated, n))
+            .map_err(|e| usage(format!("cannot score the items: {e}")))?;
         Ok(scored_arrays(py, found))
     }
 
@@ -279,7 +280,9 @@ impl RawModel {
                 excluded[i] = true;
             }
         }
-        let found = py.detach(|| self.snap.top_for_row(self.isa, &row, bias, &excluded, n));
+        let found = py
+            .detach(|| self.snap.top_for_row(self.isa, &row, bias, &excluded, n))
+            .map_err(|e| usage(format!("cannot score the items: {e}")))?;
         Ok(scored_arrays(py, found))
     }
 
