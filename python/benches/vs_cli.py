@@ -1,7 +1,9 @@
 """funk.train against funkd train (and Surprise's SVD, when installed) on
 the same MovieLens-1M-sized synthetic ratings, runs alternated so that a
 noisy machine slows both alike; prints the median wall-clock seconds of
-each and their ratios.
+each and their ratios. From arrays, funk.train numbers the ids and writes
+a rating file first: its CLI peer is `funkd import` (of the same ratings as
+CSV) followed by `funkd train`.
 
     python benches/vs_cli.py --funkd target/release/funkd [--rounds 5] [--epochs 20]
 """
@@ -43,15 +45,22 @@ def main():
     subprocess.run([args.funkd, "import", "--format", "csv", "--train", csv,
                     "--rating-range", "1,5", "-o", data, "--quiet"], check=True)
     flags = dict(epochs=args.epochs, early_stop=0)
-    times = {"funkd train": [], "funk.train(file)": [], "funk.train(arrays)": []}
+    times = {"funkd train": [], "funkd import + train": [], "funk.train(file)": [],
+             "funk.train(arrays)": []}
     hashes = set()
     for n in range(args.rounds):
         run = os.path.join(work, f"cli-{n}")
+        began = time.perf_counter()
+        subprocess.run([args.funkd, "import", "--format", "csv", "--train", csv,
+                        "--rating-range", "1,5", "-o", os.path.join(work, f"again-{n}.funk"),
+                        "--quiet"], check=True)
+        imported = time.perf_counter() - began
         began = time.perf_counter()
         out = subprocess.run([args.funkd, "train", "--data", data, "--checkpoint-dir", run,
                               "--epochs", str(args.epochs), "--early-stop", "0", "--quiet",
                               "--json"], check=True, capture_output=True, text=True).stdout
         times["funkd train"].append(time.perf_counter() - began)
+        times["funkd import + train"].append(imported + times["funkd train"][-1])
         hashes.add(json.loads(out)["model_hash"])
         began = time.perf_counter()
         hashes.add(funk.train(data, **flags).model_hash)
