@@ -226,7 +226,7 @@ impl RawModel {
                         ModelKind::Biased => model.mu + bias,
                     },
                 };
-                funkd::commands::context::clamp(value, range)
+                funk_kernel::clamp(value, range)
             })
             .collect();
         Ok(out.into_pyarray(py))

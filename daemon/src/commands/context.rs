@@ -76,11 +76,6 @@ pub fn clamp_range(data: &RatingFile, no_clamp: bool) -> Option<(f32, f32)> {
     }
 }
 
-/// Clamps `value` to `range` when there is one ([`funk_kernel::clamp`]).
-pub fn clamp(value: f32, range: Option<(f32, f32)>) -> f32 {
-    funk_kernel::clamp(value, range)
-}
-
 /// Prints one JSON object on stdout (the `--json` contract).
 pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot encode the JSON result")?;

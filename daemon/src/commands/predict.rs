@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use funk_kernel::ModelKind;
 use serde::Serialize;
 
-use crate::commands::context::{clamp, clamp_range, print_json, write_stdout, ModelWithData};
+use crate::commands::context::{clamp_range, print_json, write_stdout, ModelWithData};
 use crate::input::pairs::{read_pairs, Pair};
 use crate::model::Model;
 use crate::usage_bail;
@@ -119,7 +119,7 @@ pub fn predict_with_fallback(
         (ModelKind::Plain, _, _) => (data_mean, Source::GlobalMean),
     };
     Prediction {
-        value: clamp(value, range),
+        value: funk_kernel::clamp(value, range),
         source,
     }
 }

@@ -12,9 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::commands::context::{
-    choose_isa, clamp, clamp_range, print_json, write_stdout, ModelWithData,
-};
+use crate::commands::context::{choose_isa, clamp_range, print_json, write_stdout, ModelWithData};
 use crate::input::titles::Titles;
 use crate::model::ItemTable;
 use crate::ratingfile::{FormatError, RatingFile};
@@ -157,7 +155,7 @@ pub fn run(args: RecommendArgs) -> Result<()> {
                 rank: position + 1,
                 item: id.to_owned(),
                 score: s.score,
-                prediction: clamp(s.score, range),
+                prediction: funk_kernel::clamp(s.score, range),
                 title: titles.as_ref().and_then(|t| t.get(id)).map(str::to_owned),
             }
         })

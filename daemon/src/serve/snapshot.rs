@@ -18,7 +18,7 @@ use funk_kernel::{fold_in, FoldIn, FoldInError, Isa, ItemFactors, ItemRating, Sc
 use crate::checkpoint::{
     model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
 };
-use crate::commands::context::{check_model_matches, clamp, open_data, resolve_data};
+use crate::commands::context::{check_model_matches, open_data, resolve_data};
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
 use crate::commands::rows::check_model_shape;
@@ -195,7 +195,7 @@ impl Snapshot {
 
     /// A score clamped to the data's rating range.
     pub fn clamp(&self, score: f32) -> f32 {
-        clamp(score, self.range)
+        funk_kernel::clamp(score, self.range)
     }
 
     /// Items internal user `user` rated (both splits), as a mask; an error
