@@ -18,8 +18,3 @@ pub mod svd;
 pub mod train;
 pub mod tune;
 pub mod workdir;
-
-// Where these lived before they moved beside their users; the service
-// still names them by these paths.
-pub use crate::input::titles;
-pub use crate::trained::rows;

@@ -46,7 +46,7 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 
 use crate::commands::context::choose_isa;
-use crate::commands::titles::Titles;
+use crate::input::titles::Titles;
 use crate::usage_bail;
 use reload::Trigger;
 use server::ConnectionLimits;

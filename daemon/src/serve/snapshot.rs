@@ -21,9 +21,9 @@ use crate::checkpoint::{
 use crate::commands::context::{check_model_matches, open_data, resolve_data};
 use crate::commands::predict::{predict_with_fallback, Prediction};
 use crate::commands::recommend::rated_items;
-use crate::commands::rows::check_model_shape;
 use crate::model::{ItemTable, Model, Scored};
 use crate::ratingfile::{FormatError, RatingFile};
+use crate::trained::rows::check_model_shape;
 use crate::with_k;
 
 /// A model ready to answer queries.

@@ -14,7 +14,7 @@ use super::intake::Overlay;
 use super::metrics::Metrics;
 use super::scoring::ScoringPool;
 use super::snapshot::{DataSource, Snapshot};
-use crate::commands::titles::Titles;
+use crate::input::titles::Titles;
 
 /// A checkpoint that was refused, so that polling does not retry it until
 /// it changes.
