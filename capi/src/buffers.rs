@@ -151,6 +151,25 @@ impl<T> Raw<T> {
     }
 }
 
+/// The three in-parameters an entry point over two bands starts with (its
+/// parameters, its user band and its item band), each checked by
+/// [`Raw::one`] for NULL and alignment and copied in.
+///
+/// # Safety
+///
+/// Each pointer that is not NULL must point to an initialised value of its
+/// type (the entry point's contract with its caller).
+pub(crate) unsafe fn read_inputs<P: Copy, U: Copy, I: Copy>(
+    params: *const P,
+    users: *const U,
+    items: *const I,
+) -> Result<(P, U, I), FunkStatus> {
+    let (params, users, items) = (Raw::one(params)?, Raw::one(users)?, Raw::one(items)?);
+    // SAFETY: non-NULL and aligned, checked just above; initialised by the
+    // caller's promise.
+    Ok(unsafe { (params.read(), users.read(), items.read()) })
+}
+
 /// A range of bytes a call reads or writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {

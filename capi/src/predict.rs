@@ -3,7 +3,7 @@
 use funk_kernel::{Isa, ModelKind};
 
 use crate::band::RawBand;
-use crate::buffers::{check_disjoint, Raw};
+use crate::buffers::{check_disjoint, read_inputs, Raw};
 use crate::decode::{self, dispatch_k};
 use crate::guard::guarded;
 use crate::{FunkBandView, FunkEvalParams, FunkStatus};
@@ -31,14 +31,8 @@ pub unsafe extern "C" fn funk_predict(
 ) -> FunkStatus {
     guarded(|| {
         // SAFETY: each pointer is valid for its stated size (the caller's
-        // contract); `Raw::one` checks NULL and alignment first.
-        let (params, users, items) = unsafe {
-            (
-                Raw::one(params)?.read(),
-                Raw::one(users)?.read(),
-                Raw::one(items)?.read(),
-            )
-        };
+        // contract); `read_inputs` checks NULL and alignment first.
+        let (params, users, items) = unsafe { read_inputs(params, users, items)? };
         let out = Raw::one(out.cast_const())?;
         let model = decode::model(params.model)?;
         let isa = decode::isa(params.isa)?;

@@ -3,7 +3,7 @@
 use funk_kernel::{BlockRatings, BlockTrainer, HyperParams, Rating};
 
 use crate::band::RawBand;
-use crate::buffers::{check_disjoint, Raw};
+use crate::buffers::{check_disjoint, read_inputs, Raw};
 use crate::decode::{self, dispatch_k};
 use crate::guard::guarded;
 use crate::{FunkBand, FunkBlockStats, FunkRating, FunkStatus, FunkTrainParams};
@@ -47,14 +47,8 @@ pub unsafe extern "C" fn funk_train_block(
 ) -> FunkStatus {
     guarded(|| {
         // SAFETY: each pointer is valid for its stated size (the caller's
-        // contract); `Raw::one` checks NULL and alignment first.
-        let (params, users, items) = unsafe {
-            (
-                Raw::one(params)?.read(),
-                Raw::one(users)?.read(),
-                Raw::one(items)?.read(),
-            )
-        };
+        // contract); `read_inputs` checks NULL and alignment first.
+        let (params, users, items) = unsafe { read_inputs(params, users, items)? };
         let job = Job {
             ratings: Raw::required(ratings, n_ratings)?,
             skip: Raw::required(skip, n_skip)?,
