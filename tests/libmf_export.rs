@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use funk::daemon::checkpoint::load_model;
-use funk::daemon::commands::export::libmf::{write as write_libmf, RowLayout};
+use funk::daemon::export::libmf::{write as write_libmf, RowLayout};
 use funk::daemon::model::Model;
 use funk::daemon::ratingfile::{self, Meta, RatingFile, RatingSet, Triple, WriteOptions};
 use funk::daemon::report::Silent;

@@ -8,8 +8,10 @@
 
 use funk_kernel::ModelKind;
 
+mod fallback;
 mod topn;
 
+pub use fallback::{predict_with_fallback, Prediction, Source};
 pub use topn::{ItemTable, Scored};
 
 /// A trained model: μ, biases and factor rows.

@@ -3,6 +3,8 @@
 
 mod train_support;
 
+use std::path::PathBuf;
+
 use funkd::ratingfile::RatingFile;
 use funkd::report::{Collecting, Event};
 use funkd::train::{train, Ending, TrainConfig};
@@ -81,11 +83,13 @@ fn config_more(data: &RatingFile, epochs: u32) -> TrainConfig {
     config
 }
 
-#[test]
-fn a_corrupt_checkpoint_is_a_warning_not_a_printed_line() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = RatingFile::open(&small_data(tmp.path(), 4)).unwrap();
-    let dir = tmp.path().join("run");
+/// A run of two epochs with a checkpoint after each, in `tmp/run`, whose
+/// newest checkpoint is then damaged: (data, config, run, damaged file).
+fn run_with_a_corrupt_newest_checkpoint(
+    tmp: &std::path::Path,
+) -> (RatingFile, TrainConfig, PathBuf, PathBuf) {
+    let data = RatingFile::open(&small_data(tmp, 4)).unwrap();
+    let dir = tmp.join("run");
     let mut c = config(&data, 2);
     c.checkpoint_every_epochs = 1;
     train(&data, &c, &dir, &Collecting::default()).unwrap();
@@ -94,6 +98,13 @@ fn a_corrupt_checkpoint_is_a_warning_not_a_printed_line() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
     std::fs::write(&newest, bytes).unwrap();
+    (data, c, dir, newest)
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_a_warning_not_a_printed_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, c, dir, _) = run_with_a_corrupt_newest_checkpoint(tmp.path());
 
     let reporter = Collecting::default();
     train(&data, &c, &dir, &reporter).unwrap();
@@ -176,4 +187,31 @@ fn the_command_line_prints_notes_epochs_and_settings_unless_quiet() {
     .unwrap();
     assert!(quiet.status.success());
     assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+}
+
+#[test]
+fn loading_a_model_past_a_corrupt_checkpoint_warns_the_reporter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, _, dir, newest) = run_with_a_corrupt_newest_checkpoint(tmp.path());
+
+    let plain = funkd::checkpoint::load_model(&dir).unwrap();
+    assert_eq!(plain.epoch, 1);
+    assert_eq!(plain.skipped.len(), 1);
+    assert_eq!(plain.skipped[0].0, newest);
+
+    let reporter = Collecting::default();
+    let loaded = funkd::trained::load_checked_model(&dir, &reporter).unwrap();
+    assert_eq!(loaded.path, plain.path);
+    let warnings = reporter.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "skipping unreadable checkpoint {}: ",
+            newest.display()
+        )) && warnings[0].contains("corrupt"),
+        "{warnings:?}"
+    );
+
+    let file = funkd::checkpoint::load_model(&plain.path).unwrap();
+    assert!(file.skipped.is_empty());
 }

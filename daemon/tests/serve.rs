@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use funkd::commands::recommend::rated_items;
 use funkd::ratingfile::RatingFile;
 use serve_support::*;
 
@@ -45,7 +44,7 @@ fn every_endpoint_answers_in_original_ids() {
     let r = server.ok(&format!("/v1/recommend?user={user_id}&n=5"));
     let items = r["items"].as_array().unwrap();
     assert_eq!(items.len(), 5);
-    let rated = rated_items(&data, 7).unwrap();
+    let rated = data.rated_mask(7).unwrap();
     assert_eq!(
         r["excluded"].as_u64().unwrap() as usize,
         rated.iter().filter(|&&x| x).count()

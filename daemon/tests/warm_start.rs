@@ -72,7 +72,8 @@ fn known_rows_are_kept_and_new_rows_start_as_a_fresh_run_starts_them() {
     train_ok(&old, &old_dir, &["--epochs", "4", "--factors", "8"]);
     let new = extended(&old, tmp.path());
 
-    let warm = WarmStart::load(&old_dir, None).expect("the recorded data file is found");
+    let warm = WarmStart::load(&old_dir, None, &funkd::report::Silent)
+        .expect("the recorded data file is found");
     let new_data = RatingFile::open(&new).unwrap();
     let mut config = TrainConfig::defaults_for(&new_data);
     config.seed = 11;

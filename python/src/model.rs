@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use funk_kernel::{Isa, ModelKind};
 use funkd::checkpoint::{hash_of_model, CheckpointDir};
-use funkd::commands::eval::{evaluate, Split};
-use funkd::commands::predict::predict_with_fallback;
-use funkd::commands::svd::recover::RecoveredSvd;
-use funkd::model::Scored;
+use funkd::eval::{evaluate, Split};
+use funkd::svd::recover::RecoveredSvd;
+use funkd::model::{predict_with_fallback, Scored};
 use funkd::serve::snapshot::{DataSource, Snapshot};
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -452,7 +451,7 @@ impl RawModel {
     /// "biased" or "plain".
     #[getter]
     fn kind(&self) -> &'static str {
-        funkd::commands::export::kind_name(self.snap.model.kind)
+        funkd::export::kind_name(self.snap.model.kind)
     }
 
     /// The data's rating range, if it has one.

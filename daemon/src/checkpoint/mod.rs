@@ -134,26 +134,34 @@ pub struct LoadedModel {
     pub settings: Settings,
     /// Where the run stood.
     pub progress: Progress,
+    /// Checkpoints of the directory newer than `path` that could not be
+    /// read, newest first, with why: the caller decides how to tell the
+    /// user (see [`LoadedModel::skipped_warnings`]). Empty when a file was
+    /// named.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl LoadedModel {
+    /// One warning per skipped checkpoint, in the words the command line
+    /// prints after `funkd: warning: `.
+    pub fn skipped_warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.skipped
+            .iter()
+            .map(|(path, why)| format!("skipping unreadable checkpoint {}: {why}", path.display()))
+    }
 }
 
 /// Reads the model of a checkpoint. `path` is a checkpoint file, or a
-/// checkpoint directory (then the newest readable checkpoint is used,
-/// and any newer unreadable one is reported on stderr).
+/// checkpoint directory (then the newest readable checkpoint is used, and
+/// any newer unreadable one is listed in [`LoadedModel::skipped`]).
 pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
-    let (checkpoint, file) = if path.is_dir() {
-        let dir = CheckpointDir::new(path);
-        let found = dir.newest_good()?;
-        for (skipped, why) in &found.skipped {
-            eprintln!(
-                "funkd: warning: skipping unreadable checkpoint {}: {why}",
-                skipped.display()
-            );
-        }
-        (found.checkpoint, found.path)
+    let (checkpoint, file, skipped) = if path.is_dir() {
+        let found = CheckpointDir::new(path).newest_good()?;
+        (found.checkpoint, found.path, found.skipped)
     } else {
         let checkpoint = store::read(path)
             .with_context(|| format!("cannot load a model from {}", path.display()))?;
-        (checkpoint, path.to_path_buf())
+        (checkpoint, path.to_path_buf(), Vec::new())
     };
     Ok(LoadedModel {
         model: to_model(&checkpoint),
@@ -163,6 +171,7 @@ pub fn load_model(path: &Path) -> anyhow::Result<LoadedModel> {
         path: file,
         settings: checkpoint.settings,
         progress: checkpoint.progress,
+        skipped,
     })
 }
 

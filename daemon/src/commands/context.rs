@@ -1,6 +1,7 @@
-//! What the model commands share: loading a checkpoint, finding and
-//! opening its data file, refusing a pair that does not belong together,
-//! choosing the ISA, and printing the one JSON object of `--json`.
+//! What the commands share: loading a checkpoint, finding and opening its
+//! data file, refusing a pair that does not belong together, choosing the
+//! ISA, printing the one JSON object of `--json`, and the line that says
+//! which rating file `gen` or `import` wrote.
 //!
 //! A checkpoint stores only its data file's identity, not the file's id
 //! maps, so the model commands need the data file too. `--data` names it;
@@ -66,6 +67,15 @@ pub fn choose_isa(name: Option<&str>) -> Result<Isa> {
     }
 }
 
+/// The number of threads to use: `--threads`, or every CPU.
+pub fn thread_count(requested: Option<usize>) -> Result<usize> {
+    match requested {
+        Some(0) => usage_bail!("--threads must be at least 1"),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 /// The rating range to clamp predictions to: the data's, unless clamping
 /// is turned off.
 pub fn clamp_range(data: &RatingFile, no_clamp: bool) -> Option<(f32, f32)> {
@@ -90,5 +100,68 @@ pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Res
     match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to stdout"),
+    }
+}
+
+/// A rating file just written, as the first line of `gen`'s and
+/// `import`'s summary shows it.
+pub struct Wrote<'a> {
+    /// Where.
+    pub path: &'a Path,
+    /// Users and items.
+    pub shape: (usize, usize),
+    /// Train and test ratings.
+    pub ratings: (u64, u64),
+    /// The grid (P of P × P blocks).
+    pub grid: usize,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// How long writing it took, in seconds.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for Wrote<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
+            self.path.display(),
+            self.shape.0,
+            self.shape.1,
+            self.ratings.0,
+            self.ratings.1,
+            self.grid,
+            self.bytes as f64 / 1e6,
+            self.seconds
+        )
+    }
+}
+
+/// The [`Wrote`] of a summary that has the fields `path`, `users`,
+/// `items`, `train`, `test`, `grid`, `bytes` and `seconds`, as `gen`'s
+/// and `import`'s have.
+macro_rules! wrote_of {
+    ($summary:expr) => {{
+        let s = &$summary;
+        $crate::commands::context::Wrote {
+            path: &s.path,
+            shape: (s.users, s.items),
+            ratings: (s.train, s.test),
+            grid: s.grid,
+            bytes: s.bytes,
+            seconds: s.seconds,
+        }
+    }};
+}
+pub(crate) use wrote_of;
+
+/// Prints a command's summary on stdout: as one line of JSON with
+/// `--json`, else as `text`.
+pub fn print_summary(json: bool, summary: &impl serde::Serialize, text: &str) -> Result<()> {
+    if json {
+        let line = serde_json::to_string(summary).context("cannot encode the JSON result")?;
+        write_stdout(|out| writeln!(out, "{line}"))
+    } else {
+        write_stdout(|out| out.write_all(text.as_bytes()))
     }
 }

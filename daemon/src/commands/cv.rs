@@ -19,10 +19,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
 use crate::commands::context::{
-    choose_isa, load_checked_model, open_data, print_json, write_stdout,
+    choose_isa, load_checked_model, open_data, print_json, thread_count, write_stdout,
 };
-use crate::commands::eval::{evaluate, thread_count, Split, SplitError};
 use crate::commands::workdir::WorkDir;
+use crate::eval::{evaluate, Split, SplitError};
 use crate::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
 use crate::report::{Reporter, Stderr};
 use crate::train::{train, TrainArgs, TrainConfig};
@@ -253,7 +253,7 @@ fn run_fold(
     let mut config = TrainConfig::from_args(&fold_args, &fold_data)?;
     config.handle_signals = false;
     let summary = train(&fold_data, &config, &fold_dir, reporter)?;
-    let loaded = load_checked_model(&fold_dir)?;
+    let loaded = load_checked_model(&fold_dir, reporter)?;
     let clamp = fold_data.rating_range();
     let loss = evaluate(
         &fold_data,

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::checkpoint::load_model;
 use crate::gen::{generate_with, GenConfig};
 use crate::model::Model;
 use crate::ratingfile::RatingFile;
 use crate::report::Stderr;
 use crate::train::{train, TrainConfig, TrainSummary};
+use crate::trained::load_checked_model;
 
 /// Options of `funkd demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -138,7 +138,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
     let summary = train(&data, &config, &checkpoint_dir, &reporter)?;
 
-    let loaded = load_model(&checkpoint_dir)?;
+    let loaded = load_checked_model(&checkpoint_dir, &reporter)?;
     let user = 0usize;
     let top10 = top_unrated(&loaded.model, &data, user, 10)?;
     let report = DemoReport {

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::commands::context::{print_summary, wrote_of};
 use crate::gen::{generate_with, GenArgs, GenConfig, GenSummary};
 use crate::ratingfile;
 use crate::report::Stderr;
@@ -39,29 +40,12 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         usage_bail!("--oracle applies to sparse data, not --dense");
     }
     let summary = generate_with(&config, &args.out, args.oracle, &Stderr::new(args.quiet))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print!("{}", summary_text(&summary));
-    }
-    Ok(())
+    print_summary(args.json, &summary, &summary_text(&summary))
 }
 
 /// The summary as `gen` prints it.
 pub fn summary_text(summary: &GenSummary) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
-        summary.path.display(),
-        summary.users,
-        summary.items,
-        summary.train,
-        summary.test,
-        summary.grid,
-        summary.bytes as f64 / 1e6,
-        summary.seconds
-    );
+    let mut out = format!("{}\n", wrote_of!(summary));
     let _ =
         writeln!(
         out,

@@ -3,35 +3,19 @@
 
 use std::fmt::Write as _;
 
+use crate::commands::context::{print_summary, wrote_of};
 use crate::import::{import, ImportArgs, ImportSummary};
 use crate::report::Stderr;
 
 /// Runs `funkd import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let summary = import(&args, &Stderr::new(args.quiet))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print!("{}", summary_text(&summary));
-    }
-    Ok(())
+    print_summary(args.json, &summary, &summary_text(&summary))
 }
 
 /// The summary as `import` prints it.
 pub fn summary_text(summary: &ImportSummary) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "wrote {}: {} users × {} items, {} train + {} test ratings, grid {}, {:.1} MB in {:.1} s",
-        summary.path.display(),
-        summary.users,
-        summary.items,
-        summary.train,
-        summary.test,
-        summary.grid,
-        summary.bytes as f64 / 1e6,
-        summary.seconds
-    );
+    let mut out = format!("{}\n", wrote_of!(summary));
     let _ = writeln!(
         out,
         "duplicates (--duplicates {}): {} in train, {} in test{}",

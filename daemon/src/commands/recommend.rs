@@ -1,21 +1,18 @@
-//! `funkd recommend`: the top-N items for one user, every item scored by
-//! the kernel ([`funk_kernel::top_n`], SIMD over the packed item table).
-//!
-//! The items the user already rated in the data file (train and test
-//! split) are left out unless `--include-rated` is given; with `--titles`
-//! the items are shown by name.
+//! `funkd recommend`: the options, checked into a [`RecommendConfig`]
+//! (the user's original id found in the data), handed to [`recommend`],
+//! and the items it returns printed by their original ids (and, with
+//! `--titles`, by name).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::commands::context::{choose_isa, clamp_range, print_json, write_stdout, ModelWithData};
 use crate::input::titles::Titles;
-use crate::model::ItemTable;
-use crate::ratingfile::{FormatError, RatingFile};
+use crate::report::Stderr;
+use crate::trained::recommend::{recommend, RecommendConfig};
 use crate::usage_bail;
 
 /// Options of `funkd recommend`.
@@ -90,19 +87,6 @@ pub struct RecommendReport {
     pub items: Vec<Recommendation>,
 }
 
-/// The items internal user `user` rated in `data` (both splits), as a
-/// mask over all items ([`RatingFile::items_rated_by`]): a damaged band
-/// is refused.
-pub fn rated_items(data: &RatingFile, user: usize) -> Result<Vec<bool>, FormatError> {
-    let mut rated = vec![false; data.items()];
-    for item in data.items_rated_by(user)? {
-        if let Some(slot) = rated.get_mut(item as usize) {
-            *slot = true;
-        }
-    }
-    Ok(rated)
-}
-
 /// Runs `funkd recommend`.
 pub fn run(args: RecommendArgs) -> Result<()> {
     let isa = choose_isa(args.isa.as_deref())?;
@@ -110,7 +94,8 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         Some(path) => Some(Titles::load(path)?),
         None => None,
     };
-    let ModelWithData { data, loaded } = ModelWithData::open(&args.model, args.data.as_deref())?;
+    let trained = ModelWithData::open(&args.model, args.data.as_deref(), &Stderr::new(false))?;
+    let data = &trained.data;
     if let (Some(titles), Some(path)) = (&titles, &args.titles) {
         let ids = (0..data.items()).map(|i| data.item_id(i));
         if let Some(warning) = titles.mismatch_warning(ids, path, data.path()) {
@@ -124,29 +109,18 @@ pub fn run(args: RecommendArgs) -> Result<()> {
             data.path().display()
         );
     };
-    let model = &loaded.model;
-    let checking = Instant::now();
-    if !args.include_rated {
-        data.check_band_of_user(user)?;
-    }
-    let check_seconds = checking.elapsed().as_secs_f64();
-    let packing = Instant::now();
-    let table = ItemTable::new(model).context("the model's item factors cannot be scored")?;
-    let pack_seconds = packing.elapsed().as_secs_f64();
-    let lookup = Instant::now();
-    let rated = if args.include_rated {
-        Vec::new()
-    } else {
-        data.items_rated_by(user)?
-    };
-    let lookup_seconds = lookup.elapsed().as_secs_f64();
-    let scoring = Instant::now();
-    let top = table
-        .recommend(isa, model, user, &rated, args.top as usize)
-        .context("the model's user row cannot be scored")?;
-    let score_seconds = scoring.elapsed().as_secs_f64();
-    let range = clamp_range(&data, false);
-    let items: Vec<Recommendation> = top
+    let found = recommend(
+        &trained,
+        &RecommendConfig {
+            user,
+            top: args.top as usize,
+            include_rated: args.include_rated,
+            isa,
+        },
+    )?;
+    let range = clamp_range(data, false);
+    let items: Vec<Recommendation> = found
+        .top
         .iter()
         .enumerate()
         .map(|(position, s)| {
@@ -162,13 +136,13 @@ pub fn run(args: RecommendArgs) -> Result<()> {
         .collect();
     let report = RecommendReport {
         user: args.user.clone(),
-        items_scored: model.items() - rated.len(),
-        excluded: rated.len(),
+        items_scored: found.items_scored,
+        excluded: found.excluded,
         isa: isa.name(),
-        check_seconds,
-        pack_seconds,
-        lookup_seconds,
-        score_seconds,
+        check_seconds: found.check_seconds,
+        pack_seconds: found.pack_seconds,
+        lookup_seconds: found.lookup_seconds,
+        score_seconds: found.score_seconds,
         items,
     };
     if args.json {

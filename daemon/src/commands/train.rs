@@ -28,7 +28,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let warm = match &args.warm_start {
         Some(path) => {
-            let warm = WarmStart::load(path, args.warm_start_data.as_deref())?;
+            let warm = WarmStart::load(path, args.warm_start_data.as_deref(), &reporter)?;
             warm.adapt(&mut config)?;
             Some(warm)
         }

@@ -46,4 +46,17 @@ impl RatingFile {
         items.dedup();
         Ok(items)
     }
+
+    /// The items internal user `user` rated (both splits), as a mask over
+    /// all items ([`RatingFile::items_rated_by`]): a damaged band is
+    /// refused.
+    pub fn rated_mask(&self, user: usize) -> Result<Vec<bool>, FormatError> {
+        let mut rated = vec![false; self.items()];
+        for item in self.items_rated_by(user)? {
+            if let Some(slot) = rated.get_mut(item as usize) {
+                *slot = true;
+            }
+        }
+        Ok(rated)
+    }
 }

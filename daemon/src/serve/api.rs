@@ -23,8 +23,7 @@ use super::reload::{reload, Outcome, Trigger};
 use super::request::{self, BadRequest, RecommendQuery, MAX_N};
 use super::snapshot::Snapshot;
 use super::state::AppState;
-use crate::commands::predict::Source;
-use crate::model::Scored;
+use crate::model::{Scored, Source};
 
 /// An error answer: a status and a message, sent as `{"error": message}`.
 #[derive(Debug)]

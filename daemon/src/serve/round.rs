@@ -437,10 +437,10 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     pause();
 
     step(Step::Training);
-    let warm = WarmStart::load(&plan.base_checkpoint, Some(&plan.base_data))?;
+    let reporter = RoundReporter { rounds, generation };
+    let warm = WarmStart::load(&plan.base_checkpoint, Some(&plan.base_data), &reporter)?;
     let mut config = round_config(&data, &warm, settings);
     warm.adapt(&mut config)?;
-    let reporter = RoundReporter { rounds, generation };
     let summary = crate::train::train_from(&data, &config, &train_dir, Some(&warm), &reporter)?;
     let checkpoint = summary.checkpoint.with_context(|| {
         format!(

@@ -19,9 +19,7 @@ use crate::checkpoint::{
     model_epoch, store, to_model, Checkpoint, CheckpointDir, LoadedModel, Position,
 };
 use crate::commands::context::{check_model_matches, open_data, resolve_data};
-use crate::commands::predict::{predict_with_fallback, Prediction};
-use crate::commands::recommend::rated_items;
-use crate::model::{ItemTable, Model, Scored};
+use crate::model::{predict_with_fallback, ItemTable, Model, Prediction, Scored};
 use crate::ratingfile::{FormatError, RatingFile};
 use crate::trained::rows::check_model_shape;
 use crate::with_k;
@@ -201,7 +199,7 @@ impl Snapshot {
     /// Items internal user `user` rated (both splits), as a mask; an error
     /// when a block of the user's band is damaged.
     pub fn rated_by(&self, user: usize) -> Result<Vec<bool>, FormatError> {
-        rated_items(&self.data, user)
+        self.data.rated_mask(user)
     }
 
     /// Internal ids of the items internal user `user` rated (both
@@ -338,5 +336,6 @@ fn checked(checkpoint: Checkpoint, path: PathBuf) -> Result<LoadedModel> {
         path,
         settings: checkpoint.settings,
         progress: checkpoint.progress,
+        skipped: Vec::new(),
     })
 }

@@ -31,6 +31,7 @@ use super::state::ModelState;
 use super::TrainConfig;
 use crate::checkpoint::{LoadedModel, Parameters, Settings};
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
 use crate::trained::{check_model_matches, load_checked_model, resolve_data};
 use crate::usage_bail;
 
@@ -60,9 +61,14 @@ pub struct WarmCounts {
 impl WarmStart {
     /// Loads the model at `path` (a checkpoint file, or a directory: its
     /// newest good checkpoint) and its rating file: `data`, or the one
-    /// `funkd train` recorded in the directory's `status.json`.
-    pub fn load(path: &Path, data: Option<&Path>) -> anyhow::Result<WarmStart> {
-        let loaded = load_checked_model(path)
+    /// `funkd train` recorded in the directory's `status.json`. Skipped
+    /// checkpoints are warnings to `reporter`.
+    pub fn load(
+        path: &Path,
+        data: Option<&Path>,
+        reporter: &dyn Reporter,
+    ) -> anyhow::Result<WarmStart> {
+        let loaded = load_checked_model(path, reporter)
             .with_context(|| format!("cannot warm-start from {}", path.display()))?;
         let data_path = resolve_data(path, data)?;
         let data = RatingFile::open(&data_path).with_context(|| {

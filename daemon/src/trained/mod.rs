@@ -16,9 +16,11 @@ use anyhow::{Context, Result};
 
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::ratingfile::RatingFile;
+use crate::report::Reporter;
 use crate::service::STATUS_FILE_NAME;
 use crate::usage_bail;
 
+pub mod recommend;
 pub mod rows;
 
 pub use rows::check_model_shape;
@@ -34,9 +36,14 @@ pub struct ModelWithData {
 }
 
 /// Loads a checkpoint (a file, or a directory: its newest good checkpoint)
-/// and checks that the model's arrays are consistent and finite.
-pub fn load_checked_model(path: &Path) -> Result<LoadedModel> {
+/// and checks that the model's arrays are consistent and finite. Newer
+/// checkpoints of a directory that cannot be read are skipped, each with a
+/// warning to `reporter`.
+pub fn load_checked_model(path: &Path, reporter: &dyn Reporter) -> Result<LoadedModel> {
     let loaded = load_model(path)?;
+    for warning in loaded.skipped_warnings() {
+        reporter.warning(&warning);
+    }
     check_model_shape(&loaded.model)
         .with_context(|| format!("unusable model in {}", loaded.path.display()))?;
     Ok(loaded)
@@ -152,21 +159,26 @@ pub fn recorded_data(model: &Path) -> Result<PathBuf> {
 impl ModelWithData {
     /// Loads the model at `model`, opens its rating file (`data`, or the
     /// one recorded in the checkpoint directory: see [`resolve_data`]),
-    /// and checks that they belong together.
-    pub fn open(model: &Path, data: Option<&Path>) -> Result<ModelWithData> {
+    /// and checks that they belong together. Skipped checkpoints are
+    /// reported as [`load_checked_model`] does.
+    pub fn open(
+        model: &Path,
+        data: Option<&Path>,
+        reporter: &dyn Reporter,
+    ) -> Result<ModelWithData> {
         match data {
             Some(path) => {
                 // The data file first: a wrong --data fails before a large
                 // checkpoint is read.
                 let data = open_data(path)?;
-                let loaded = load_checked_model(model)?;
+                let loaded = load_checked_model(model, reporter)?;
                 check_model_matches(&loaded, &data)?;
                 Ok(ModelWithData { data, loaded })
             }
             None => {
                 // The model first: a missing --model is reported as such,
                 // not as a missing status.json.
-                let loaded = load_checked_model(model)?;
+                let loaded = load_checked_model(model, reporter)?;
                 let data = recorded_matching_data(model, &loaded)?;
                 Ok(ModelWithData { data, loaded })
             }

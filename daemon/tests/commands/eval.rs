@@ -175,3 +175,78 @@ fn eval_names_the_epoch_of_the_model_early_stopping_kept() {
         "{text}"
     );
 }
+
+#[test]
+fn eval_warns_of_an_unreadable_newer_checkpoint_and_uses_the_newest_good_one() {
+    let f = sparse(false, 4);
+    let good = json(&["eval", "--data", f.data_arg(), "--model", f.model_arg()]);
+    let damaged = f.model.join("ckpt-000099-00000.funkckpt");
+    std::fs::write(&damaged, b"FUNKCKPT but nothing after it").unwrap();
+    let out = crate::fixture::funkd(&["eval", "--data", f.data_arg(), "--model", f.model_arg()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "funkd: warning: skipping unreadable checkpoint {}: ",
+            damaged.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let again = json(&["eval", "--data", f.data_arg(), "--model", f.model_arg()]);
+    assert_eq!(again["test"], good["test"]);
+    assert_eq!(again["model"], good["model"]);
+}
+
+#[test]
+fn evaluate_model_returns_the_numbers_eval_prints() {
+    use funkd::eval::{evaluate_model, EvalConfig};
+    use funkd::report::Silent;
+    use funkd::trained::ModelWithData;
+
+    let f = sparse(false, 5);
+    let trained = ModelWithData::open(&f.model, Some(&f.data), &Silent).unwrap();
+    let config = |threads| EvalConfig {
+        train: true,
+        clamp: trained.data.rating_range(),
+        isa: funk_kernel::Isa::Scalar,
+        threads,
+    };
+    let one = evaluate_model(&trained, &config(1)).unwrap();
+    for (got, train) in [(one.test, false), (one.train.unwrap(), true)] {
+        let (rmse, mae, n) = reference(&f, train);
+        assert_eq!(got.count, n as u64);
+        assert!(rel(got.rmse, rmse) < 1e-5, "{} vs {rmse}", got.rmse);
+        assert!(rel(got.mae, mae) < 1e-5, "{} vs {mae}", got.mae);
+    }
+    assert_eq!(evaluate_model(&trained, &config(3)).unwrap(), one);
+    assert_eq!(one.model, trained.loaded.path);
+    assert_eq!(one.isa, "scalar");
+
+    let test_only = EvalConfig {
+        train: false,
+        clamp: None,
+        ..config(2)
+    };
+    let unclamped = evaluate_model(&trained, &test_only).unwrap();
+    assert_eq!(unclamped.train, None);
+    assert_eq!(unclamped.clamp, None);
+    assert_eq!(unclamped.test.count, one.test.count);
+    assert_ne!(unclamped.test.rmse, one.test.rmse);
+
+    let printed = json(&[
+        "eval",
+        "--data",
+        f.data_arg(),
+        "--model",
+        f.model_arg(),
+        "--isa",
+        "scalar",
+        "--train",
+    ]);
+    assert_eq!(printed["test"]["rmse"].as_f64(), Some(one.test.rmse));
+    assert_eq!(
+        printed["train"]["mae"].as_f64(),
+        Some(one.train.unwrap().mae)
+    );
+}

@@ -303,3 +303,39 @@ fn bad_export_requests_fail_cleanly() {
     );
     assert!(err.contains("file"), "{err}");
 }
+
+#[test]
+fn the_library_call_returns_what_it_wrote_and_refuses_csv_without_the_data() {
+    use funkd::export::{export, Format};
+    use funkd::report::Silent;
+    use funkd::trained::{load_checked_model, open_data};
+
+    let f = sparse(false, 7);
+    let loaded = load_checked_model(&f.model, &Silent).unwrap();
+    let data = open_data(&f.data).unwrap();
+    let out = f.path("npy");
+    let report = export(&loaded, Some(&data), Format::Npy, &out).unwrap();
+    assert_eq!(
+        report.files,
+        [
+            "user_factors.npy",
+            "item_factors.npy",
+            "user_bias.npy",
+            "item_bias.npy",
+            "user_ids.txt",
+            "item_ids.txt",
+            "model.json"
+        ]
+    );
+    for name in &report.files {
+        assert!(out.join(name).is_file(), "{name}");
+    }
+    let model = f.model();
+    assert_eq!(
+        (report.users, report.items, report.rank),
+        (model.users(), model.items(), model.rank)
+    );
+
+    let refused = export(&loaded, None, Format::Csv, &f.path("csv")).unwrap_err();
+    assert_eq!(funkd::error::exit_code(&refused), 2, "{refused:#}");
+}

@@ -92,3 +92,41 @@ fn bad_gradcheck_flags_are_usage_errors() {
     );
     assert!(err.contains("another data file"), "{err}");
 }
+
+#[test]
+fn the_library_call_returns_the_outcome_and_refuses_a_negative_reg() {
+    use funk_kernel::ModelKind;
+    use funkd::gradcheck::{gradcheck, random_model, GradcheckConfig};
+
+    let f = sparse(false, 9);
+    let data = f.open();
+    let model = random_model(ModelKind::Biased, 5, &data, 3);
+    assert_eq!((model.rank, model.users()), (5, data.users()));
+    let config = GradcheckConfig {
+        parameters: "random".to_owned(),
+        reg: 0.05,
+        reg_bias: 0.01,
+        probes: 40,
+        max_ratings: 50,
+        seed: 3,
+        tolerance: 1e-3,
+    };
+    let outcome = gradcheck(&data, &model, &config).unwrap();
+    assert!(outcome.passed, "{outcome:?}");
+    assert_eq!(outcome.checked, 40);
+    assert!(
+        outcome.ratings > 0 && outcome.ratings <= 50,
+        "{}",
+        outcome.ratings
+    );
+    assert!(outcome.objective > 0.0);
+    assert!(outcome.worst_relative_error <= 1e-3);
+    assert_eq!((outcome.kind, outcome.rank), ("biased", 5));
+
+    let negative = GradcheckConfig {
+        reg: -1.0,
+        ..config
+    };
+    let refused = gradcheck(&data, &model, &negative).unwrap_err();
+    assert_eq!(funkd::error::exit_code(&refused), 2, "{refused:#}");
+}

@@ -213,3 +213,44 @@ fn unknown_users_missing_titles_and_bad_flags_fail_cleanly() {
     );
     assert!(err.contains("another data file"), "{err}");
 }
+
+#[test]
+fn the_library_call_returns_the_best_unrated_items_by_the_models_prediction() {
+    use funkd::model::Scored;
+    use funkd::report::Silent;
+    use funkd::trained::recommend::{recommend, RecommendConfig};
+    use funkd::trained::ModelWithData;
+
+    let f = sparse(false, 6);
+    let trained = ModelWithData::open(&f.model, Some(&f.data), &Silent).unwrap();
+    let model = f.model();
+    let user = 3;
+    let seen = rated(&f, user);
+    assert!(!seen.is_empty());
+    let config = RecommendConfig {
+        user,
+        top: 5,
+        include_rated: false,
+        isa: funk_kernel::Isa::Scalar,
+    };
+    let found = recommend(&trained, &config).unwrap();
+    let mut want: Vec<Scored> = (0..model.items())
+        .filter(|i| !seen.contains(i))
+        .map(|i| Scored {
+            item: i,
+            score: model.predict(user, i),
+        })
+        .collect();
+    want.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+    assert_eq!(found.top, want[..5]);
+    assert_eq!(found.excluded, seen.len());
+    assert_eq!(found.items_scored, model.items() - seen.len());
+
+    let everything = RecommendConfig {
+        top: model.items(),
+        include_rated: true,
+        ..config
+    };
+    let all = recommend(&trained, &everything).unwrap();
+    assert_eq!((all.excluded, all.top.len()), (0, model.items()));
+}

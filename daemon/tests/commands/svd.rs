@@ -135,3 +135,36 @@ fn svd_refuses_a_model_of_another_data_file() {
     let err = fails(&["svd", "--model", "/nonexistent/run"], 1);
     assert!(err.contains("/nonexistent/run"), "{err}");
 }
+
+#[test]
+fn the_library_call_returns_the_singular_values_of_the_factor_product() {
+    use funkd::report::Silent;
+    use funkd::trained::load_checked_model;
+
+    let f = sparse(true, 8);
+    let loaded = load_checked_model(&f.model, &Silent).unwrap();
+    let model = &loaded.model;
+    let report = funkd::svd::svd(&loaded, None, None).unwrap();
+    assert!(report.files.is_empty());
+    assert_eq!(report.kind, "plain");
+    assert_eq!(report.singular_values.len(), model.rank);
+    let product = DMatrix::<f64>::from_fn(model.users(), model.items(), |u, i| {
+        model
+            .user_row(u)
+            .iter()
+            .zip(model.item_row(i))
+            .map(|(p, q)| f64::from(*p) * f64::from(*q))
+            .sum()
+    });
+    let want = product.clone().svd(false, false).singular_values;
+    for (got, want) in report.singular_values.iter().zip(want.iter()) {
+        assert!(rel(*got, *want) < 1e-6, "{got} vs {want}");
+    }
+    assert!(rel(report.frobenius_norm, product.norm()) < 1e-9);
+
+    let out = f.path("svd");
+    let written = funkd::svd::svd(&loaded, None, Some(&out)).unwrap();
+    assert_eq!(written.files, ["S.npy", "U.npy", "V.npy"]);
+    assert_eq!(written.singular_values, report.singular_values);
+    assert!(out.join("V.npy").is_file());
+}

@@ -1,5 +1,4 @@
-//! `funkd export`: a model's factors and biases in formats other tools
-//! read.
+//! A model's factors and biases in formats other tools read.
 //!
 //! - `npy`: `user_factors.npy` (users × rank, f32), `item_factors.npy`,
 //!   and for the biased model `user_bias.npy`, `item_bias.npy`; rows in
@@ -10,21 +9,16 @@
 //! - `libmf`: `model.txt` in LIBMF's model text format (`mf_save_model`),
 //!   readable by `mf-predict` and `mf_load_model` (see [`libmf`]).
 //!
-//! The data file is `--data`, else the one recorded in the checkpoint
-//! directory's `status.json` (see [`resolve_data`](crate::commands::context::resolve_data));
-//! `npy` and `libmf` go without it (internal ids, with a note on stderr)
-//! when neither is there.
-//!
 //! Every format also gets `model.json` (kind, rank, μ, counts, where the
 //! model came from, the prediction formula), and every file is written
-//! atomically.
+//! atomically. [`export`] is the entry point.
 
 pub mod csv;
 pub mod libmf;
 pub mod npy;
 pub mod numpy;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use funk_kernel::ModelKind;
@@ -32,7 +26,6 @@ use serde::Serialize;
 
 use crate::atomic::write_atomically;
 use crate::checkpoint::LoadedModel;
-use crate::commands::context::{load_checked_model, optional_data, print_json, required_data};
 use crate::ratingfile::RatingFile;
 use crate::usage_bail;
 
@@ -46,28 +39,6 @@ pub enum Format {
     Csv,
     /// LIBMF model text (`mf_save_model` format).
     Libmf,
-}
-
-/// Options of `funkd export`.
-#[derive(Debug, clap::Args)]
-pub struct ExportArgs {
-    /// A checkpoint file, or a checkpoint directory (its newest good checkpoint).
-    #[arg(long, value_name = "DIR|CHECKPOINT")]
-    pub model: PathBuf,
-    /// The rating file the model was trained on: original ids for the output
-    /// [default: the data file the checkpoint directory was trained on, from its status.json;
-    /// without one, npy and libmf write internal ids only].
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// What to write.
-    #[arg(long, value_enum)]
-    pub format: Format,
-    /// The directory to write into (created if missing).
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: PathBuf,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// What `export` wrote.
@@ -111,58 +82,44 @@ pub fn kind_name(kind: ModelKind) -> &'static str {
     }
 }
 
-/// Runs `funkd export`.
-pub fn run(args: ExportArgs) -> Result<()> {
-    let loaded = load_checked_model(&args.model)?;
-    let data = match args.format {
-        Format::Csv => Some(
-            required_data(&args.model, &loaded, args.data.as_deref())
-                .context("--format csv writes original ids, so it needs the model's data file")?,
-        ),
-        Format::Npy | Format::Libmf => optional_data(&args.model, &loaded, args.data.as_deref())?,
-    };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create directory {}", args.out.display()))?;
-    crate::output::check_dir(&args.out, "export directory", "--out")?;
-    let mut files = match (args.format, &data) {
-        (Format::Npy, _) => numpy::write(&loaded.model, data.as_ref(), &args.out)?,
-        (Format::Csv, Some(data)) => csv::write(&loaded.model, data, &args.out)?,
+/// Writes the model of `loaded` as `format` into directory `out`
+/// (created if missing), with original ids from `data` where it is given
+/// (`csv` requires it: without it, a usage error).
+pub fn export(
+    loaded: &LoadedModel,
+    data: Option<&RatingFile>,
+    format: Format,
+    out: &Path,
+) -> Result<ExportReport> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create directory {}", out.display()))?;
+    crate::output::check_dir(out, "export directory", "--out")?;
+    let mut files = match (format, data) {
+        (Format::Npy, _) => numpy::write(&loaded.model, data, out)?,
+        (Format::Csv, Some(data)) => csv::write(&loaded.model, data, out)?,
         (Format::Csv, None) => {
             usage_bail!(
                 "--format csv writes original ids: give --data FILE (the model's rating file)"
             )
         }
-        (Format::Libmf, _) => libmf::write(&loaded.model, data.as_ref(), &args.out)?.files,
+        (Format::Libmf, _) => libmf::write(&loaded.model, data, out)?.files,
     };
-    let row_order = match (args.format, &data) {
+    let row_order = match (format, data) {
         (Format::Csv, _) => "by original id (first column)",
         (Format::Libmf, _) => "see libmf.json",
         (Format::Npy, Some(_)) => "internal id; original ids in user_ids.txt / item_ids.txt",
         (Format::Npy, None) => "internal id (export with --data for the original ids)",
     };
-    write_description(&loaded, data.as_ref(), &args.out, row_order)?;
+    write_description(loaded, data, out, row_order)?;
     files.push("model.json".to_owned());
-    let report = ExportReport {
-        format: args.format,
-        dir: args.out.display().to_string(),
+    Ok(ExportReport {
+        format,
+        dir: out.display().to_string(),
         files,
         users: loaded.model.users(),
         items: loaded.model.items(),
         rank: loaded.model.rank,
-    };
-    if args.json {
-        print_json(&report)
-    } else {
-        eprintln!(
-            "funkd: exported {} users × {} items at rank {} to {}: {}",
-            report.users,
-            report.items,
-            report.rank,
-            report.dir,
-            report.files.join(", ")
-        );
-        Ok(())
-    }
+    })
 }
 
 fn write_description(
