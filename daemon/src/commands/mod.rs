@@ -1,7 +1,7 @@
 //! The commands: each takes its parsed options, checks them into the
 //! configuration of a library call, makes the call, and prints what it
-//! returns (as text, or as one JSON object with `--json`). `context` and
-//! `workdir` are what several of them share.
+//! returns (as text, or as one JSON object with `--json`). `context` is
+//! what several of them share.
 
 pub mod context;
 pub mod cv;
@@ -17,4 +17,3 @@ pub mod recommend;
 pub mod svd;
 pub mod train;
 pub mod tune;
-pub mod workdir;

@@ -1,33 +1,24 @@
-//! `funkd tune`: a small, honest search over rank, learning rate and
-//! regularisation, by k-fold cross-validation of the TRAIN split only.
-//!
-//! The file's test split is never read: the train ratings are shuffled with
-//! `--fold-seed` and dealt into `--folds` folds (as `funkd cv` deals all
-//! ratings); each candidate is trained on all folds but one and measured on
-//! that one, for every fold. The candidates are the grid of `--factors` ×
-//! `--learning-rate` × `--reg` × `--reg-row` (or `--samples` of them drawn
-//! at random with `--search-seed`); learning rates, λ and λ₀ are given as
-//! multiples of the defaults derived from the data unless `--absolute` is
-//! set. Every other
-//! setting is `funkd train`'s default (early stopping on a validation
-//! slice of each fold's train ratings included). The table is sorted by
-//! mean RMSE; the best row's flags are printed for `funkd train`.
+//! `funkd tune`: the options, checked into a [`TuneConfig`] (the grid of
+//! `--factors` × `--learning-rate` × `--reg` × `--reg-row`, or `--samples`
+//! of it drawn at random with `--search-seed`; learning rates, λ and λ₀ as
+//! multiples of the defaults derived from the data unless `--absolute`),
+//! handed to [`tune`], and the table it returns printed, sorted by mean
+//! RMSE, with the best row's flags for `funkd train`. The search itself is
+//! described in [`crate::tune`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde::Serialize;
 
 use crate::commands::context::{open_data, print_json, write_stdout};
-use crate::commands::cv::{deal_folds, fold_set, Spread};
-use crate::commands::workdir::WorkDir;
+use crate::cv::WorkDir;
 use crate::rank::MAX_RANK;
-use crate::ratingfile::{self, RatingFile, WriteOptions};
-use crate::report::Silent;
-use crate::train::{train, DataShape, Derived, TrainConfig};
+use crate::report::{Reporter, Stderr};
+use crate::train::{DataShape, Derived};
+use crate::tune::{tune, Candidate, TuneConfig};
 use crate::usage_bail;
 
 /// Options of `funkd tune`.
@@ -96,73 +87,6 @@ pub struct TuneArgs {
 /// that cuts them off while they still improve would rank them unfairly;
 /// early stopping ends every training once it stops improving.
 pub const DEFAULT_TUNE_EPOCHS: u32 = 200;
-
-/// A candidate's training also stops once its validation RMSE gains less
-/// than this fraction of itself over the patience window: with a decaying
-/// step, a small learning rate keeps gaining ever less for hundreds of
-/// epochs, and gains this small do not change the ranking.
-pub const TUNE_MIN_GAIN: f64 = 1e-4;
-
-/// How many of the best candidates are checked for hitting the epoch cap.
-const CHECKED_FOR_CAP: usize = 3;
-
-/// One candidate setting.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Candidate {
-    /// Rank.
-    pub factors: usize,
-    /// Learning rate η.
-    pub learning_rate: f32,
-    /// λ.
-    pub reg: f32,
-    /// λ₀, the per-row prior.
-    pub reg_row: f32,
-}
-
-impl Candidate {
-    /// The `funkd train` flags of this candidate.
-    pub fn flags(&self) -> String {
-        format!(
-            "--factors {} --learning-rate {} --reg {} --reg-row {}",
-            self.factors, self.learning_rate, self.reg, self.reg_row
-        )
-    }
-}
-
-/// A candidate's cross-validated error.
-#[derive(Clone, Debug, Serialize)]
-pub struct Scored {
-    /// The setting.
-    pub candidate: Candidate,
-    /// RMSE over the folds (clamped predictions on each held-out fold).
-    pub rmse: Spread,
-    /// Each fold's RMSE.
-    pub per_fold: Vec<f64>,
-    /// Epochs whose model was kept, per fold (early stopping).
-    pub model_epochs: Vec<u32>,
-    /// Folds whose model was that of the last epoch allowed: still
-    /// improving when the epoch cap cut the training off.
-    pub capped_folds: usize,
-}
-
-/// What `tune` found, as printed by `--json`.
-#[derive(Clone, Debug, Serialize)]
-pub struct TuneReport {
-    /// The rating file.
-    pub data: String,
-    /// Folds of its train split.
-    pub folds: usize,
-    /// Train ratings searched on (the test split is not used).
-    pub train_ratings: u64,
-    /// The cap on epochs per training.
-    pub epochs: u32,
-    /// The defaults derived from the data: (η, λ).
-    pub derived: (f32, f32),
-    /// Every candidate, best first.
-    pub candidates: Vec<Scored>,
-    /// The best candidate's flags for `funkd train`.
-    pub best_flags: String,
-}
 
 /// The candidates: the grid, or `samples` of it at random.
 pub fn candidates(args: &TuneArgs, derived: &Derived) -> Vec<Candidate> {
@@ -244,86 +168,19 @@ pub fn run(args: TuneArgs) -> Result<()> {
         usage_bail!("--epochs must be at least 1");
     }
     let derived = Derived::for_shape(&DataShape::of(&data));
-    let list = candidates(&args, &derived);
     let work = WorkDir::given_or_temporary(args.checkpoint_dir.as_deref(), "tune")?;
-    if !args.quiet {
-        eprintln!("funkd: tune: {}", work.describe());
-    }
+    let reporter = Stderr::new(args.quiet);
+    reporter.note(&format!("tune: {}", work.describe()));
 
-    // Folds of the train split only: the test split is dropped here.
-    data.check_all_blocks()?;
-    let mut set = data.to_rating_set();
-    set.test.clear();
-    let dealt = deal_folds(&set, args.folds, args.fold_seed);
-    let mut fold_files = Vec::with_capacity(args.folds);
-    for f in 0..args.folds {
-        let path = work.path().join(format!("train-fold-{}.funk", f + 1));
-        let options = WriteOptions {
-            grid: None,
-            seed: args.fold_seed.wrapping_add(f as u64),
-        };
-        ratingfile::write(&path, &fold_set(&set, &dealt, f), &options)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        fold_files.push(open_data(&path)?);
-    }
-    drop(set);
-
-    let mut scored = Vec::with_capacity(list.len());
-    for (c, cand) in list.iter().enumerate() {
-        let mut per_fold = Vec::with_capacity(args.folds);
-        let mut model_epochs = Vec::with_capacity(args.folds);
-        for (f, fold) in fold_files.iter().enumerate() {
-            let dir = work.path().join(format!("cand-{}-fold-{}", c + 1, f + 1));
-            let (rmse, epoch) = train_candidate(&args, cand, fold, &dir).with_context(|| {
-                format!("candidate {} ({}), fold {}", c + 1, cand.flags(), f + 1)
-            })?;
-            per_fold.push(rmse);
-            model_epochs.push(epoch);
-        }
-        let s = Scored {
-            candidate: *cand,
-            rmse: Spread::of(per_fold.iter().copied()),
-            per_fold,
-            capped_folds: model_epochs.iter().filter(|&&e| e >= epochs).count(),
-            model_epochs,
-        };
-        if !args.quiet {
-            eprintln!(
-                "funkd: tune {}/{}: {}  rmse {:.4} ± {:.4}",
-                c + 1,
-                list.len(),
-                cand.flags(),
-                s.rmse.mean,
-                s.rmse.std
-            );
-        }
-        scored.push(s);
-    }
-    scored.sort_by(|a, b| a.rmse.mean.total_cmp(&b.rmse.mean));
-    for (rank, s) in scored.iter().take(CHECKED_FOR_CAP).enumerate() {
-        if s.capped_folds > 0 {
-            eprintln!(
-                "funkd: warning: the {} candidate ({}) was still improving when the epoch cap \
-                 (--epochs {epochs}) stopped it on {} of {} folds; its RMSE may be better with a \
-                 higher --epochs",
-                ordinal(rank + 1),
-                s.candidate.flags(),
-                s.capped_folds,
-                args.folds
-            );
-        }
-    }
-    let report = TuneReport {
-        data: data.path().display().to_string(),
+    let config = TuneConfig {
         folds: args.folds,
-        train_ratings: data.train_count(),
+        fold_seed: args.fold_seed,
         epochs,
-        derived: (derived.learning_rate, derived.reg),
-        best_flags: scored
-            .first()
-            .map_or(String::new(), |s| s.candidate.flags()),
-        candidates: scored,
+        threads: args.threads,
+        candidates: candidates(&args, &derived),
+        derived,
     };
+    let report = tune(&data, &config, &work, &reporter)?;
     if args.json {
         return print_json(&report);
     }
@@ -378,48 +235,6 @@ pub fn run(args: TuneArgs) -> Result<()> {
         }
         writeln!(out, "best: funkd train {}", report.best_flags)
     })
-}
-
-/// A candidate's place in words: "best", "second best", "third best", "4th best"…
-fn ordinal(n: usize) -> String {
-    match n {
-        1 => "best".into(),
-        2 => "second best".into(),
-        3 => "third best".into(),
-        n => format!("{n}th best"),
-    }
-}
-
-/// Trains one candidate on one fold from scratch; its held-out RMSE and
-/// the epoch of the model kept.
-fn train_candidate(
-    args: &TuneArgs,
-    cand: &Candidate,
-    fold: &RatingFile,
-    dir: &Path,
-) -> Result<(f64, u32)> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
-    }
-    let mut config = TrainConfig::defaults_for(fold);
-    config.rank = cand.factors;
-    config.learning_rate = cand.learning_rate;
-    config.reg = cand.reg;
-    config.reg_row = cand.reg_row;
-    config.epochs = args.epochs.unwrap_or(DEFAULT_TUNE_EPOCHS);
-    config.early_stop_min_gain = TUNE_MIN_GAIN;
-    if let Some(threads) = args.threads {
-        config.threads = threads.clamp(1, fold.grid().max(1));
-    }
-    config.checkpoint_every_epochs = 0;
-    config.keep = 1;
-    config.validate()?;
-    let summary = train(fold, &config, dir, &Silent)?;
-    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-    let rmse = summary
-        .test_rmse
-        .context("internal error: a tuning fold has no held-out ratings")?;
-    Ok((rmse, summary.model_epoch.unwrap_or(summary.epochs)))
 }
 
 #[cfg(test)]

@@ -95,3 +95,70 @@ fn bad_fold_counts_and_train_flags_are_usage_errors() {
     );
     fails(&["cv", "--data", f.data_arg(), "--folds", "-2"], 2);
 }
+
+#[test]
+fn the_library_call_notes_each_fold_and_returns_what_the_command_prints() {
+    use clap::Parser;
+    use funkd::cv::{cross_validate, CvConfig, WorkDir};
+    use funkd::report::Collecting;
+    use funkd::train::TrainArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    let f = sparse(false, 62);
+    let work_dir = f.path("work");
+    let mut args = vec![
+        "cv",
+        "--data",
+        f.data_arg(),
+        "--checkpoint-dir",
+        work_dir.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--factors",
+        "4",
+        "--isa",
+        "scalar",
+    ];
+    let config = CvConfig {
+        folds: 3,
+        fold_seed: 1,
+        train: Cli::parse_from(&args).train,
+        isa: funk_kernel::Isa::Scalar,
+        threads: 2,
+    };
+    let work = WorkDir::given_or_temporary(Some(&work_dir), "cv").unwrap();
+    let reporter = Collecting::default();
+    let report = cross_validate(&f.open(), &config, &work, &reporter).unwrap();
+
+    let file = f.open();
+    assert_eq!(report.ratings, file.train_count() + file.test_count());
+    assert_eq!(report.per_fold.len(), 3);
+    let fold_notes: Vec<String> = reporter
+        .notes()
+        .into_iter()
+        .filter(|n| n.starts_with("fold "))
+        .collect();
+    let want: Vec<String> = report
+        .per_fold
+        .iter()
+        .map(|r| {
+            format!(
+                "fold {}/3: test RMSE {:.6}  MAE {:.6}  ({} ratings)",
+                r.fold, r.test.rmse, r.test.mae, r.test.count
+            )
+        })
+        .collect();
+    assert_eq!(fold_notes, want);
+
+    // The command in the same directory: its folds are trained already, so
+    // it evaluates them again, to the same numbers.
+    args.extend(["--folds", "3", "--quiet"]);
+    let printed = json(&args);
+    assert_eq!(printed["rmse"]["mean"].as_f64(), Some(report.rmse.mean));
+    assert_eq!(printed["mae"]["std"].as_f64(), Some(report.mae.std));
+}
