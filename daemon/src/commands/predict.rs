@@ -2,9 +2,11 @@
 //! their original ids, one pair from the flags or many from a file or
 //! stdin.
 //!
+//! The pairs are handed to [`predict_pairs`] and its predictions printed.
 //! Unknown ids are not errors here (a recommender is asked about new users
 //! and new items all the time): they get the fallbacks of
-//! [`predict_with_fallback`], and every prediction says where it came from.
+//! [`predict_with_fallback`](crate::model::predict_with_fallback), and
+//! every prediction says where it came from.
 //!
 //! Predictions are clamped to the data's rating range when it has one
 //! (`--no-clamp` turns that off).
@@ -17,8 +19,9 @@ use serde::Serialize;
 
 use crate::commands::context::{clamp_range, print_json, write_stdout, ModelWithData};
 use crate::input::pairs::{read_pairs, Pair};
-use crate::model::{predict_with_fallback, Source};
+use crate::model::Source;
 use crate::report::Stderr;
+use crate::trained::predict::{predict_pairs, PairPrediction};
 use crate::usage_bail;
 
 /// Options of `funkd predict`.
@@ -57,21 +60,13 @@ pub struct PredictArgs {
 }
 
 #[derive(Serialize)]
-struct PairOutput<'a> {
-    user: &'a str,
-    item: &'a str,
-    prediction: f32,
-    source: Source,
-}
-
-#[derive(Serialize)]
 struct Report<'a> {
     model: String,
     epoch: u32,
     clamp: Option<(f32, f32)>,
     count: usize,
     fallbacks: usize,
-    predictions: Vec<PairOutput<'a>>,
+    predictions: Vec<PairPrediction<'a>>,
 }
 
 /// Runs `funkd predict`.
@@ -91,37 +86,17 @@ pub fn run(args: PredictArgs) -> Result<()> {
         }
         _ => usage_bail!("give --user and --item, or --pairs FILE (- for stdin)"),
     };
-    let ModelWithData { data, loaded } =
-        ModelWithData::open(&args.model, args.data.as_deref(), &Stderr::new(false))?;
-    let range = clamp_range(&data, args.no_clamp);
-    let (users, items) = (data.user_index(), data.item_index());
-    let data_mean = data.mean() as f32;
-    let predictions: Vec<PairOutput> = pairs
-        .iter()
-        .map(|pair| {
-            let p = predict_with_fallback(
-                &loaded.model,
-                data_mean,
-                users.get(&pair.user),
-                items.get(&pair.item),
-                range,
-            );
-            PairOutput {
-                user: &pair.user,
-                item: &pair.item,
-                prediction: p.value,
-                source: p.source,
-            }
-        })
-        .collect();
+    let trained = ModelWithData::open(&args.model, args.data.as_deref(), &Stderr::new(false))?;
+    let range = clamp_range(&trained.data, args.no_clamp);
+    let predictions = predict_pairs(&trained, &pairs, range);
     let fallbacks = predictions
         .iter()
         .filter(|p| p.source != Source::Model)
         .count();
     if args.json {
         return print_json(&Report {
-            model: loaded.path.display().to_string(),
-            epoch: loaded.epoch,
+            model: trained.loaded.path.display().to_string(),
+            epoch: trained.loaded.epoch,
             clamp: range,
             count: predictions.len(),
             fallbacks,

@@ -20,6 +20,7 @@ use crate::report::Reporter;
 use crate::service::STATUS_FILE_NAME;
 use crate::usage_bail;
 
+pub mod predict;
 pub mod recommend;
 pub mod rows;
 

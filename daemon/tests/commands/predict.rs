@@ -206,3 +206,36 @@ fn bad_pair_lists_and_flag_combinations_fail_cleanly() {
     ]);
     assert_eq!(text.lines().count(), 1);
 }
+
+#[test]
+fn the_library_call_predicts_pairs_in_order_with_fallbacks() {
+    use funkd::input::pairs::Pair;
+    use funkd::model::Source;
+    use funkd::report::Silent;
+    use funkd::trained::predict::predict_pairs;
+    use funkd::trained::ModelWithData;
+
+    let f = sparse(false, 10);
+    let trained = ModelWithData::open(&f.model, Some(&f.data), &Silent).unwrap();
+    let data = &trained.data;
+    let model = f.model();
+    let (user, item) = (data.user_id(4).to_owned(), data.item_id(7).to_owned());
+    let pair = |user: &str, item: &str| Pair {
+        user: user.to_owned(),
+        item: item.to_owned(),
+    };
+    let pairs = [pair(&user, &item), pair("no such user", &item)];
+    let range = data.rating_range();
+    let got = predict_pairs(&trained, &pairs, range);
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].user, got[0].item), (user.as_str(), item.as_str()));
+    assert_eq!(got[0].source, Source::Model);
+    assert_eq!(f64::from(got[0].prediction), clamped(&model, 4, 7, range));
+    assert_eq!(got[1].source, Source::ItemBias);
+    assert_eq!(
+        got[1].prediction,
+        funk_kernel::clamp(model.mu + model.item_bias[7], range)
+    );
+    let unclamped = predict_pairs(&trained, &pairs[..1], None);
+    assert_eq!(unclamped[0].prediction, model.predict(4, 7));
+}
