@@ -105,21 +105,11 @@ def factorize(column: np.ndarray, what: str) -> Tuple[np.ndarray, List[str]]:
     whole = _whole_floats(column)
     if whole is not None:
         column = whole
-    if column.dtype.kind in "iu":
-        try:
-            import pandas as pd
+    if column.dtype.kind in "iu" and _fits_int64(column):
+        from . import _funk
 
-            # Hashing: in order of first appearance already, no sort.
-            codes, uniques = pd.factorize(column)
-            return codes.astype(np.uint32), [str(int(x)) for x in uniques.tolist()]
-        except ImportError:
-            pass
-        uniques, first, inverse = np.unique(column, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        codes = rank[inverse.reshape(-1)]
-        return codes.astype(np.uint32), [str(int(u)) for u in uniques[order]]
+        # Numbered natively: one hash-map pass, no Python object per id.
+        return _funk.number_ints(column.astype(np.int64, copy=False))
     if column.dtype.kind == "f":
         bad = ~np.isfinite(column)
         if bad.any():
@@ -143,6 +133,13 @@ def factorize(column: np.ndarray, what: str) -> Tuple[np.ndarray, List[str]]:
         return codes, [_text(u) for u in seen]
 
 
+def _fits_int64(column: np.ndarray) -> bool:
+    """Whether every value of an integer column fits an int64."""
+    if column.dtype.kind == "i" or column.dtype.itemsize < 8 or column.size == 0:
+        return True
+    return bool(column.max() <= np.iinfo(np.int64).max)
+
+
 def ratings_of(column: np.ndarray, what: str) -> np.ndarray:
     try:
         return np.asarray(column, dtype=np.float32)
@@ -160,10 +157,13 @@ def write(
     test_fraction: float,
     seed: int,
     grid: Optional[int],
+    durable: bool,
 ) -> Tuple[str, bool]:
     """Writes the rating file of ``train`` (and ``test``) into ``directory``
     as ``ratings-<identity>.funk``; returns its path and whether it is new
-    (the same data written before gives the same file)."""
+    (the same data written before gives the same file). ``durable``: synced
+    to the disk before it is renamed into place, for a run that can be
+    resumed; a temporary run's file is only written."""
     from . import _funk
 
     parts = [("train", train)] + ([("test", test)] if test is not None else [])
@@ -196,6 +196,7 @@ def write(
                 seed=int(seed),
                 grid=grid,
                 source="funk.train (Python): ratings given as arrays",
+                durable=durable,
             )
         )
         final = os.path.join(directory, f"ratings-{written['identity']:016x}.funk")

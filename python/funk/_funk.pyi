@@ -13,6 +13,7 @@ _Path = Union[str, PathLike[str]]
 _Columns = Tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float32]]
 _Ids = Union[npt.NDArray[np.int64], List[str]]
 
+def number_ints(ids: npt.NDArray[np.int64]) -> Tuple[npt.NDArray[np.uint32], List[str]]: ...
 def write_rating_file(
     path: _Path,
     user_names: List[str],
@@ -26,6 +27,7 @@ def write_rating_file(
     seed: int,
     grid: Optional[int],
     source: str,
+    durable: bool,
 ) -> str: ...
 def train(
     data: _Path,

@@ -137,7 +137,7 @@ def train(
         data_path, created = _data.write(
             run_dir, train_columns, test_columns, rating_range=rating_range,
             duplicates=duplicates, test_fraction=test_fraction or 0.0,
-            seed=split_seed, grid=grid)
+            seed=split_seed, grid=grid, durable=keep_alive is None)
         new_file = data_path if created else None
     options = {
         "factors": factors, "epochs": epochs, "threads": threads, "seed": seed,

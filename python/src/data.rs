@@ -56,9 +56,12 @@ impl Coded {
 /// first appearance; `duplicates`, `test_fraction`, `seed`, `rating_range`
 /// and `grid` are `funkd import`'s `--duplicates`, `--test-fraction`,
 /// `--seed`, `--rating-range` and `--grid`. `source` is recorded in the
-/// file. Returns the write summary as JSON.
+/// file. `durable`: written as `funkd import` writes (a temporary file,
+/// fsynced and renamed, so that a crash leaves the whole file or none);
+/// else written plainly, for a run in a temporary directory that nothing
+/// resumes. Returns the write summary as JSON.
 #[pyfunction]
-#[pyo3(signature = (path, user_names, item_names, train, test, *, rating_range, duplicates, test_fraction, seed, grid, source))]
+#[pyo3(signature = (path, user_names, item_names, train, test, *, rating_range, duplicates, test_fraction, seed, grid, source, durable))]
 #[allow(clippy::too_many_arguments)] // one caller: the package's Python half
 pub fn write_rating_file(
     py: Python<'_>,
@@ -73,6 +76,7 @@ pub fn write_rating_file(
     seed: u64,
     grid: Option<usize>,
     source: String,
+    durable: bool,
 ) -> PyResult<String> {
     let policy = DuplicatePolicy::from_str(duplicates, false).map_err(|_| {
         usage(format!(
@@ -134,7 +138,7 @@ pub fn write_rating_file(
                     );
                 }
                 b.at_line(n as u64 + 1);
-                if let Err(why) = b.add(split, user, item, v) {
+                if let Err(why) = b.add_interned(split, u, i, v) {
                     funkd::usage_bail!("{which} rating #{n} (user {user:?}, item {item:?}): {why}");
                 }
             }
@@ -146,7 +150,15 @@ pub fn write_rating_file(
         if set.train.is_empty() {
             funkd::usage_bail!("no training ratings left (all input went to the test split)");
         }
-        let written = ratingfile::write(&path, &set, &WriteOptions { grid, seed })?;
+        let options = WriteOptions { grid, seed };
+        let written = if durable {
+            ratingfile::write(&path, &set, &options)?
+        } else {
+            let (bytes, written) = ratingfile::encode(&set, &options)?;
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write the rating file {}", path.display()))?;
+            written
+        };
         Ok(serde_json::to_string(&written)?)
     })
     .py_err()

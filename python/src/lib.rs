@@ -4,6 +4,8 @@
 //! pandas DataFrame, ids of any kind) into dense codes and strings; this
 //! half does the work with funkd's own code, without the GIL:
 //!
+//! - [`numbering`]: integer ids numbered in order of first appearance,
+//!   as `funkd import` numbers them;
 //! - [`data`]: a rating file from coded ratings, built exactly as
 //!   `funkd import` builds one;
 //! - [`training`]: `funkd train`'s options, defaults, checks and training
@@ -17,6 +19,7 @@ mod data;
 mod errors;
 mod ids;
 mod model;
+mod numbering;
 mod training;
 
 use pyo3::prelude::*;
@@ -25,6 +28,7 @@ use pyo3::prelude::*;
 /// is `funk.train`, `funk.Model` and the exceptions of `funk`.
 #[pymodule]
 fn _funk(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(numbering::number_ints, m)?)?;
     m.add_function(wrap_pyfunction!(data::write_rating_file, m)?)?;
     m.add_function(wrap_pyfunction!(training::train, m)?)?;
     m.add_function(wrap_pyfunction!(training::defaults, m)?)?;

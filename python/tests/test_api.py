@@ -148,6 +148,25 @@ def test_a_saved_model_outlives_its_temporary_run(ratings, tmp_path, funkd):
     assert np.float32(out.split("\t")[2]) == predicted[0]
 
 
+def test_integer_ids_of_any_width_and_sign_are_numbered_in_order_of_first_appearance():
+    from funk import _data
+
+    lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    codes, names = _data.factorize(np.array([42, -7, 42, 0, lo, -7, hi]), "ids")
+    assert codes.dtype == np.uint32
+    assert codes.tolist() == [0, 1, 0, 2, 3, 1, 4]
+    assert names == ["42", "-7", "0", str(lo), str(hi)]
+    codes, names = _data.factorize(np.array([9, 1, 9], dtype=np.uint8), "ids")
+    assert (codes.tolist(), names) == ([0, 1, 0], ["9", "1"])
+    # Beyond int64: numbered by the general path, same rule.
+    codes, names = _data.factorize(np.array([2**64 - 1, 5, 2**64 - 1], dtype=np.uint64), "ids")
+    assert (codes.tolist(), names) == ([0, 1, 0], [str(2**64 - 1), "5"])
+    # A column of a 2-D array is strided: the same numbers.
+    table = np.array([[3, 8], [1, 8], [3, 9]])
+    codes, names = _data.factorize(table[:, 0], "ids")
+    assert (codes.tolist(), names) == ([0, 1, 0], ["3", "1"])
+
+
 def test_ids_are_numbered_alike_with_and_without_pandas(monkeypatch, ratings):
     import sys
 

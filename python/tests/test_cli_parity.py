@@ -2,6 +2,7 @@
 same inputs: the same model bits, the same predictions and rankings."""
 
 import json
+import os
 
 import numpy as np
 
@@ -30,6 +31,34 @@ def test_arrays_train_to_the_same_bits_as_funkd_import_and_train(funkd, ratings,
     assert model.model_hash == cli["model_hash"]
     assert model.summary["test_rmse"] == cli["test_rmse"]
     assert model.summary["validation_rmse"] == cli["validation_rmse"]
+
+
+def test_negative_and_wide_integer_ids_train_to_the_same_bits_as_funkd_import(funkd, ratings,
+                                                                               tmp_path):
+    # Ids numbered natively must match funkd's numbering of their text.
+    u, i, r = ratings.train
+    users = np.where(u % 2 == 0, -u, u + 2**40)
+    items = (i * 7).astype(np.int32)
+    ratings.write_csv(tmp_path / "wide.csv", (users, items, r))
+    data = tmp_path / "wide.funk"
+    funkd("import", "--format", "csv", "--train", tmp_path / "wide.csv", "--rating-range", "1,5",
+          "-o", data, "--quiet")
+    cli = cli_train(funkd, data, tmp_path / "cli", *CLI_FLAGS)
+    model = funk.train((users, items, r), rating_range=(1, 5), **FLAGS)
+    assert model.model_hash == cli["model_hash"]
+    assert model.user_ids.tolist() == funk.Model.load(tmp_path / "cli").user_ids.tolist()
+
+
+def test_a_temporary_run_writes_the_rating_file_a_kept_run_writes(ratings, tmp_path):
+    # Without checkpoint_dir the file is written without syncing it to the
+    # disk; its bytes must not change.
+    temporary = funk.train(ratings.train, test=ratings.test, rating_range=(1, 5), **FLAGS)
+    kept = funk.train(ratings.train, test=ratings.test, rating_range=(1, 5),
+                      checkpoint_dir=tmp_path / "run", **FLAGS)
+    assert os.path.dirname(temporary.data_path) != os.path.dirname(kept.data_path)
+    with open(temporary.data_path, "rb") as a, open(kept.data_path, "rb") as b:
+        assert a.read() == b.read()
+    assert temporary.model_hash == kept.model_hash
 
 
 def test_a_dataframe_trains_to_the_same_bits_as_its_arrays(ratings):

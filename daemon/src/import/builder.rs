@@ -127,16 +127,48 @@ impl Builder {
         item: u32,
         value: f32,
     ) -> Result<(), String> {
+        self.check_range(value)?;
+        let user = self.user(user);
+        self.push(split, user, item, value)
+    }
+
+    /// Adds one rating of a user and an item already interned (see
+    /// [`Builder::user`] and [`Builder::item`]), by their numbers: for
+    /// callers that number ids themselves, in order of first appearance,
+    /// and intern the names in that order. The same checks as
+    /// [`Builder::add`], without looking the ids up.
+    pub fn add_interned(
+        &mut self,
+        split: Split,
+        user: u32,
+        item: u32,
+        value: f32,
+    ) -> Result<(), String> {
+        if user as usize >= self.user_ids.len() || item as usize >= self.item_ids.len() {
+            return Err(format!(
+                "user number {user} / item number {item} is beyond the {} users and {} items interned",
+                self.user_ids.len(),
+                self.item_ids.len()
+            ));
+        }
+        self.check_range(value)?;
+        self.push(split, user, item, value)
+    }
+
+    /// Refuses a value outside the rating range.
+    fn check_range(&self, value: f32) -> Result<(), String> {
         if let Some((lo, hi)) = self.range {
             if !(lo..=hi).contains(&value) {
                 return Err(format!("rating {value} is outside the rating range {lo}..{hi} (use --rating-range to change it)"));
             }
         }
-        let t = Triple {
-            user: self.user(user),
-            item,
-            value,
-        };
+        Ok(())
+    }
+
+    /// Collects a rating whose value passed [`Builder::check_range`];
+    /// refuses a repeated pair under `--duplicates error`.
+    fn push(&mut self, split: Split, user: u32, item: u32, value: f32) -> Result<(), String> {
+        let t = Triple { user, item, value };
         if let Some(seen) = &mut self.first_seen {
             let (which, seen) = match split {
                 Split::Train => ("train", &mut seen[0]),
@@ -277,13 +309,13 @@ fn pairs_in_both(train: &[Triple], test: &[Triple]) -> u64 {
 /// Sorts by (user, item) (stable: input order among equals) and merges
 /// repeated pairs by `policy`. Returns the ratings and the number dropped.
 fn dedup(
-    mut ratings: Vec<Triple>,
+    ratings: Vec<Triple>,
     policy: DuplicatePolicy,
     users: &[String],
     items: &[String],
     which: &str,
 ) -> Result<(Vec<Triple>, u64), String> {
-    ratings.sort_by_key(|t| (t.user, t.item));
+    let ratings = sort_by_pair(ratings, users.len(), items.len());
     let mut out: Vec<Triple> = Vec::with_capacity(ratings.len());
     let mut dropped = 0u64;
     let mut run = 0u32; // occurrences of the current pair so far
@@ -316,6 +348,34 @@ fn dedup(
         }
     }
     Ok((out, dropped))
+}
+
+/// `ratings` sorted by (user, item), stably (input order among equal
+/// pairs): what `sort_by_key(|t| (t.user, t.item))` gives, in two
+/// counting-sort passes (by item, then by user) that take time linear in
+/// the ratings and the ids rather than n log n comparisons. Every user is
+/// below `users`, every item below `items` (they index the id lists).
+fn sort_by_pair(ratings: Vec<Triple>, users: usize, items: usize) -> Vec<Triple> {
+    let by_item = counting_sort(&ratings, items, |t| t.item);
+    counting_sort(&by_item, users, |t| t.user)
+}
+
+/// `ratings` stably sorted by `key`, whose values are below `keys`.
+fn counting_sort(ratings: &[Triple], keys: usize, key: impl Fn(&Triple) -> u32) -> Vec<Triple> {
+    let mut starts = vec![0usize; keys + 1];
+    for t in ratings {
+        starts[key(t) as usize + 1] += 1;
+    }
+    for k in 0..keys {
+        starts[k + 1] += starts[k];
+    }
+    let mut sorted = vec![Triple::default(); ratings.len()];
+    for t in ratings {
+        let at = &mut starts[key(t) as usize];
+        sorted[*at] = *t;
+        *at += 1;
+    }
+    sorted
 }
 
 #[cfg(test)]
@@ -367,6 +427,59 @@ mod tests {
             .finish(DuplicatePolicy::KeepLast, 0.0, 0, String::new())
             .unwrap();
         assert_eq!(counts.in_both_splits, 1);
+    }
+
+    #[test]
+    fn ratings_added_by_number_build_what_adding_by_name_builds() {
+        let ratings = [
+            ("u", "i", 1.0),
+            ("v", "i", 2.0),
+            ("u", "j", 3.0),
+            ("u", "i", 5.0),
+        ];
+        let mut by_name = Builder::new(Some((1.0, 5.0)));
+        for (u, i, v) in ratings {
+            by_name.add(Split::Train, u, i, v).unwrap();
+        }
+        let mut by_number = Builder::new(Some((1.0, 5.0)));
+        for u in ["u", "v"] {
+            by_number.user(u);
+        }
+        for i in ["i", "j"] {
+            by_number.item(i);
+        }
+        for (u, i, v) in ratings {
+            let (u, i) = (
+                by_number.known_user(u).unwrap(),
+                by_number.known_item(i).unwrap(),
+            );
+            by_number.add_interned(Split::Train, u, i, v).unwrap();
+        }
+        assert!(by_number.add_interned(Split::Train, 2, 0, 1.0).is_err());
+        assert!(by_number.add_interned(Split::Train, 0, 2, 1.0).is_err());
+        assert!(by_number.add_interned(Split::Train, 0, 0, 5.5).is_err());
+        let finish = |b: Builder| {
+            b.finish(DuplicatePolicy::Mean, 0.5, 3, String::new())
+                .unwrap()
+        };
+        assert_eq!(finish(by_number), finish(by_name));
+    }
+
+    #[test]
+    fn sorting_by_pair_is_the_stable_sort_by_user_then_item() {
+        // Repeated pairs with different values: their order must survive.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let ratings: Vec<Triple> = (0..5000)
+            .map(|n| Triple {
+                user: rng.random_range(0..40),
+                item: rng.random_range(0..30),
+                value: n as f32,
+            })
+            .collect();
+        let mut expected = ratings.clone();
+        expected.sort_by_key(|t| (t.user, t.item));
+        assert_eq!(sort_by_pair(ratings, 40, 30), expected);
+        assert_eq!(sort_by_pair(Vec::new(), 0, 0), Vec::new());
     }
 
     #[test]

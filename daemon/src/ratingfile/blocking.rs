@@ -72,15 +72,17 @@ impl Blocking<'_> {
         which: &str,
     ) -> Result<(Vec<Rating>, Vec<std::ops::Range<usize>>), FormatError> {
         let p = self.grid;
+        let user_at = placements(self.user_perm, self.users, p);
+        let item_at = placements(self.item_perm, self.items, p);
+        // The block (row-major) of a rating and its band-local indices.
         let block_of = |t: &Triple| {
-            let u = self.user_perm[t.user as usize] as usize;
-            let i = self.item_perm[t.item as usize] as usize;
-            (band_of(self.users, p, u), band_of(self.items, p, i), u, i)
+            let (ub, u) = user_at[t.user as usize];
+            let (ib, i) = item_at[t.item as usize];
+            (ub as usize * p + ib as usize, u, i)
         };
         let mut counts = vec![0usize; p * p];
         for t in triples {
-            let (ub, ib, _, _) = block_of(t);
-            counts[ub * p + ib] += 1;
+            counts[block_of(t).0] += 1;
         }
         let mut starts = Vec::with_capacity(p * p + 1);
         let mut acc = 0;
@@ -92,11 +94,10 @@ impl Blocking<'_> {
         let mut fill = starts.clone();
         let mut records = vec![Rating::default(); triples.len()];
         for t in triples {
-            let (ub, ib, u, i) = block_of(t);
-            let b = ub * p + ib;
+            let (b, user, item) = block_of(t);
             records[fill[b]] = Rating {
-                user: (u - band_range(self.users, p, ub).start) as u32,
-                item: (i - band_range(self.items, p, ib).start) as u32,
+                user,
+                item,
                 value: t.value,
             };
             fill[b] += 1;
@@ -132,6 +133,19 @@ impl Blocking<'_> {
         }
         Ok((records, spans))
     }
+}
+
+/// Where each row of an axis of `n` rows cut into `p` bands goes, by
+/// external number: its band and its index inside the band, given
+/// `perm[external] = internal`.
+fn placements(perm: &[u32], n: usize, p: usize) -> Vec<(u32, u32)> {
+    perm.iter()
+        .map(|&internal| {
+            let band = band_of(n, p, internal as usize);
+            let local = internal as usize - band_range(n, p, band).start;
+            (band as u32, local as u32)
+        })
+        .collect()
 }
 
 /// Sorts each block by (user, item), spreading the blocks over the
