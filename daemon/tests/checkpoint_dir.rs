@@ -68,6 +68,58 @@ fn remove_after_drops_exactly_the_later_positions() {
 }
 
 #[test]
+fn a_write_keeps_only_the_newest_checkpoints_and_always_the_one_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = CheckpointDir::new(tmp.path());
+    let c = checkpoint(3, 2, 10, 16);
+    for p in [at(1, 0), at(1, 4), at(2, 0), at(3, 0), at(3, 2)] {
+        dir.write(&c.view(), p, 3, None).unwrap();
+    }
+    assert_eq!(positions(&dir), [at(2, 0), at(3, 0), at(3, 2)]);
+    // Keeping none still keeps the checkpoint just written.
+    dir.write(&c.view(), at(4, 0), 0, None).unwrap();
+    assert_eq!(positions(&dir), [at(4, 0)]);
+}
+
+/// The pause of the testing aid falls half-way through the bytes: a
+/// process killed then leaves half a checkpoint in a temporary file and
+/// no checkpoint under the final name.
+#[test]
+fn during_a_paused_write_half_the_bytes_are_in_a_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = CheckpointDir::new(tmp.path());
+    let c = checkpoint(3, 2, 10, 16);
+    let bytes = encode(&c);
+    let writing = {
+        let dir = dir.clone();
+        let c = c.clone();
+        std::thread::spawn(move || dir.write(&c.view(), at(1, 0), 3, Some(Duration::from_secs(2))))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let partial = loop {
+        let temporaries: Vec<u64> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".funk-tmp-"))
+            .map(|e| e.metadata().unwrap().len())
+            .filter(|&len| len > 0)
+            .collect();
+        if let [len] = temporaries[..] {
+            break len;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && !writing.is_finished(),
+            "no partly written temporary file seen"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(partial, bytes.len() as u64 / 2);
+    assert!(positions(&dir).is_empty());
+    let path = writing.join().unwrap().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
+
+#[test]
 fn a_write_paused_half_way_still_writes_the_whole_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = CheckpointDir::new(tmp.path());

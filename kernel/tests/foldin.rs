@@ -525,6 +525,63 @@ fn parameters_and_layout_are_checked() {
     assert_eq!((ok.items(), ok.rank(), ok.stride()), (3, 3, 4));
 }
 
+/// Unregularised, with a dimension no rated item has a value in: that
+/// factor is not determined, and the zero pivot is refused as singular
+/// (not divided by, which would give a NaN row reported as overflow).
+#[test]
+fn a_dimension_no_rated_item_spans_is_singular() {
+    let factors = [1.0f32, 0.0, 2.0, 0.0, 3.0, 0.0];
+    let items = ItemFactors::new(&factors, 2, 2, &[]).unwrap();
+    let params = FoldIn::new(ModelKind::Plain, 0.0, 0.0, 0.0).unwrap();
+    let ratings: Vec<ItemRating> = (0..3).map(|item| ItemRating { item, value: 4.0 }).collect();
+    let mut row = [-7.0f32; 2];
+    assert_eq!(
+        fold_in::<2>(&params, &items, &ratings, &mut row),
+        Err(FoldInError::Singular)
+    );
+    assert_eq!(row, [-7.0; 2]);
+    // Any λ > 0 holds that factor at zero.
+    let held = FoldIn::new(ModelKind::Plain, 0.01, 0.0, 0.0).unwrap();
+    fold_in::<2>(&held, &items, &ratings, &mut row).unwrap();
+    assert_eq!(row[1], 0.0);
+}
+
+/// The pivot test is relative to the diagonal: item rows scaled by 2⁻²⁰
+/// (exactly, in binary) are as well conditioned as before, and the
+/// unregularised row comes out scaled by 2²⁰, to the bit, instead of
+/// being refused because the pivots are small in absolute terms.
+#[test]
+fn tiny_but_well_conditioned_item_rows_are_solved_exactly_scaled() {
+    let scale = 2.0f32.powi(-20);
+    let factors = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, -1.0];
+    let biases = [0.5f32, -0.25, 0.0, 0.125];
+    let small: Vec<f32> = factors.iter().map(|v| v * scale).collect();
+    let ratings =
+        [(0, 4.0), (1, 2.5), (2, 3.5), (3, 5.0)].map(|(item, value)| ItemRating { item, value });
+    for model in [ModelKind::Plain, ModelKind::Biased] {
+        let params = FoldIn::new(model, 0.0, 0.0, 3.0).unwrap();
+        let mut p = [0.0f32; 2];
+        let b = fold_in::<2>(
+            &params,
+            &ItemFactors::new(&factors, 2, 2, &biases).unwrap(),
+            &ratings,
+            &mut p,
+        )
+        .unwrap();
+        let mut p_small = [0.0f32; 2];
+        let b_small = fold_in::<2>(
+            &params,
+            &ItemFactors::new(&small, 2, 2, &biases).unwrap(),
+            &ratings,
+            &mut p_small,
+        )
+        .unwrap();
+        assert!(p.iter().all(|v| v.abs() > 0.1), "{model:?}: {p:?}");
+        assert_eq!(p_small, p.map(|v| v / scale), "{model:?}");
+        assert_eq!(b_small.to_bits(), b.to_bits(), "{model:?}");
+    }
+}
+
 // ---------------------------------------------------------------------
 // Accuracy: held-out users folded in predict like trained users.
 

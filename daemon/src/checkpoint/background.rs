@@ -196,6 +196,24 @@ mod tests {
     }
 
     #[test]
+    fn dropping_the_writer_finishes_the_write_in_flight() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = CheckpointDir::new(tmp.path());
+        let mut writer = BackgroundWriter::new();
+        let position = Position {
+            epoch: 1,
+            stratum: 0,
+        };
+        let pause = Some(Duration::from_millis(300));
+        let (_, started) = writer.start(&dir, &sample(1).view(), position, 3, pause);
+        started.unwrap();
+        drop(writer);
+        // The whole checkpoint is there as soon as the writer is gone.
+        let path = tmp.path().join(position.file_name());
+        assert_eq!(read(&path).unwrap().progress.epoch, 1);
+    }
+
+    #[test]
     fn a_failed_write_is_reported_by_wait() {
         let tmp = tempfile::tempdir().unwrap();
         // A directory that does not exist: the temporary file cannot be made.
