@@ -91,8 +91,9 @@ pub struct TrainArgs {
     pub reg_row: Option<f32>,
 
     /// Fraction of the train ratings held out (deterministically, by a hash
-    /// of user and item) as the validation slice that early stopping
-    /// watches; 0 = none [default: 0.02; 0 with --plain].
+    /// of the user's and the item's original ids, so the same pairs in a
+    /// file and in any extension of it) as the validation slice that early
+    /// stopping watches; 0 = none [default: 0.02; 0 with --plain].
     #[arg(long, value_name = "F")]
     pub validation: Option<f32>,
 
@@ -130,11 +131,10 @@ pub struct TrainArgs {
     /// ones are initialised as a fresh run would, μ is kept; the schedule,
     /// seed and determinism rules are those of a fresh run. Needs an empty
     /// --checkpoint-dir; the rank is taken from the model. The validation
-    /// slice is drawn by a hash of --data's internal ids, so it holds ratings
-    /// the old model was trained on: its RMSE starts optimistic, and the run
-    /// would keep (and early stopping stop at) an early epoch. A few fixed
-    /// --epochs with --validation 0 train on every rating and deliver the
-    /// last epoch (--early-stop 0 alone still keeps the best-validation one).
+    /// slice holds out the same pairs the old run held out (it is chosen by
+    /// original ids), plus its share of the new ones, so early stopping
+    /// works as in a fresh run (if the old run held out less than
+    /// --validation, a warning says that part of the slice was trained on).
     #[arg(long, value_name = "CHECKPOINT")]
     pub warm_start: Option<PathBuf>,
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use funk_kernel::{HyperParams, Isa, LearningRate, ModelKind};
 
 use super::args::{MethodArg, ScheduleArg, TrainArgs};
-use crate::checkpoint::{Method, Settings};
+use crate::checkpoint::{HoldOut, Method, Settings};
 use crate::error::UsageError;
 use crate::rank::MAX_RANK;
 use crate::ratingfile::RatingFile;
@@ -385,6 +385,7 @@ impl TrainConfig {
             },
             validation: self.validation,
             reg_row: self.reg_row,
+            hold_out: HoldOut::OriginalIds,
         }
     }
 
@@ -415,6 +416,16 @@ impl TrainConfig {
                 data.users(),
                 data.items(),
                 data.grid()
+            )));
+        }
+        if saved.validation > 0.0 && saved.hold_out != HoldOut::OriginalIds {
+            return Err(usage(format!(
+                "the checkpoint directory holds a run that an older funkd began with a validation \
+                 slice ({} of the train ratings) chosen by internal ids; this build chooses it by \
+                 original ids, so the resumed run would validate on ratings it has trained on. \
+                 Add --fresh to start over (the old run is moved aside, not deleted), or train its \
+                 model on with --warm-start DIR and another --checkpoint-dir",
+                saved.validation
             )));
         }
         // Every comparison is spoken in flags: what was given, and the

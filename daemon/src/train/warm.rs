@@ -29,7 +29,7 @@ use funk_kernel::ModelKind;
 
 use super::state::ModelState;
 use super::TrainConfig;
-use crate::checkpoint::{LoadedModel, Parameters, Settings};
+use crate::checkpoint::{HoldOut, LoadedModel, Parameters, Settings};
 use crate::ratingfile::RatingFile;
 use crate::trained::{check_model_matches, load_checked_model, resolve_data};
 use crate::usage_bail;
@@ -102,6 +102,32 @@ impl WarmStart {
             );
         }
         Ok(())
+    }
+
+    /// Why a run holding out `validation` of its ratings would validate on
+    /// ratings the old model trained on, if it would. The slice is chosen
+    /// by original ids, and a smaller fraction's slice lies inside a
+    /// larger one's, so it cannot when the old run held out at least as
+    /// much by the same rule.
+    pub fn validation_overlap(&self, validation: f32) -> Option<String> {
+        let old = &self.loaded.settings;
+        if validation <= 0.0 {
+            return None;
+        }
+        let why = if old.hold_out != HoldOut::OriginalIds && old.validation > 0.0 {
+            "held out its validation slice by internal ids (an older funkd)".to_string()
+        } else if old.validation < validation {
+            format!("held out {} of its train ratings", old.validation)
+        } else {
+            return None;
+        };
+        Some(format!(
+            "the warm-start model {} {why}; this run holds out {validation}, some of which the model \
+             was trained on, so the validation RMSE starts optimistic and early stopping may stop too \
+             soon (give --validation {} or less to validate only on ratings the model never saw)",
+            self.loaded.path.display(),
+            if old.hold_out == HoldOut::OriginalIds { old.validation } else { 0.0 }
+        ))
     }
 
     /// The first parameters of a run on `new` with `settings` (see the
