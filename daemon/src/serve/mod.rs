@@ -164,7 +164,7 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(i32).range(0..20))]
     pub round_nice: i32,
     /// Most epochs a round trains (early stopping may end it sooner).
-    #[arg(long, value_name = "N", default_value_t = 5,
+    #[arg(long, value_name = "N", default_value_t = crate::train::config::DEFAULT_WARM_EPOCHS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub round_epochs: u32,
     /// Fraction of the train ratings a round holds out as its validation

@@ -520,8 +520,9 @@ fn remove_replaced(dir: &Path, plan: &Plan) {
 }
 
 /// The training configuration of a round: the live model's settings
-/// (kind, method, schedule, learning rate, regularisation, seed, ISA)
-/// with the round's epochs, validation, threads; quiet, no signals.
+/// (kind, method, schedule, regularisation, seed, ISA) with the round's
+/// epochs, validation, threads; quiet, no signals. The learning rate is
+/// chosen by [`WarmStart::adapt`]: it continues the live model's schedule.
 fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> TrainConfig {
     let live = &warm.loaded.settings;
     let mut c = TrainConfig::defaults_for(data);
@@ -530,7 +531,6 @@ fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> Train
     c.schedule = live.schedule;
     c.rank = live.rank as usize;
     c.seed = live.seed;
-    c.learning_rate = live.base_learning_rate;
     c.reg = live.reg;
     c.reg_bias = live.reg_bias;
     c.reg_row = live.reg_row;
@@ -538,6 +538,8 @@ fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> Train
         c.isa = isa;
     }
     c.epochs = s.epochs;
+    // The round's own, not a warm start's default.
+    c.explicit.insert("epochs");
     c.validation = s.validation.unwrap_or(match live.kind {
         ModelKind::Plain => 0.0,
         ModelKind::Biased => crate::train::config::DEFAULT_VALIDATION,

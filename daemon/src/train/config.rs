@@ -17,6 +17,11 @@ use crate::report::Reporter;
 pub const DEFAULT_RANK: usize = 32;
 /// Default number of epochs.
 pub const DEFAULT_EPOCHS: u32 = 20;
+/// Default number of epochs of a warm-started run (`--warm-start`, a
+/// service round): it continues a trained model, whose known rows need
+/// little more; at full Netflix scale with 1% new ratings the first epoch
+/// already matches a from-scratch model (docs/benchmarks.md).
+pub const DEFAULT_WARM_EPOCHS: u32 = 3;
 /// Default SGD learning rate of the adaptive schedule (AdaGrad divides it
 /// by each row's gradient history, so it needs no scaling by the data).
 pub const DEFAULT_SGD_RATE: f32 = 0.01;
@@ -105,6 +110,9 @@ pub struct TrainConfig {
     /// Flags the user gave explicitly (by long name): on resume, these
     /// must agree with the checkpoint.
     pub explicit: BTreeSet<&'static str>,
+    /// Settings (by flag name) a warm start chose instead of the default
+    /// ([`super::WarmStart::adapt`]), so that the run's description says so.
+    pub from_warm_start: BTreeSet<&'static str>,
     /// Testing aid: sleep after every stratum.
     pub stratum_delay: Option<Duration>,
     /// Testing aid: pause in the middle of writing a checkpoint.
@@ -148,6 +156,7 @@ impl TrainConfig {
             max_backoffs: DEFAULT_MAX_BACKOFFS,
             handle_signals: false,
             explicit: BTreeSet::new(),
+            from_warm_start: BTreeSet::new(),
             stratum_delay: None,
             checkpoint_pause: None,
         }
