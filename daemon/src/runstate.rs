@@ -26,6 +26,20 @@ impl Method {
     }
 }
 
+/// How a run picks the ratings of its validation slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldOut {
+    /// By a hash of the pair's original ids (what this build does): the
+    /// same pairs in a data file and in any extension of it.
+    OriginalIds,
+    /// By a hash of the pair's internal ids: what checkpoints of format
+    /// versions 1 and 2 were trained with. A run that held out this way
+    /// cannot be resumed with its validation slice (this build would hold
+    /// out other ratings, some of which the run has trained on).
+    InternalIds,
+}
+
 /// What a run was started with: fixed for its whole life, except the
 /// current learning rate (lowered after divergence) and the target epoch
 /// count (a resumed run may extend it).
@@ -70,6 +84,8 @@ pub struct Settings {
     /// λ₀: the per-row prior, applied once per epoch to every factor row
     /// whatever its number of ratings (0 = off).
     pub reg_row: f32,
+    /// How the validation slice's ratings are picked.
+    pub hold_out: HoldOut,
 }
 
 /// Where the run stands and what it has seen so far.

@@ -128,7 +128,11 @@ fn the_validation_slice_is_train_ratings_only_and_never_a_test_pair() {
                     !test_pairs.contains(&pair),
                     "validation pair {pair:?} is a test pair"
                 );
-                assert!(is_held_out(pair.0, pair.1, 0.05));
+                assert!(is_held_out(
+                    data.user_id(pair.0),
+                    data.item_id(pair.1),
+                    0.05
+                ));
             }
             // What the trainer sees is exactly the rest of the block.
             let seen: Vec<_> = slice
@@ -136,7 +140,11 @@ fn the_validation_slice_is_train_ratings_only_and_never_a_test_pair() {
                 .flatten()
                 .map(|r| global(ub, ib, r.user, r.item))
                 .collect();
-            assert!(seen.iter().all(|&(u, i)| !is_held_out(u, i, 0.05)));
+            assert!(seen.iter().all(|&(u, i)| !is_held_out(
+                data.user_id(u),
+                data.item_id(i),
+                0.05
+            )));
             assert_eq!(seen.len() + slice.ratings(ub, ib).len(), block.len());
             held += slice.ratings(ub, ib).len() as u64;
             trained += seen.len() as u64;

@@ -12,9 +12,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 mod checkpoint_support;
 
-/// Bytes before the train-RMSE history's count in a version-2 file:
-/// magic and version (12), settings (99), progress counters (36).
-const TRAIN_HISTORY_AT: usize = 12 + 99 + 36;
+/// Bytes before the train-RMSE history's count in a version-3 file:
+/// magic and version (12), settings (100), progress counters (36).
+const TRAIN_HISTORY_AT: usize = 12 + 100 + 36;
 
 fn checkpoint(rank: u32, k: u32) -> Checkpoint {
     checkpoint_support::checkpoint(3, 2, rank, k)

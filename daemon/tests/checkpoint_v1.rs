@@ -2,20 +2,23 @@
 //! field by field from the layout in `checkpoint/format.rs` (no validation
 //! fraction or row prior, no validation history, no best-model section),
 //! decodes to the checkpoint it was written from, `load_model` gives the
-//! same model as the v2 file of that checkpoint, and `funkd inspect`
-//! reports the version the file holds.
+//! same model as the current-version file of that checkpoint, and `funkd
+//! inspect` reports the version the file holds. Version-2 files (which
+//! held out the validation slice by internal ids) decode with that
+//! hold-out rule.
 
 use std::path::Path;
 use std::process::Command;
 
 use funk_kernel::{LearningRate, ModelKind};
 use funkd::checkpoint::{
-    load_model, to_model, Checkpoint, Method, Parameters, Progress, Settings, MAGIC,
+    load_model, to_model, Checkpoint, HoldOut, Method, Parameters, Progress, Settings, MAGIC,
 };
 use serde_json::Value;
 use xxhash_rust::xxh3::xxh3_64;
 
-/// A checkpoint that version 1 can hold: nothing of what version 2 added.
+/// A checkpoint that version 1 can hold: nothing of what versions 2 and 3
+/// added (and the hold-out rule versions before 3 imply).
 fn v1_checkpoint(adaptive: bool, mid_epoch: bool) -> Checkpoint {
     let (users, items, k) = (7usize, 5usize, 16usize);
     let values = |n: usize, base: f32| -> Vec<f32> {
@@ -63,6 +66,7 @@ fn v1_checkpoint(adaptive: bool, mid_epoch: bool) -> Checkpoint {
             early_stop: 3,
             validation: 0.0,
             reg_row: 0.0,
+            hold_out: HoldOut::InternalIds,
         },
         progress: Progress {
             epoch: 4,
@@ -181,7 +185,7 @@ fn encode_v1(c: &Checkpoint) -> Vec<u8> {
     w.0
 }
 
-fn encode_v2(c: &Checkpoint) -> Vec<u8> {
+fn encode_current(c: &Checkpoint) -> Vec<u8> {
     let mut bytes = Vec::new();
     c.encode(&mut bytes).unwrap();
     bytes
@@ -208,16 +212,16 @@ fn a_version_1_checkpoint_decodes_to_what_it_was_written_from() {
         for mid_epoch in [false, true] {
             let c = v1_checkpoint(adaptive, mid_epoch);
             let v1 = encode_v1(&c);
-            let v2 = encode_v2(&c);
+            let v3 = encode_current(&c);
             assert_eq!(u32::from_le_bytes(v1[8..12].try_into().unwrap()), 1);
-            assert_eq!(u32::from_le_bytes(v2[8..12].try_into().unwrap()), 2);
+            assert_eq!(u32::from_le_bytes(v3[8..12].try_into().unwrap()), 3);
             // v2 adds two f32 settings, an empty history (its u64 length)
-            // and the best-model flag byte.
-            assert_eq!(v2.len() - v1.len(), 4 + 4 + 8 + 1);
+            // and the best-model flag byte; v3 the hold-out rule byte.
+            assert_eq!(v3.len() - v1.len(), 4 + 4 + 8 + 1 + 1);
             let back = Checkpoint::decode(&v1, Path::new("v1.funkckpt")).unwrap();
             assert_eq!(back, c, "adaptive {adaptive}, mid-epoch {mid_epoch}");
-            // Read back as v1, written as v2: the same bytes as v2 directly.
-            assert_eq!(encode_v2(&back), v2);
+            // Read back as v1, written as v3: the same bytes as v3 directly.
+            assert_eq!(encode_current(&back), v3);
         }
     }
 }
@@ -236,25 +240,27 @@ fn load_model_and_inspect_read_a_version_1_file() {
     let dir = tempfile::tempdir().unwrap();
     let c = v1_checkpoint(false, true);
     let v1_path = dir.path().join("v1.funkckpt");
-    let v2_path = dir.path().join("v2.funkckpt");
+    let current_path = dir.path().join("v3.funkckpt");
     std::fs::write(&v1_path, encode_v1(&c)).unwrap();
-    std::fs::write(&v2_path, encode_v2(&c)).unwrap();
+    std::fs::write(&current_path, encode_current(&c)).unwrap();
 
     let from_v1 = load_model(&v1_path).unwrap();
-    let from_v2 = load_model(&v2_path).unwrap();
+    let from_current = load_model(&current_path).unwrap();
     assert_eq!(from_v1.model, to_model(&c));
-    assert_eq!(from_v1.model, from_v2.model);
+    assert_eq!(from_v1.model, from_current.model);
     assert_eq!(from_v1.data_identity, c.settings.data_identity);
     assert_eq!(from_v1.epoch, 4);
     assert_eq!(from_v1.settings, c.settings);
 
     let v1 = inspect(&v1_path);
-    let v2 = inspect(&v2_path);
+    let v3 = inspect(&current_path);
     assert_eq!(v1["version"], 1, "{v1}");
-    assert_eq!(v2["version"], 2, "{v2}");
-    assert_eq!(v1["model_hash"], v2["model_hash"]);
+    assert_eq!(v3["version"], 3, "{v3}");
+    assert_eq!(v1["model_hash"], v3["model_hash"]);
     assert_eq!(v1["rank"], 10);
     assert_eq!(v1["validation"], 0.0);
+    assert_eq!(v1["hold_out"], "internal-ids");
+    assert_eq!(v3["hold_out"], "internal-ids");
     assert_eq!(v1["validation_rmse"], Value::Array(Vec::new()));
     assert_eq!(v1["mid_epoch_restore_point"], true);
     assert_eq!(v1["best_model_kept"], false);
@@ -275,4 +281,44 @@ fn load_model_and_inspect_read_a_version_1_file() {
     let in_dir = inspect(&run);
     assert_eq!(in_dir["version"], 1, "{in_dir}");
     assert_eq!(load_model(&run).unwrap().model, from_v1.model);
+}
+
+/// Offset of the hold-out rule byte in a version-3 file: magic, version
+/// and the settings before it.
+const HOLD_OUT_AT: usize =
+    8 + 4 + (1 + 1 + 1 + 4) + (4 + 4) + (8 + 8) + 4 + 4 * 4 + 8 + 8 + 16 + 4 + 4 + 4 + 4;
+
+/// The version-2 file of `c`: the version-3 bytes without the hold-out
+/// rule byte, version 2, checksum recomputed.
+fn encode_v2(c: &Checkpoint) -> Vec<u8> {
+    let mut bytes = encode_current(c);
+    bytes.truncate(bytes.len() - 8);
+    bytes.remove(HOLD_OUT_AT);
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let sum = xxh3_64(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn a_version_2_checkpoint_decodes_as_holding_out_by_internal_ids() {
+    let mut c = v1_checkpoint(false, false);
+    c.settings.validation = 0.02;
+    c.settings.hold_out = HoldOut::OriginalIds;
+    let v3 = encode_current(&c);
+    assert_eq!(v3[HOLD_OUT_AT], 0, "original ids are rule 0");
+    let back = Checkpoint::decode(&encode_v2(&c), Path::new("v2.funkckpt")).unwrap();
+    assert_eq!(back.settings.hold_out, HoldOut::InternalIds);
+    assert_eq!(back.settings.validation, 0.02);
+    c.settings.hold_out = HoldOut::InternalIds;
+    assert_eq!(back, c);
+    assert_eq!(encode_current(&back)[HOLD_OUT_AT], 1);
+    // An unknown rule is refused, naming the field.
+    let mut bad = encode_current(&back);
+    bad.truncate(bad.len() - 8);
+    bad[HOLD_OUT_AT] = 7;
+    let sum = xxh3_64(&bad);
+    bad.extend_from_slice(&sum.to_le_bytes());
+    let err = Checkpoint::decode(&bad, Path::new("bad.funkckpt")).unwrap_err();
+    assert!(err.to_string().contains("hold-out rule 7"), "{err}");
 }

@@ -519,3 +519,55 @@ fn a_log_write_that_fails_is_answered_503_and_takes_nothing() {
     );
     assert!(!server.log().contains("torn"), "{}", server.log());
 }
+
+#[test]
+fn a_round_holds_out_a_validation_slice_stops_early_and_publishes_its_best_epoch() {
+    let t = trained(3);
+    // Many epochs allowed: early stopping, as in `funkd train`, ends it.
+    let epochs = 150;
+    let server = Server::start(
+        &t.dir,
+        &[
+            "--intake",
+            "--no-auto-rounds",
+            "--round-epochs",
+            &epochs.to_string(),
+        ],
+    );
+    let body: Vec<Value> = (0..60)
+        .map(|n| json!({"user": format!("v{}", n % 9), "item": format!("{}", n % 17 + 1), "rating": 1 + n % 5}))
+        .collect();
+    assert_eq!(
+        server
+            .post("/v1/ratings", &Value::Array(body).to_string())
+            .0,
+        200
+    );
+    assert_eq!(post_train(&server).0, 202);
+    wait_until("the publish", Duration::from_secs(120), || {
+        generation(&server) == 1
+    });
+    let manifest = Manifest::read(&t.dir).unwrap().unwrap();
+    let published = funkd::checkpoint::load_model(&resolved(&t.dir, &manifest.checkpoint)).unwrap();
+    // `funkd train`'s defaults: 2% held out by original ids, patience 3.
+    let s = &published.settings;
+    assert_eq!(s.validation, 0.02);
+    assert_eq!(s.early_stop, 3);
+    assert_eq!(s.hold_out, funkd::checkpoint::HoldOut::OriginalIds);
+    let history = &published.progress.validation_rmse;
+    assert_eq!(history.len(), published.epoch as usize);
+    assert!(history.iter().all(|x| x.is_finite()), "{history:?}");
+    assert!(
+        published.epoch < epochs,
+        "stopped early: {} of {epochs} epochs ({history:?})",
+        published.epoch
+    );
+    // The model delivered is the best validation epoch's, and the run
+    // stopped the patience after it.
+    let best = funkd::runstate::best_epoch(history).unwrap() as u32 + 1;
+    assert_eq!(published.model_epoch, best, "{history:?}");
+    assert_eq!(published.epoch, best + 3, "{history:?}");
+    // The live model now is that best epoch's.
+    let p = server.ok("/v1/predict?user=v1&item=2");
+    assert_eq!(p["source"], "model", "{p}");
+}

@@ -31,8 +31,8 @@ fn the_demo_generates_trains_and_recommends() {
         "test RMSE {test} far below the noise floor {floor}: leak?"
     );
     // The demo's training, recorded by `train --epochs 3 --isa` scalar, avx2
-    // and avx512 on the demo's set (spread 5.9e-8): tolerance of accuracy_pinned.rs.
-    assert!((test - 0.890_722_96).abs() < 5e-7, "test RMSE {test}");
+    // and avx512 on the demo's set (spread 6.2e-8): tolerance of accuracy_pinned.rs.
+    assert!((test - 0.890_584_98).abs() < 5e-7, "test RMSE {test}");
     let top = report["top10"].as_array().unwrap();
     assert_eq!(top.len(), 10);
     let scores: Vec<f64> = top.iter().map(|r| r["score"].as_f64().unwrap()).collect();

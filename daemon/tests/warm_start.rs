@@ -260,3 +260,73 @@ fn summary_or_err(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
+
+#[test]
+fn a_warm_start_continues_the_old_runs_learning_rate_and_trains_few_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = small_data(tmp.path(), 8);
+    let new = extended(&old, tmp.path());
+    let new_data = RatingFile::open(&new).unwrap();
+    let fresh = TrainConfig::defaults_for(&new_data);
+    let funk_kernel::LearningRate::Decay { decay } = fresh.schedule else {
+        panic!("the default schedule decays");
+    };
+    let floor = fresh.learning_rate / (1.0 + decay * funkd::train::config::DEFAULT_EPOCHS as f32);
+
+    // A short old run left off at a rate above where a full fresh run
+    // ends: the warm run goes on from there.
+    let short = tmp.path().join("short");
+    train_ok(&old, &short, &["--epochs", "4", "--factors", "8"]);
+    let warm = WarmStart::load(&short, None).unwrap();
+    let old_rate = warm.loaded.settings.learning_rate;
+    let mut config = TrainConfig::defaults_for(&new_data);
+    warm.adapt(&mut config).unwrap();
+    let left_off = old_rate / (1.0 + decay * warm.loaded.model_epoch as f32);
+    assert!(left_off > floor, "{left_off} vs {floor}");
+    assert_eq!(config.learning_rate, left_off);
+    assert!(config.learning_rate < fresh.learning_rate);
+    assert_eq!(config.epochs, funkd::train::config::DEFAULT_WARM_EPOCHS);
+    // The run's description says where they came from.
+    let described =
+        funkd::train::report::describe(&config.fresh_settings(&new_data), &config, false);
+    for line in [
+        format!("{left_off} (now {left_off}) (warm start)"),
+        "3 (warm start)".to_string(),
+    ] {
+        assert!(described.contains(&line), "{line} in {described}");
+    }
+
+    // A long one left off below it: the floor, so that chained warm
+    // starts keep learning.
+    let long = tmp.path().join("long");
+    train_ok(
+        &old,
+        &long,
+        &["--epochs", "40", "--early-stop", "0", "--factors", "8"],
+    );
+    let warm = WarmStart::load(&long, None).unwrap();
+    let mut config = TrainConfig::defaults_for(&new_data);
+    warm.adapt(&mut config).unwrap();
+    assert_eq!(config.learning_rate, floor);
+
+    // Through the command line: the same defaults; flags win.
+    let out = train(&new, &tmp.path().join("w"), &["--warm-start", &s(&short)]);
+    assert!(out.status.success(), "{}", summary_or_err(&out));
+    assert_eq!(summary(&out)["epochs"], 3);
+    let rate = |v: &serde_json::Value| v["learning_rate"].as_f64().map(|x| x as f32);
+    assert_eq!(rate(&summary(&out)), Some(left_off));
+    let given = train_ok(
+        &new,
+        &tmp.path().join("g"),
+        &[
+            "--warm-start",
+            &s(&short),
+            "--learning-rate",
+            "0.02",
+            "--epochs",
+            "2",
+        ],
+    );
+    assert_eq!(given["epochs"], 2);
+    assert_eq!(rate(&given), Some(0.02));
+}

@@ -7,8 +7,8 @@ use funk_kernel::{LearningRate, ModelKind};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::{
-    Checkpoint, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC, OLDEST_VERSION,
-    VERSION,
+    Checkpoint, HoldOut, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC,
+    OLDEST_VERSION, VERSION,
 };
 use super::CheckpointError;
 
@@ -126,6 +126,15 @@ impl Reader<'_> {
         } else {
             (0.0, 0.0)
         };
+        let hold_out = if version >= 3 {
+            match r.u8("hold-out rule")? {
+                0 => HoldOut::OriginalIds,
+                1 => HoldOut::InternalIds,
+                other => return Err(r.invalid(format!("unknown hold-out rule {other}"))),
+            }
+        } else {
+            HoldOut::InternalIds
+        };
         let settings = Settings {
             kind,
             method,
@@ -146,6 +155,7 @@ impl Reader<'_> {
             early_stop,
             validation,
             reg_row,
+            hold_out,
         };
         if rank == 0 || k < rank || k % 16 != 0 {
             return Err(r.invalid(format!("rank {rank} does not fit rows of {k}")));

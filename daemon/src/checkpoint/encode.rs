@@ -7,7 +7,7 @@ use funk_kernel::{LearningRate, ModelKind};
 use xxhash_rust::xxh3::Xxh3Default;
 
 use super::format::{
-    Checkpoint, CheckpointView, Method, ParamParts, ISA_NAME_BYTES, MAGIC, VERSION,
+    Checkpoint, CheckpointView, HoldOut, Method, ParamParts, ISA_NAME_BYTES, MAGIC, VERSION,
 };
 
 pub(super) fn kind_code(kind: ModelKind) -> u8 {
@@ -123,6 +123,10 @@ impl CheckpointView<'_> {
         w.u32(s.early_stop)?;
         w.f32(s.validation)?;
         w.f32(s.reg_row)?;
+        w.u8(match s.hold_out {
+            HoldOut::OriginalIds => 0,
+            HoldOut::InternalIds => 1,
+        })?;
 
         let p = self.progress;
         w.u32(p.epoch)?;

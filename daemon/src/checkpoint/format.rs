@@ -22,8 +22,10 @@
 //! validation RMSE history; and the `best` section. Version 1 files are
 //! still read (no validation slice, no row prior, no best model).
 //!
-//! ```text
-//! ```
+//! Version 3 adds, after λ₀, the hold-out rule (u8: 0 by original ids,
+//! 1 by internal ids). Versions 1 and 2 held out by internal ids; they
+//! are read as such (their models load and serve as before, but a run
+//! with a validation slice cannot be resumed from them).
 //!
 //! Factor rows are stored with `k` values (the padded row length), in
 //! internal-id order; the first `rank` are the model, the rest are zero.
@@ -31,13 +33,13 @@
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: &[u8; 8] = b"FUNKCKPT";
 /// The format version this build writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The oldest format version this build still reads.
 pub const OLDEST_VERSION: u32 = 1;
 /// Bytes reserved for the ISA name.
 pub(super) const ISA_NAME_BYTES: usize = 16;
 
-pub use crate::runstate::{Method, Progress, Settings};
+pub use crate::runstate::{HoldOut, Method, Progress, Settings};
 
 /// The numbers of a model plus the optimiser's per-row state.
 #[derive(Clone, Debug, PartialEq)]

@@ -23,7 +23,7 @@ use crate::model::Model;
 
 pub use background::{BackgroundWriter, Written};
 pub use format::{
-    Checkpoint, CheckpointView, Method, ParamParts, Parameters, Progress, Settings, MAGIC,
+    Checkpoint, CheckpointView, HoldOut, Method, ParamParts, Parameters, Progress, Settings, MAGIC,
     OLDEST_VERSION, VERSION,
 };
 pub use store::{CheckpointDir, Position};

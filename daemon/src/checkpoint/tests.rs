@@ -56,6 +56,7 @@ pub(super) fn sample(adaptive: bool, mid_epoch: bool) -> Checkpoint {
             early_stop: 3,
             validation: 0.02,
             reg_row: 4.5,
+            hold_out: HoldOut::OriginalIds,
         },
         progress: Progress {
             epoch: 4,

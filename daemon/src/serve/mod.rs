@@ -77,7 +77,8 @@ the served data) wait in the ingest log, or --round-every seconds passed since t
 with at least one rating waiting, or on POST /v1/train, the service closes the log's segment
 (intake goes on in a new one), compacts the served data and the closed segments into a new rating
 file (DIR/rounds/round-N/data.funk), trains a run warm-started from the live model with its
-settings (--round-epochs, on --round-threads threads at nice +--round-nice), publishes it by
+settings (at most --round-epochs, stopping early by validation as `funkd train` does, on
+--round-threads threads at nice +--round-nice), publishes its best-validation epoch by
 replacing DIR/serving.json atomically, and swaps it in. The applied segments and the previous
 round's files are removed only after that. Killed at any moment, the next start serves the last
 published model and resumes an unfinished round: every acknowledged rating reaches the next
@@ -162,16 +163,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(i32).range(0..20))]
     pub round_nice: i32,
-    /// Epochs a round trains.
-    #[arg(long, value_name = "N", default_value_t = 5,
+    /// Most epochs a round trains (early stopping may end it sooner).
+    #[arg(long, value_name = "N", default_value_t = crate::train::config::DEFAULT_WARM_EPOCHS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub round_epochs: u32,
-    /// Fraction of the train ratings a round holds out for validation (0: none;
-    /// see docs/service.md on why a warm-started round trains on all by default).
-    #[arg(long, value_name = "F", default_value_t = 0.0)]
-    pub round_validation: f32,
-    /// Early-stopping patience of a round, in epochs (0: off; needs --round-validation).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Fraction of the train ratings a round holds out as its validation
+    /// slice, as `funkd train --validation` does: chosen by original ids, so
+    /// the live model never trained on it if it held out at least as much;
+    /// the round delivers its best-validation epoch (0: none, the last epoch)
+    /// [default: 0.02; 0 when the live model is plain].
+    #[arg(long, value_name = "F")]
+    pub round_validation: Option<f32>,
+    /// Early-stopping patience of a round, as `funkd train --early-stop`:
+    /// the round stops when the validation RMSE has not improved for N
+    /// epochs (0: never; needs a validation slice).
+    #[arg(long, value_name = "N", default_value_t = crate::train::config::DEFAULT_EARLY_STOP)]
     pub round_early_stop: u32,
     /// Testing aid: a round pauses this long after each step and each stratum.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -246,11 +252,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None
     };
     let rounds = if args.intake {
-        if !(0.0..1.0).contains(&args.round_validation) {
-            usage_bail!(
-                "--round-validation must be between 0 and 1, not {}",
-                args.round_validation
-            );
+        if let Some(fraction) = args.round_validation {
+            if !(0.0..=0.5).contains(&fraction) {
+                usage_bail!(
+                    "--round-validation {fraction} must be within 0..=0.5 (a fraction of the train ratings)"
+                );
+            }
         }
         if args.round_after_fraction.is_nan() || args.round_after_fraction <= 0.0 {
             usage_bail!(

@@ -39,6 +39,7 @@ use crate::report::Reporter;
 use crate::runstate::EpochRecord;
 use crate::service::status::unix_now;
 use crate::train::{TrainConfig, WarmStart};
+use funk_kernel::ModelKind;
 
 /// When and how the service trains.
 #[derive(Clone, Debug)]
@@ -58,8 +59,9 @@ pub struct RoundSettings {
     pub nice: i32,
     /// Epochs of a round.
     pub epochs: u32,
-    /// Fraction of the train ratings held out for validation (0: none).
-    pub validation: f32,
+    /// Fraction of the train ratings held out for validation (0: none;
+    /// `None`: `funkd train`'s default for the live model's kind).
+    pub validation: Option<f32>,
     /// Early-stopping patience (0: off).
     pub early_stop: u32,
     /// Testing aid: a pause after each step, and after each stratum.
@@ -518,8 +520,9 @@ fn remove_replaced(dir: &Path, plan: &Plan) {
 }
 
 /// The training configuration of a round: the live model's settings
-/// (kind, method, schedule, learning rate, regularisation, seed, ISA)
-/// with the round's epochs, validation, threads; quiet, no signals.
+/// (kind, method, schedule, regularisation, seed, ISA) with the round's
+/// epochs, validation, threads; quiet, no signals. The learning rate is
+/// chosen by [`WarmStart::adapt`]: it continues the live model's schedule.
 fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> TrainConfig {
     let live = &warm.loaded.settings;
     let mut c = TrainConfig::defaults_for(data);
@@ -528,7 +531,6 @@ fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> Train
     c.schedule = live.schedule;
     c.rank = live.rank as usize;
     c.seed = live.seed;
-    c.learning_rate = live.base_learning_rate;
     c.reg = live.reg;
     c.reg_bias = live.reg_bias;
     c.reg_row = live.reg_row;
@@ -536,8 +538,13 @@ fn round_config(data: &RatingFile, warm: &WarmStart, s: &RoundSettings) -> Train
         c.isa = isa;
     }
     c.epochs = s.epochs;
-    c.validation = s.validation;
-    c.early_stop = s.early_stop;
+    // The round's own, not a warm start's default.
+    c.explicit.insert("epochs");
+    c.validation = s.validation.unwrap_or(match live.kind {
+        ModelKind::Plain => 0.0,
+        ModelKind::Biased => crate::train::config::DEFAULT_VALIDATION,
+    });
+    c.early_stop = if c.validation > 0.0 { s.early_stop } else { 0 };
     c.threads = s.threads.clamp(1, data.grid().max(1));
     c.requested_threads = Some(s.threads);
     c.handle_signals = false;

@@ -36,7 +36,8 @@ pub struct TrainArgs {
     #[arg(long, visible_alias = "rank", value_name = "K")]
     pub factors: Option<usize>,
 
-    /// Epochs (passes over the train ratings) to train in all [default: 20].
+    /// Epochs (passes over the train ratings) to train in all [default: 20;
+    /// 3 with --warm-start].
     #[arg(long, value_name = "N")]
     pub epochs: Option<u32>,
 
@@ -60,7 +61,8 @@ pub struct TrainArgs {
 
     /// Base learning rate η [default: derived from the data for sgd:
     /// clamp(0.1/√n̄, 0.002, 0.05)/s with n̄ the train ratings per row and s
-    /// a quarter of the rating range; 0.01 for --schedule adaptive; 0.0005 for gd].
+    /// a quarter of the rating range; 0.01 for --schedule adaptive; 0.0005 for gd;
+    /// with --warm-start, where the model's run left off].
     #[arg(long, visible_alias = "lr", value_name = "ETA")]
     pub learning_rate: Option<f32>,
 
@@ -91,8 +93,9 @@ pub struct TrainArgs {
     pub reg_row: Option<f32>,
 
     /// Fraction of the train ratings held out (deterministically, by a hash
-    /// of user and item) as the validation slice that early stopping
-    /// watches; 0 = none [default: 0.02; 0 with --plain].
+    /// of the user's and the item's original ids, so the same pairs in a
+    /// file and in any extension of it) as the validation slice that early
+    /// stopping watches; 0 = none [default: 0.02; 0 with --plain].
     #[arg(long, value_name = "F")]
     pub validation: Option<f32>,
 
@@ -127,14 +130,16 @@ pub struct TrainArgs {
     /// this one extends (a checkpoint file, or a directory: its newest good
     /// checkpoint). Users and items of the old file keep their rows and
     /// biases (matched by original id; every old id must be in --data), new
-    /// ones are initialised as a fresh run would, μ is kept; the schedule,
-    /// seed and determinism rules are those of a fresh run. Needs an empty
+    /// ones are initialised as a fresh run would, μ is kept; the seed, block
+    /// order and determinism rules are those of a fresh run. Needs an empty
     /// --checkpoint-dir; the rank is taken from the model. The validation
-    /// slice is drawn by a hash of --data's internal ids, so it holds ratings
-    /// the old model was trained on: its RMSE starts optimistic, and the run
-    /// would keep (and early stopping stop at) an early epoch. A few fixed
-    /// --epochs with --validation 0 train on every rating and deliver the
-    /// last epoch (--early-stop 0 alone still keeps the best-validation one).
+    /// slice holds out the same pairs the old run held out (it is chosen by
+    /// original ids), plus its share of the new ones, so early stopping
+    /// works as in a fresh run (if the old run held out less than
+    /// --validation, a warning says that part of the slice was trained on).
+    /// Unless given, the learning rate continues the model's decay where
+    /// its run left off (no lower than where a fresh 20-epoch run ends) and
+    /// --epochs is 3: a trained model needs few epochs more.
     #[arg(long, value_name = "CHECKPOINT")]
     pub warm_start: Option<PathBuf>,
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use funk_kernel::{HyperParams, Isa, LearningRate, ModelKind};
 
 use super::args::{MethodArg, ScheduleArg, TrainArgs};
-use crate::checkpoint::{Method, Settings};
+use crate::checkpoint::{HoldOut, Method, Settings};
 use crate::error::UsageError;
 use crate::rank::MAX_RANK;
 use crate::ratingfile::RatingFile;
@@ -17,6 +17,11 @@ use crate::report::Reporter;
 pub const DEFAULT_RANK: usize = 32;
 /// Default number of epochs.
 pub const DEFAULT_EPOCHS: u32 = 20;
+/// Default number of epochs of a warm-started run (`--warm-start`, a
+/// service round): it continues a trained model, whose known rows need
+/// little more; at full Netflix scale with 1% new ratings the first epoch
+/// already matches a from-scratch model (docs/benchmarks.md).
+pub const DEFAULT_WARM_EPOCHS: u32 = 3;
 /// Default SGD learning rate of the adaptive schedule (AdaGrad divides it
 /// by each row's gradient history, so it needs no scaling by the data).
 pub const DEFAULT_SGD_RATE: f32 = 0.01;
@@ -105,6 +110,9 @@ pub struct TrainConfig {
     /// Flags the user gave explicitly (by long name): on resume, these
     /// must agree with the checkpoint.
     pub explicit: BTreeSet<&'static str>,
+    /// Settings (by flag name) a warm start chose instead of the default
+    /// ([`super::WarmStart::adapt`]), so that the run's description says so.
+    pub from_warm_start: BTreeSet<&'static str>,
     /// Testing aid: sleep after every stratum.
     pub stratum_delay: Option<Duration>,
     /// Testing aid: pause in the middle of writing a checkpoint.
@@ -148,6 +156,7 @@ impl TrainConfig {
             max_backoffs: DEFAULT_MAX_BACKOFFS,
             handle_signals: false,
             explicit: BTreeSet::new(),
+            from_warm_start: BTreeSet::new(),
             stratum_delay: None,
             checkpoint_pause: None,
         }
@@ -385,6 +394,7 @@ impl TrainConfig {
             },
             validation: self.validation,
             reg_row: self.reg_row,
+            hold_out: HoldOut::OriginalIds,
         }
     }
 
@@ -415,6 +425,16 @@ impl TrainConfig {
                 data.users(),
                 data.items(),
                 data.grid()
+            )));
+        }
+        if saved.validation > 0.0 && saved.hold_out != HoldOut::OriginalIds {
+            return Err(usage(format!(
+                "the checkpoint directory holds a run that an older funkd began with a validation \
+                 slice ({} of the train ratings) chosen by internal ids; this build chooses it by \
+                 original ids, so the resumed run would validate on ratings it has trained on. \
+                 Add --fresh to start over (the old run is moved aside, not deleted), or train its \
+                 model on with --warm-start DIR and another --checkpoint-dir",
+                saved.validation
             )));
         }
         // Every comparison is spoken in flags: what was given, and the

@@ -192,6 +192,9 @@ pub fn train_until(
                 }
                 Some(warm) => {
                     let (params, counts) = warm.initial_parameters(data, &settings)?;
+                    if let Some(overlap) = warm.validation_overlap(settings.validation) {
+                        reporter.warning(&overlap);
+                    }
                     reporter.note(&format!(
                         "starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised",
                         checkpoint_dir.display(),

@@ -107,6 +107,8 @@ pub fn describe(settings: &Settings, config: &TrainConfig, resumed: bool) -> Str
             "flag"
         } else if resumed {
             "checkpoint"
+        } else if config.from_warm_start.contains(flag) {
+            "warm start"
         } else {
             "default"
         }

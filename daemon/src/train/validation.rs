@@ -1,36 +1,59 @@
 //! The validation slice: a deterministic fraction of the train ratings
 //! that the trainer never learns from, watched by early stopping.
 //!
-//! Which ratings are held out depends only on the (user, item) pair — a
-//! hash of their internal ids — so it is the same for every seed, thread
-//! count and grid, and a pair of the test split can never be in it (the
-//! slice is drawn from the train blocks only). The rating file stays
-//! untouched and memory-mapped: each train block is handed to the kernel
-//! whole with the positions to skip (`BlockRatings::skipping`, zero-copy);
-//! only the held-out ratings themselves (2% by default) are copied, once,
-//! for evaluation.
+//! Which ratings are held out depends only on the (user, item) pair as the
+//! data names it — a hash of the pair's original ids, the strings of the
+//! rating file's id maps — so it is the same for every seed, thread count
+//! and grid, and the same in a file and in any extension of it (a file
+//! `funkd compact` or a service round wrote from it, whose internal
+//! numbering may differ): a model warm-started on the extension never
+//! validates on a rating it trained on before. A pair of the test split
+//! can never be in it (the slice is drawn from the train blocks only).
 //!
-//! Nothing is scanned at start-up: a block's held-out positions are found
-//! (one hash per rating) the first time anything asks for them — in
-//! practice the worker that first trains, differentiates or evaluates the
-//! block, which reads the block's pages then anyway. Each block is scanned
-//! at most once, and what a scan finds depends only on the block, so the
-//! answers are the same whichever thread asks first.
+//! The rating file stays untouched and memory-mapped: each train block is
+//! handed to the kernel whole with the positions to skip
+//! (`BlockRatings::skipping`, zero-copy); only the held-out ratings
+//! themselves (2% by default) are copied, once, for evaluation.
+//!
+//! Nothing is scanned at start-up: each user's and each item's id is
+//! hashed once, the first time any block is scanned (one string hash per
+//! user and per item, milliseconds at full scale), and a block's held-out
+//! positions are found (one mix of two precomputed hashes per rating) the
+//! first time anything asks for them — in practice the worker that first
+//! trains, differentiates or evaluates the block, which reads the block's
+//! pages then anyway. Each block is scanned at most once, and what a scan
+//! finds depends only on the block, so the answers are the same whichever
+//! thread asks first.
 
 use std::sync::OnceLock;
 
 use funk_kernel::Rating;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::state::mix;
 use crate::ratingfile::RatingFile;
 
 /// Salt of the hash that picks the held-out pairs.
 const SALT: u64 = 0x7661_6c69_6461_7465;
+/// Seed of the hash of a user's original id.
+const USER_SEED: u64 = 0x7573_6572_5f69_6473;
+/// Seed of the hash of an item's original id.
+const ITEM_SEED: u64 = 0x6974_656d_5f69_6473;
 
-/// Whether the pair (user, item) of internal ids is held out when a
+/// The hash of a user's original id.
+fn user_hash(id: &str) -> u64 {
+    xxh3_64_with_seed(id.as_bytes(), USER_SEED)
+}
+
+/// The hash of an item's original id.
+fn item_hash(id: &str) -> u64 {
+    xxh3_64_with_seed(id.as_bytes(), ITEM_SEED)
+}
+
+/// Whether the pair (user, item) of original ids is held out when a
 /// fraction `fraction` of the train ratings is.
-pub fn is_held_out(user: usize, item: usize, fraction: f32) -> bool {
-    held_out_below(user, item, threshold(fraction))
+pub fn is_held_out(user: &str, item: &str, fraction: f32) -> bool {
+    held_out_below(user_hash(user), item_hash(item), threshold(fraction))
 }
 
 /// The hash threshold of a fraction: a pair is held out when its hash is
@@ -46,11 +69,31 @@ fn threshold(fraction: f32) -> u64 {
     }
 }
 
-/// One hash per pair: ids below 2^32 (as every rating file's are) give
-/// distinct keys.
-fn held_out_below(user: usize, item: usize, threshold: u64) -> bool {
-    let key = ((user as u64) << 32) ^ item as u64;
-    threshold == u64::MAX || mix(SALT, key) < threshold
+/// One mix per pair, of the user's and the item's id hashes.
+#[inline(always)]
+fn held_out_below(user_hash: u64, item_hash: u64, threshold: u64) -> bool {
+    threshold == u64::MAX || mix(user_hash ^ SALT, item_hash) < threshold
+}
+
+/// The id hashes of every user and every item of a rating file, in
+/// internal-id order.
+#[derive(Debug)]
+struct IdHashes {
+    users: Vec<u64>,
+    items: Vec<u64>,
+}
+
+impl IdHashes {
+    fn of(data: &RatingFile) -> IdHashes {
+        IdHashes {
+            users: (0..data.users())
+                .map(|u| user_hash(data.user_id(u)))
+                .collect(),
+            items: (0..data.items())
+                .map(|i| item_hash(data.item_id(i)))
+                .collect(),
+        }
+    }
 }
 
 /// The held-out ratings of one train block.
@@ -66,54 +109,72 @@ struct BlockSlice {
 impl BlockSlice {
     /// Scans the train ratings of block (`user_band`, `item_band`) of
     /// `data` for the pairs whose hash is below `below`.
-    fn scan(data: &RatingFile, user_band: usize, item_band: usize, below: u64) -> BlockSlice {
-        let origin = (
-            data.user_band(user_band).start,
-            data.item_band(item_band).start,
+    fn scan(
+        data: &RatingFile,
+        hashes: &IdHashes,
+        user_band: usize,
+        item_band: usize,
+        below: u64,
+    ) -> BlockSlice {
+        let bands = (
+            band_hashes(&hashes.users, data.user_band(user_band)),
+            band_hashes(&hashes.items, data.item_band(item_band)),
         );
         let block = data.train_block(user_band, item_band);
-        let held = held_positions(block, origin, below);
+        let held = held_positions(block, bands, below);
         let ratings = held.iter().map(|&pos| block[pos as usize]).collect();
         BlockSlice { held, ratings }
     }
 }
 
+/// The hashes of one band's ids (empty where the band lies outside them).
+fn band_hashes(all: &[u64], band: std::ops::Range<usize>) -> &[u64] {
+    all.get(band).unwrap_or(&[])
+}
+
+/// The id hashes of a user band and an item band.
+type BandHashes<'h> = (&'h [u64], &'h [u64]);
+
 /// Ratings hashed per mask word of [`held_positions_with`].
 const CHUNK: usize = 64;
 
-/// The positions in `block` (band-local ids, bands starting at `origin`)
-/// of the pairs whose hash is below `below`, ascending; with AVX-512 where
-/// the CPU has it (the same answer, two to three times as fast).
-fn held_positions(block: &[Rating], origin: (usize, usize), below: u64) -> Vec<u32> {
+/// The positions in `block` (band-local ids; `bands` the id hashes of its
+/// user and item bands) of the pairs whose hash is below `below`,
+/// ascending; with AVX-512 where the CPU has it (the same answer, faster).
+fn held_positions(block: &[Rating], bands: BandHashes<'_>, below: u64) -> Vec<u32> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512dq")
     {
         // SAFETY: the CPU has the features `held_positions_avx512` is
         // compiled for (checked just above); it is otherwise safe code.
-        return unsafe { held_positions_avx512(block, origin, below) };
+        return unsafe { held_positions_avx512(block, bands, below) };
     }
-    held_positions_with(block, origin, below)
+    held_positions_with(block, bands, below)
 }
 
 /// [`held_positions_with`] compiled for AVX-512 (8 hashes per instruction).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn held_positions_avx512(block: &[Rating], origin: (usize, usize), below: u64) -> Vec<u32> {
-    held_positions_with(block, origin, below)
+unsafe fn held_positions_avx512(block: &[Rating], bands: BandHashes<'_>, below: u64) -> Vec<u32> {
+    held_positions_with(block, bands, below)
 }
 
 /// The scan itself, branch-free over chunks of [`CHUNK`] ratings (one bit
 /// each) so that the compiler can vectorise the hashing. Positions are
 /// `u32`, the kernel's skip-list type (a block of 2^32 ratings would be
-/// 48 GiB of records).
+/// 48 GiB of records). A record whose id lies outside its band (a corrupt
+/// block, which training refuses when it checks the block) hashes as id
+/// hash 0 rather than stopping the scan.
 #[inline(always)]
-fn held_positions_with(block: &[Rating], (u0, i0): (usize, usize), below: u64) -> Vec<u32> {
+fn held_positions_with(block: &[Rating], (users, items): BandHashes<'_>, below: u64) -> Vec<u32> {
     let mut held = Vec::new();
     for (c, chunk) in block.chunks(CHUNK).enumerate() {
         let mut mask = 0u64;
         for (j, r) in chunk.iter().enumerate() {
-            let hit = held_out_below(u0 + r.user as usize, i0 + r.item as usize, below);
+            let user = users.get(r.user as usize).copied().unwrap_or(0);
+            let item = items.get(r.item as usize).copied().unwrap_or(0);
+            let hit = held_out_below(user, item, below);
             mask |= u64::from(hit) << j;
         }
         while mask != 0 {
@@ -131,6 +192,8 @@ pub struct ValidationSlice<'d> {
     grid: usize,
     /// The hash threshold; `None` when nothing is held out.
     below: Option<u64>,
+    /// The id hashes, computed when the first block is scanned.
+    hashes: OnceLock<IdHashes>,
     /// Threads for [`ValidationSlice::count`]'s scan of blocks not yet seen.
     threads: usize,
     /// Per block (user band · P + item band), once scanned.
@@ -158,6 +221,7 @@ impl<'d> ValidationSlice<'d> {
             data,
             grid,
             below,
+            hashes: OnceLock::new(),
             threads: threads.max(1),
             blocks: (0..grid * grid).map(|_| OnceLock::new()).collect(),
             count: OnceLock::new(),
@@ -172,8 +236,10 @@ impl<'d> ValidationSlice<'d> {
         if user_band >= self.grid || item_band >= self.grid {
             return &EMPTY;
         }
-        self.blocks[user_band * self.grid + item_band]
-            .get_or_init(|| BlockSlice::scan(self.data, user_band, item_band, below))
+        self.blocks[user_band * self.grid + item_band].get_or_init(|| {
+            let hashes = self.hashes.get_or_init(|| IdHashes::of(self.data));
+            BlockSlice::scan(self.data, hashes, user_band, item_band, below)
+        })
     }
 
     /// Held-out ratings in all. The first call scans every block not yet

@@ -16,20 +16,23 @@
 //!   data: the biases were fitted around it, so keeping it leaves every
 //!   known (user, item) prediction exactly as the old model made it when
 //!   training starts; a changed mean is then learnt by the biases.
-//! - AdaGrad accumulators (adaptive schedule) start afresh, as the whole
-//!   schedule does: a warm-started run follows the same learning-rate
-//!   schedule, block order and determinism rules as a fresh one, so the
-//!   same inputs and seed give the same bits for any thread count.
+//! - The learning rate continues where the old run left off (see
+//!   [`WarmStart::continued_learning_rate`]) and the run is short
+//!   ([`DEFAULT_WARM_EPOCHS`]) unless the flags say otherwise. AdaGrad
+//!   accumulators (adaptive schedule) start afresh. Block order and
+//!   determinism rules are a fresh run's, so the same inputs and seed give
+//!   the same bits for any thread count.
 
 use std::ops::Range;
 use std::path::Path;
 
 use anyhow::Context;
-use funk_kernel::ModelKind;
+use funk_kernel::{LearningRate, ModelKind};
 
+use super::config::{DEFAULT_EPOCHS, DEFAULT_WARM_EPOCHS};
 use super::state::ModelState;
 use super::TrainConfig;
-use crate::checkpoint::{LoadedModel, Parameters, Settings};
+use crate::checkpoint::{HoldOut, LoadedModel, Parameters, Settings};
 use crate::ratingfile::RatingFile;
 use crate::report::Reporter;
 use crate::trained::{check_model_matches, load_checked_model, resolve_data};
@@ -83,9 +86,21 @@ impl WarmStart {
 
     /// Makes `config` agree with the old model: its rank is taken when
     /// `--factors` was not given; another rank or model kind is refused
-    /// (a usage error), since rows of another shape cannot be kept.
+    /// (a usage error), since rows of another shape cannot be kept. Unless
+    /// given, the learning rate continues the old run's schedule
+    /// ([`WarmStart::continued_learning_rate`]) and the run trains
+    /// [`DEFAULT_WARM_EPOCHS`] epochs.
     pub fn adapt(&self, config: &mut TrainConfig) -> anyhow::Result<()> {
         let model = &self.loaded.model;
+        if !config.explicit.contains("learning-rate") {
+            config.learning_rate =
+                self.continued_learning_rate(config.learning_rate, config.schedule);
+            config.from_warm_start.insert("learning-rate");
+        }
+        if !config.explicit.contains("epochs") {
+            config.epochs = DEFAULT_WARM_EPOCHS;
+            config.from_warm_start.insert("epochs");
+        }
         if !config.explicit.contains("factors") {
             config.rank = model.rank;
         } else if config.rank != model.rank {
@@ -108,6 +123,58 @@ impl WarmStart {
             );
         }
         Ok(())
+    }
+
+    /// The learning rate a warm-started run begins with, given `fresh`,
+    /// the one a fresh run on the new data would begin with, and the run's
+    /// `schedule`. With the decay schedule (the default), where the old run
+    /// left off: its rate at the epoch after the old model's, so that the
+    /// run continues the old one's descent instead of restarting it at the
+    /// large steps of a fresh run (which would throw away much of the
+    /// convergence: measured at full scale, a restarted run needs as many
+    /// epochs as a fresh one to come back); but never below the rate at
+    /// which a fresh run of [`DEFAULT_EPOCHS`] ends, so that a chain of warm
+    /// starts (service rounds) keeps steps large enough to learn new rows.
+    /// With the old run's schedule otherwise: the old run's rate. With
+    /// another schedule: `fresh`.
+    pub fn continued_learning_rate(&self, fresh: f32, schedule: LearningRate) -> f32 {
+        let old = &self.loaded.settings;
+        match (schedule, old.schedule) {
+            (LearningRate::Decay { decay }, LearningRate::Decay { decay: old_decay }) => {
+                let left_off =
+                    old.learning_rate / (1.0 + old_decay * self.loaded.model_epoch as f32);
+                let floor = fresh / (1.0 + decay * DEFAULT_EPOCHS as f32);
+                left_off.max(floor)
+            }
+            (ours, theirs) if ours == theirs => old.learning_rate,
+            _ => fresh,
+        }
+    }
+
+    /// Why a run holding out `validation` of its ratings would validate on
+    /// ratings the old model trained on, if it would. The slice is chosen
+    /// by original ids, and a smaller fraction's slice lies inside a
+    /// larger one's, so it cannot when the old run held out at least as
+    /// much by the same rule.
+    pub fn validation_overlap(&self, validation: f32) -> Option<String> {
+        let old = &self.loaded.settings;
+        if validation <= 0.0 {
+            return None;
+        }
+        let why = if old.hold_out != HoldOut::OriginalIds && old.validation > 0.0 {
+            "held out its validation slice by internal ids (an older funkd)".to_string()
+        } else if old.validation < validation {
+            format!("held out {} of its train ratings", old.validation)
+        } else {
+            return None;
+        };
+        Some(format!(
+            "the warm-start model {} {why}; this run holds out {validation}, some of which the model \
+             was trained on, so the validation RMSE starts optimistic and early stopping may stop too \
+             soon (give --validation {} or less to validate only on ratings the model never saw)",
+            self.loaded.path.display(),
+            if old.hold_out == HoldOut::OriginalIds { old.validation } else { 0.0 }
+        ))
     }
 
     /// The first parameters of a run on `new` with `settings` (see the

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use funk_kernel::{LearningRate, ModelKind};
-use funkd::checkpoint::{Checkpoint, Method, Parameters, Progress, Settings};
+use funkd::checkpoint::{Checkpoint, HoldOut, Method, Parameters, Progress, Settings};
 
 /// A biased, constant-rate checkpoint of `users` × `items` rows of `k`
 /// values (`rank` of them the model), two epochs in, with distinct values
@@ -32,6 +32,7 @@ pub fn checkpoint(users: usize, items: usize, rank: u32, k: u32) -> Checkpoint {
             early_stop: 0,
             validation: 0.0,
             reg_row: 0.0,
+            hold_out: HoldOut::OriginalIds,
         },
         progress: Progress {
             epoch: 2,

@@ -134,6 +134,7 @@ fn report(c: &Checkpoint, version: u32, path: &Path, finite: Option<bool>) -> se
         "epochs": s.epochs,
         "early_stop": s.early_stop,
         "validation": short(s.validation),
+        "hold_out": s.hold_out,
         "reg_row": short(s.reg_row),
         "epoch": p.epoch,
         "stratum": p.stratum,
@@ -222,8 +223,9 @@ fn print_human(r: &serde_json::Value) {
     println!("train rmse      {}", history("train_rmse"));
     println!("test rmse       {}", history("test_rmse"));
     println!(
-        "validation      {} of the train ratings, λ₀ {}, rmse {}",
+        "validation      {} of the train ratings (held out by {}), λ₀ {}, rmse {}",
         field("validation"),
+        r["hold_out"].as_str().unwrap_or("?").replace('-', " "),
         field("reg_row"),
         history("validation_rmse")
     );
