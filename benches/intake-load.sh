@@ -25,7 +25,7 @@
 #        ("csv json ndjson"), ROUND_RATINGS (20000), ROUND_CONNECTIONS (16),
 #        ROUND_WINDOW (5s), ROUND_EPOCHS (2), ROUND_WINDOWS (24, the most
 #        windows measured during a round), SERVER_CPUS (1), WRK_CPUS (0),
-#        PIN=0, PORT (18182), PARTS ("bulk single round"), FUNKD
+#        PIN=0, PORT (18182), SETTLE (3), PARTS ("bulk single round"), FUNKD
 set -euo pipefail
 cd "$(dirname "$0")/.."
 benches="$PWD/benches"
@@ -97,6 +97,8 @@ start_service() {
         --max-body-bytes $((256 << 20)) --max-connections 4096 2>"$work/intake-serve.log" &
     serve_pid=$!
     until curl -sf "$host/healthz" >/dev/null; do sleep 0.02; done
+    # Measure after the check of the rating file's blocks that follows load.
+    sleep "${SETTLE:-3}"
 }
 
 status_field() {

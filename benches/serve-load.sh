@@ -27,9 +27,10 @@
 #        CONNECTIONS ("4 16 64"), SERVER_CPUS (1), WRK_CPUS (0): CPU lists
 #        for taskset; PIN=0 runs both unpinned, WRK_THREADS (1),
 #        SERVE_THREADS (default: one per CPU of SERVER_CPUS), PORT (18181),
-#        RECS (15), STEPS (default "predict recommend mixed inproc swap
-#        memory"; start-up is always measured), FUNKD (a funkd binary to use
-#        instead of building target/release/funkd)
+#        RECS (15), SETTLE (3: seconds to wait after start-up), STEPS
+#        (default "predict recommend mixed inproc swap memory"; start-up is
+#        always measured), FUNKD (a funkd binary to use instead of building
+#        target/release/funkd)
 # Share the machine with nothing else while it runs, and read absolute
 # rates as this machine's: compare in-process and HTTP from the same run.
 set -euo pipefail
@@ -70,7 +71,7 @@ if ! ls "$run"/ckpt-*.funkckpt >/dev/null 2>&1; then
         --epochs "$epochs" --quiet >/dev/null
 fi
 # Copies from an earlier run of this script are not training's.
-rm -f "$run"/ckpt-0009*-00000.funkckpt
+rm -f "$run"/ckpt-00009[0-9]-00000.funkckpt
 
 # The service's cores: the CPUs it may run on.
 serve_cores=$("${server_pin[@]}" nproc)
@@ -95,6 +96,9 @@ until curl -sf "$host/healthz" >/dev/null; do sleep 0.01; done
 ready=$(date +%s.%N)
 echo "== start-up: first /healthz answered $(echo "$ready - $started" | bc) s after launch"
 grep 'ready in' "$log"
+# After load the service checks the rating file's blocks on a thread of its
+# own (about a second of CPU at full scale): measure after it.
+sleep "${SETTLE:-3}"
 
 status=$(curl -s "$host/v1/status")
 users=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"]["users"])')
@@ -176,7 +180,7 @@ print('   recommend over HTTP at %s connections: %.0f/s = %.0f%% of in-process Ã
 fi
 
 if [[ $steps == *" swap "* ]]; then
-    newest=$(ls "$run"/ckpt-*.funkckpt | grep -v 'ckpt-0009' | tail -1)
+    newest=$(ls "$run"/ckpt-*.funkckpt | grep -v 'ckpt-00009[0-9]-' | tail -1)
     echo "== predict steady, then during two hot swaps (a newer copy of the checkpoint appears at 3 s and 6 s), $duration each"
     header "connections"
     n=90
@@ -199,7 +203,7 @@ if [[ $steps == *" swap "* ]]; then
     done
     grep -E 'serving .*ckpt-00009' "$log" | sed 's/^/   /'
     curl -s "$host/healthz"; echo
-    rm -f "$run"/ckpt-0009*-00000.funkckpt
+    rm -f "$run"/ckpt-00009[0-9]-00000.funkckpt
 fi
 
 if [[ $steps == *" memory "* ]]; then
