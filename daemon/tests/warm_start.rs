@@ -277,7 +277,7 @@ fn a_warm_start_continues_the_old_runs_learning_rate_and_trains_few_epochs() {
     // ends: the warm run goes on from there.
     let short = tmp.path().join("short");
     train_ok(&old, &short, &["--epochs", "4", "--factors", "8"]);
-    let warm = WarmStart::load(&short, None).unwrap();
+    let warm = WarmStart::load(&short, None, &funkd::report::Silent).unwrap();
     let old_rate = warm.loaded.settings.learning_rate;
     let mut config = TrainConfig::defaults_for(&new_data);
     warm.adapt(&mut config).unwrap();
@@ -304,7 +304,7 @@ fn a_warm_start_continues_the_old_runs_learning_rate_and_trains_few_epochs() {
         &long,
         &["--epochs", "40", "--early-stop", "0", "--factors", "8"],
     );
-    let warm = WarmStart::load(&long, None).unwrap();
+    let warm = WarmStart::load(&long, None, &funkd::report::Silent).unwrap();
     let mut config = TrainConfig::defaults_for(&new_data);
     warm.adapt(&mut config).unwrap();
     assert_eq!(config.learning_rate, floor);

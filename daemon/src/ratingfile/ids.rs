@@ -58,6 +58,16 @@ impl<'a> IdTable<'a> {
         }
     }
 
+    /// The bytes of the id with internal number `i` (empty if out of
+    /// range). Byte order is `str` order, so a search can compare these
+    /// without decoding them again (they were checked to be UTF-8).
+    pub fn bytes_of(&self, i: usize) -> &'a [u8] {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.bytes.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
     /// Checks the table's invariants; says what is wrong otherwise.
     pub fn validate(&self, what: &str) -> Result<(), String> {
         if self.offsets.first() != Some(&0) {
@@ -121,7 +131,7 @@ impl IdIndex<'_> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let internal = self.sorted[mid] as usize;
-            match self.table.get(internal).cmp(external) {
+            match self.table.bytes_of(internal).cmp(external.as_bytes()) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Some(internal),

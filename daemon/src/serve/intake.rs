@@ -169,11 +169,13 @@ fn from_json(v: &Value) -> Result<NewRating, String> {
 }
 
 fn from_csv(line: &str) -> Result<NewRating, String> {
-    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-    let [user, item, value] = fields[..] else {
+    let mut fields = line.split(',').map(str::trim);
+    let (Some(user), Some(item), Some(value), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
         return Err(format!(
             "{} fields, expected 3 (user,item,rating; quoting is not supported)",
-            fields.len()
+            line.split(',').count()
         ));
     };
     let value: f32 = value
@@ -233,10 +235,18 @@ impl Overlay {
     /// Adds accepted ratings of log segment `segment`, in log order.
     pub fn apply(&mut self, batch: &[NewRating], segment: u64) {
         for r in batch {
-            self.users
-                .entry(r.user.clone())
-                .or_default()
-                .insert(r.item.clone(), (r.value, segment));
+            // Look up before inserting, so that a user (or item) already
+            // held costs no copy of its id.
+            let items = match self.users.get_mut(&r.user) {
+                Some(items) => items,
+                None => self.users.entry(r.user.clone()).or_default(),
+            };
+            match items.get_mut(&r.item) {
+                Some(slot) => *slot = (r.value, segment),
+                None => {
+                    items.insert(r.item.clone(), (r.value, segment));
+                }
+            }
         }
     }
 

@@ -311,7 +311,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         refused: Mutex::new(Vec::new()),
         intake,
         rounds,
-        scoring: scoring::ScoringPool::new(threads),
+        scoring: scoring::ScoringPool::new(threads).context("cannot start the scoring threads")?,
     });
     round::start(&state)?;
     let limits = ConnectionLimits {

@@ -1,34 +1,50 @@
-//! Where the queries that score every item run: on tokio's blocking
-//! threads, at most one per request thread at a time.
+//! Where the queries that score every item run: on scoring threads of
+//! their own, one per request thread, fed from one queue.
 //!
-//! A top-N query is a millisecond of pure CPU. Run on the request threads
-//! it would hold one for that long, and every request behind it on that
-//! thread (a predict of a few microseconds included) would wait. Here the
-//! request thread hands the work to a blocking thread and goes on serving
-//! other connections; a fair semaphore with one permit per request thread
-//! lets no more scans run at once than there are cores to run them, so
-//! scans queue in arrival order (their tail latency is their queue, not
-//! the scheduler's luck) and a burst of them cannot crowd out the rest.
+//! A top-N query is a few hundred microseconds of pure CPU. Run on the
+//! request threads it would hold one for that long, and every request
+//! behind it on that thread (a predict of a few microseconds included)
+//! would wait. Here the request thread puts the work in the queue and goes
+//! on serving other connections. No more scans run at once than there are
+//! scoring threads (as many as cores to run them), so scans wait in
+//! arrival order (their tail latency is their queue, not the scheduler's
+//! luck) and a burst of them cannot crowd out the rest.
+//!
+//! The threads are long-lived and take job after job from the queue: under
+//! load a scoring thread runs the queued scans back to back instead of
+//! going to sleep and being woken for each one, and no request thread has
+//! to run between two scans to hand the next one over. A job whose caller
+//! has gone (the client disconnected, the request timed out) before it
+//! started is skipped.
 
-use std::sync::Arc;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use tokio::sync::Semaphore;
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs CPU-heavy query work off the request threads, `limit` at a time.
 #[derive(Debug)]
 pub struct ScoringPool {
-    permits: Arc<Semaphore>,
+    jobs: crossbeam_channel::Sender<Job>,
     limit: usize,
 }
 
 impl ScoringPool {
-    /// A pool that runs at most `limit` (at least 1) jobs at once.
-    pub fn new(limit: usize) -> ScoringPool {
+    /// A pool of `limit` (at least 1) scoring threads. The threads stop
+    /// when the pool is dropped, after the jobs queued.
+    pub fn new(limit: usize) -> std::io::Result<ScoringPool> {
         let limit = limit.max(1);
-        ScoringPool {
-            permits: Arc::new(Semaphore::new(limit)),
-            limit,
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for n in 0..limit {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("funkd-score-{n}"))
+                .spawn(move || {
+                    while let Ok(job) = queue.recv() {
+                        job();
+                    }
+                })?;
         }
+        Ok(ScoringPool { jobs, limit })
     }
 
     /// Jobs run at once, at most.
@@ -36,26 +52,36 @@ impl ScoringPool {
         self.limit
     }
 
-    /// Runs `job` on a blocking thread once a permit is free (waiting in
+    /// Jobs waiting for a scoring thread.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Runs `job` on a scoring thread once one is free (jobs start in
     /// arrival order) and returns its result. A panic in `job` resumes
-    /// here, so the caller's panic handling answers it.
+    /// here, so the caller's panic handling answers it. If this future is
+    /// dropped before the job starts, the job is skipped.
     pub async fn run<T, F>(&self, job: F) -> T
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .expect("the pool never closes its semaphore");
-        let handle = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let wrapped: Job = Box::new(move || {
+            if done.is_closed() {
+                return;
+            }
+            // The job owns everything it touches; a panic leaves nothing
+            // of the pool's half-updated.
+            let _ = done.send(catch_unwind(AssertUnwindSafe(job)));
         });
-        match handle.await {
-            Ok(value) => value,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => panic!("a scoring job was cancelled: {e}"),
+        if self.jobs.send(wrapped).is_err() {
+            panic!("the scoring threads have stopped");
+        }
+        match result.await {
+            Ok(Ok(value)) => value,
+            Ok(Err(panic)) => resume_unwind(panic),
+            Err(_) => panic!("a scoring thread stopped before answering"),
         }
     }
 }
@@ -64,6 +90,7 @@ impl ScoringPool {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]
@@ -72,7 +99,7 @@ mod tests {
             .worker_threads(2)
             .build()
             .unwrap();
-        let pool = Arc::new(ScoringPool::new(2));
+        let pool = Arc::new(ScoringPool::new(2).unwrap());
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         runtime.block_on(async {
@@ -100,16 +127,55 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_job_panics_its_caller_and_frees_its_permit() {
+    fn a_panicking_job_panics_its_caller_and_the_pool_goes_on() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let pool = Arc::new(ScoringPool::new(1));
+        let pool = Arc::new(ScoringPool::new(1).unwrap());
         runtime.block_on(async {
             let p = Arc::clone(&pool);
             let failed = tokio::spawn(async move { p.run(|| panic!("boom")).await }).await;
             assert!(failed.unwrap_err().is_panic());
             assert_eq!(pool.run(|| 7).await, 7);
         });
+    }
+
+    #[test]
+    fn a_job_whose_caller_went_away_before_it_started_is_skipped() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let pool = Arc::new(ScoringPool::new(1).unwrap());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (release, hold) = crossbeam_channel::bounded::<()>(0);
+        let (started, busy_now) = crossbeam_channel::bounded::<()>(1);
+        runtime.block_on(async {
+            // The one scoring thread is busy until released.
+            let p = Arc::clone(&pool);
+            let busy = tokio::spawn(async move {
+                p.run(move || {
+                    started.send(()).unwrap();
+                    hold.recv().unwrap()
+                })
+                .await
+            });
+            while busy_now.try_recv().is_err() {
+                tokio::task::yield_now().await;
+            }
+            let (p, r) = (Arc::clone(&pool), Arc::clone(&ran));
+            let gone =
+                tokio::spawn(async move { p.run(move || r.fetch_add(1, Ordering::SeqCst)).await });
+            while pool.queued() == 0 {
+                tokio::task::yield_now().await;
+            }
+            gone.abort();
+            assert!(gone.await.unwrap_err().is_cancelled());
+            release.send(()).unwrap();
+            busy.await.unwrap();
+            // Jobs start in order: once this one ran, the skipped one was
+            // taken from the queue before it.
+            assert_eq!(pool.run(|| 5).await, 5);
+        });
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
     }
 }

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# funkd serve --intake under load, on loopback, with wrk, the service and
+# the load generator pinned to CPUs of their own (as benches/serve-load.sh):
+#
+#   bulk    POST /v1/ratings with bodies of BULK ratings each (CSV, JSON
+#           array, NDJSON), at each of BULK_CONNECTIONS: ratings/s and
+#           latency; every answer comes after the batch's fdatasync;
+#   single  POST /v1/ratings with one rating per request, at each of
+#           CONNECTIONS: requests/s, latency, and how many flushes group
+#           commit made (the ingest log's `syncs`);
+#   round   query latency during a training round against idle: ROUND_RATINGS
+#           ratings are posted, predict and recommend are measured idle at
+#           ROUND_CONNECTIONS, POST /v1/train starts a round, and both are
+#           measured in turns of ROUND_WINDOW until the round publishes
+#           (each window names the round's step), then idle again.
+#
+# Each part starts the service on a fresh copy of the model's directory
+# (WORK/run-SCALE, as benches/serve-load.sh makes it), so what one part
+# ingests does not slow the next. The round trains on --round-threads 1 at
+# the default nice (+10), on the service's CPUs.
+#
+# Usage: benches/intake-load.sh [SCALE]          (default 1)
+# Env:   WORK (/tmp/funk-serve-load), DATA, DURATION (10s), CONNECTIONS
+#        ("4 16 64"), BULK (100000), BULK_CONNECTIONS ("1 4"), FORMATS
+#        ("csv json ndjson"), ROUND_RATINGS (20000), ROUND_CONNECTIONS (16),
+#        ROUND_WINDOW (5s), ROUND_EPOCHS (2), ROUND_WINDOWS (24, the most
+#        windows measured during a round), SERVER_CPUS (1), WRK_CPUS (0),
+#        PIN=0, PORT (18182), SETTLE (3), PARTS ("bulk single round"), FUNKD
+set -euo pipefail
+cd "$(dirname "$0")/.."
+benches="$PWD/benches"
+
+scale="${1:-1}"
+work="${WORK:-/tmp/funk-serve-load}"
+duration="${DURATION:-10s}"
+connections="${CONNECTIONS:-4 16 64}"
+bulk="${BULK:-100000}"
+bulk_connections="${BULK_CONNECTIONS:-1 4}"
+formats="${FORMATS:-csv json ndjson}"
+round_ratings="${ROUND_RATINGS:-20000}"
+round_connections="${ROUND_CONNECTIONS:-16}"
+round_window="${ROUND_WINDOW:-5s}"
+round_epochs="${ROUND_EPOCHS:-2}"
+round_windows="${ROUND_WINDOWS:-24}"
+port="${PORT:-18182}"
+parts=" ${PARTS:-bulk single round} "
+host="http://127.0.0.1:$port"
+
+server_pin=()
+wrk_pin=()
+if [ "${PIN:-1}" != 0 ]; then
+    server_pin=(taskset -c "${SERVER_CPUS:-1}")
+    wrk_pin=(taskset -c "${WRK_CPUS:-0}")
+fi
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+if [ -n "${FUNKD:-}" ]; then
+    funkd="$FUNKD"
+else
+    cargo build --release -q -p funkd
+    funkd="$PWD/target/release/funkd"
+fi
+run="$work/run-$scale"
+ls "$run"/ckpt-*.funkckpt >/dev/null 2>&1 \
+    || { echo "no model in $run: run benches/serve-load.sh $scale first" >&2; exit 2; }
+newest=$(ls "$run"/ckpt-*.funkckpt | grep -v 'ckpt-0009' | tail -1)
+data="${DATA:-$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"])' "$run/status.json")}"
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== commit:  $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+echo "== model:   $newest on $data; log on $(df --output=source,fstype "$work" | tail -1 | xargs)"
+if [ ${#server_pin[@]} -gt 0 ]; then
+    echo "== pinning: service on CPUs ${SERVER_CPUS:-1}, wrk on CPUs ${WRK_CPUS:-0}"
+else
+    echo "== pinning: none"
+fi
+
+serve_pid=
+stop_service() {
+    if [ -n "$serve_pid" ]; then
+        kill "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" 2>/dev/null || true
+        serve_pid=
+    fi
+}
+trap stop_service EXIT
+
+# Starts the service with --intake on a fresh copy of the model's directory.
+start_service() {
+    local dir="$work/intake-run"
+    stop_service
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$newest" "$dir/"
+    cp "$run/status.json" "$dir/"
+    "${server_pin[@]}" "$funkd" serve --dir "$dir" --data "$data" --listen "127.0.0.1:$port" \
+        --intake --no-auto-rounds --round-epochs "$round_epochs" --poll-ms 0 \
+        --max-body-bytes $((256 << 20)) --max-connections 4096 2>"$work/intake-serve.log" &
+    serve_pid=$!
+    until curl -sf "$host/healthz" >/dev/null; do sleep 0.02; done
+    # Measure after the check of the rating file's blocks that follows load.
+    sleep "${SETTLE:-3}"
+}
+
+status_field() {
+    curl -s "$host/v1/status" | python3 -c "import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"
+}
+
+row() {
+    local label="$1" line="$2" per="${3:-1}"
+    echo "$line" | python3 -c '
+import sys
+label, per = sys.argv[1], int(sys.argv[2])
+f = dict(kv.split("=") for kv in sys.stdin.read().split()[1:])
+ms = lambda k: "%.2f" % (int(f[k]) / 1000)
+rps = float(f["rps"])
+print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (label, format(round(rps), ","),
+      format(round(rps * per), ","), ms("p50_us"), ms("p90_us"), ms("p99_us"), ms("p999_us"),
+      f["errors"]))' "$label" "$per"
+}
+header() {
+    echo "| $1 | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |"
+    echo "|---|---|---|---|---|---|---|---|"
+}
+
+start_service
+users=$(status_field 's["model"]["users"]')
+items=$(status_field 's["model"]["items"]')
+export USERS="$users" ITEMS="$items"
+
+if [[ $parts == *" bulk "* ]]; then
+    echo "== bulk bodies of $bulk ratings (known users and items at random), $duration each"
+    header "format, connections"
+    for format in $formats; do
+        body="$work/bulk-$bulk.$format"
+        python3 - "$body" "$format" "$bulk" "$users" "$items" <<'EOF'
+import random, sys
+path, fmt, n, users, items = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+rng = random.Random(7)
+rows = [(rng.randint(1, users), rng.randint(1, items), rng.randint(1, 5)) for _ in range(n)]
+with open(path, "w") as f:
+    if fmt == "csv":
+        f.write("user,item,rating\n")
+        f.writelines("%d,%d,%d\n" % r for r in rows)
+    elif fmt == "json":
+        f.write("[" + ",".join('{"user":%d,"item":%d,"rating":%d}' % r for r in rows) + "]")
+    else:
+        f.writelines('{"user":%d,"item":%d,"rating":%d}\n' % r for r in rows)
+EOF
+        case "$format" in
+            csv) ct=text/csv ;;
+            json) ct=application/json ;;
+            ndjson) ct=application/x-ndjson ;;
+        esac
+        for c in $bulk_connections; do
+            start_service
+            line=$(MODE=body BODY="$body" CT="$ct" "${wrk_pin[@]}" wrk -t 1 -c "$c" \
+                -d "$duration" --timeout 30s -s "$benches/intake-post.lua" "$host" | grep '^RESULT')
+            row "$format ($(($(stat -c %s "$body") / 1024)) KiB), $c" "$line" "$bulk"
+        done
+    done
+    echo "   (last run's log: $(status_field '"%d ratings in %d batches, %d syncs" % (s["intake"]["ratings"], s["intake"]["batches"], s["intake"]["syncs"])'))"
+fi
+
+if [[ $parts == *" single "* ]]; then
+    echo "== single-rating requests (a JSON array of one rating), $duration each"
+    header connections
+    for c in $connections; do
+        start_service
+        line=$(MODE=single "${wrk_pin[@]}" wrk -t 1 -c "$c" -d "$duration" \
+            -s "$benches/intake-post.lua" "$host" | grep '^RESULT')
+        row "$c" "$line"
+        echo "   group commit: $(status_field '"%d batches in %d syncs (%.1f a flush)" % (s["intake"]["batches"], s["intake"]["syncs"], s["intake"]["batches"] / max(1, s["intake"]["syncs"]))')"
+    done
+fi
+
+if [[ $parts == *" round "* ]]; then
+    start_service
+    echo "== queries during a training round ($round_ratings new ratings, --round-epochs $round_epochs, --round-threads 1, nice +10, on the service's CPUs), $round_connections connections, $round_window windows"
+    body="$work/round-$round_ratings.csv"
+    python3 - "$body" "$round_ratings" "$users" "$items" <<'EOF'
+import random, sys
+path, n, users, items = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(11)
+with open(path, "w") as f:
+    f.write("user,item,rating\n")
+    f.writelines("new-%d,%d,%d\n" % (rng.randint(1, 2000), rng.randint(1, items), rng.randint(1, 5))
+                 for _ in range(n))
+EOF
+    curl -sf -X POST "$host/v1/ratings" -H 'content-type: text/csv' --data-binary @"$body" >/dev/null
+    window() {
+        KIND="$1" "${wrk_pin[@]}" wrk -t 1 -c "$round_connections" -d "$round_window" \
+            -s "$benches/serve-random.lua" "$host" | grep '^RESULT'
+    }
+    header "when, query"
+    row "idle, predict" "$(window predict)"
+    row "idle, recommend" "$(window recommend)"
+    curl -sf -X POST "$host/v1/train" >/dev/null
+    started=$(date +%s)
+    for i in $(seq 1 "$round_windows"); do
+        step=$(status_field '(s["rounds"]["running"] or {}).get("step", "published")')
+        [ "$step" = published ] && break
+        kind=predict
+        [ $((i % 2)) = 0 ] && kind=recommend
+        row "round: $step, $kind" "$(window "$kind")"
+    done
+    until [ "$(status_field 's["rounds"]["rounds_published"]')" -ge 1 ]; do
+        if [ "$(status_field 's["rounds"]["rounds_failed"]')" -ge 1 ]; then
+            echo "the round failed:"; grep funkd "$work/intake-serve.log"; exit 1
+        fi
+        sleep 1
+    done
+    echo "   round published $(( $(date +%s) - started )) s after POST /v1/train: $(grep 'published in' "$work/intake-serve.log" | sed 's/^funkd: //')"
+    row "after, predict" "$(window predict)"
+    row "after, recommend" "$(window recommend)"
+fi
+stop_service
+rm -rf "$work/intake-run"
