@@ -356,8 +356,8 @@ fn folded_in_rows_fit_their_own_ratings_far_better_than_random_ones_after_a_shor
     // What the new rows could reach: the old model's RMSE on the test
     // ratings they copy, made by the users and items they copy.
     let old_set = RatingFile::open(&old).unwrap().to_rating_set();
-    let copied_user = |t: &&Triple| t.user % 7 == 0 && t.user < 60 * 7;
-    let copied_item = |t: &&Triple| t.item % 5 == 0 && t.item < 6 * 5;
+    let copied_user = |t: &&Triple| t.user.is_multiple_of(7) && t.user < 60 * 7;
+    let copied_item = |t: &&Triple| t.item.is_multiple_of(5) && t.item < 6 * 5;
     let originals: Vec<(usize, usize, f32)> = (old_set.test.iter().filter(copied_user))
         .chain(old_set.test.iter().filter(copied_item))
         .map(|t| {

@@ -137,10 +137,10 @@ fn gather(
     let p = data.grid();
     let user_bands: Vec<bool> = (0..p).map(|b| users.any_in(data.user_band(b))).collect();
     let item_bands: Vec<bool> = (0..p).map(|b| items.any_in(data.item_band(b))).collect();
-    for ub in 0..p {
+    for (ub, &user_band_new) in user_bands.iter().enumerate() {
         let user_start = data.user_band(ub).start;
-        for ib in 0..p {
-            if !(user_bands[ub] || item_bands[ib]) {
+        for (ib, &item_band_new) in item_bands.iter().enumerate() {
+            if !(user_band_new || item_band_new) {
                 continue;
             }
             data.check_block(ub, ib).with_context(|| {
