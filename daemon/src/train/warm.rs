@@ -10,7 +10,7 @@
 //!
 //! - Known users and items keep their factor rows and biases.
 //! - New ones are initialised by fold-in against the known ones (see
-//!   [`super::warm_foldin`]): a new user's row and bias solve the run's
+//!   the `warm_foldin` module): a new user's row and bias solve the run's
 //!   regularised least-squares problem for that user's train ratings of
 //!   known items with the items' kept rows held fixed, a new item's
 //!   likewise against the known users who rated it. A new row without
