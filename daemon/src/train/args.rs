@@ -129,8 +129,12 @@ pub struct TrainArgs {
     /// Start a new run from a model trained on an older rating file that
     /// this one extends (a checkpoint file, or a directory: its newest good
     /// checkpoint). Users and items of the old file keep their rows and
-    /// biases (matched by original id; every old id must be in --data), new
-    /// ones are initialised as a fresh run would, μ is kept; the seed, block
+    /// biases (matched by original id; every old id must be in --data), μ
+    /// is kept; a new user's row and bias are folded in (the regularised
+    /// least-squares fit, at this run's λ, λ_b and --reg-row, of their train
+    /// ratings of known items against those items' rows), a new item's
+    /// likewise against the known users who rated it; a new row with no
+    /// such rating is initialised as a fresh run would. The seed, block
     /// order and determinism rules are those of a fresh run. Needs an empty
     /// --checkpoint-dir; the rank is taken from the model. The validation
     /// slice holds out the same pairs the old run held out (it is chosen by

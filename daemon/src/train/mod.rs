@@ -26,6 +26,7 @@ pub mod state;
 mod trainer;
 pub mod validation;
 pub mod warm;
+mod warm_foldin;
 pub mod workers;
 
 use std::path::Path;
@@ -191,18 +192,21 @@ pub fn train_until(
                     (settings, run::Start::Fresh)
                 }
                 Some(warm) => {
-                    let (params, counts) = warm.initial_parameters(data, &settings)?;
+                    let (params, counts) =
+                        warm.initial_parameters(data, &settings, config.threads)?;
                     if let Some(overlap) = warm.validation_overlap(settings.validation) {
                         reporter.warning(&overlap);
                     }
                     reporter.note(&format!(
-                        "starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised",
+                        "starting a new run in {} warm from {}: {} users and {} items keep their rows, {} new users and {} new items initialised ({} and {} by fold-in)",
                         checkpoint_dir.display(),
                         warm.loaded.path.display(),
                         counts.users_kept,
                         counts.items_kept,
                         counts.users_new,
-                        counts.items_new
+                        counts.items_new,
+                        counts.users_folded,
+                        counts.items_folded
                     ));
                     (settings, run::Start::Warm(Box::new(params)))
                 }

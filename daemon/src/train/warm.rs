@@ -9,9 +9,16 @@
 //! refused, naming the first missing id.
 //!
 //! - Known users and items keep their factor rows and biases.
-//! - New ones are initialised exactly as a fresh run with the same seed
-//!   initialises that internal id (the draw depends only on the seed and
-//!   the internal id, see [`ModelState::init`]).
+//! - New ones are initialised by fold-in against the known ones (see
+//!   the `warm_foldin` module): a new user's row and bias solve the run's
+//!   regularised least-squares problem for that user's train ratings of
+//!   known items with the items' kept rows held fixed, a new item's
+//!   likewise against the known users who rated it. A new row without
+//!   such ratings starts as a fresh run with the same seed starts that
+//!   internal id (the draw depends only on the seed and the internal id,
+//!   see [`ModelState::init`]). Random rows get little way in a short
+//!   run at the continued (small) learning rate; folded-in ones start
+//!   where training would pull them.
 //! - μ is kept from the old model rather than recomputed from the new
 //!   data: the biases were fitted around it, so keeping it leaves every
 //!   known (user, item) prediction exactly as the old model made it when
@@ -31,6 +38,7 @@ use funk_kernel::{LearningRate, ModelKind};
 
 use super::config::{DEFAULT_EPOCHS, DEFAULT_WARM_EPOCHS};
 use super::state::ModelState;
+use super::warm_foldin::fold_in_new_rows;
 use super::TrainConfig;
 use crate::checkpoint::{HoldOut, LoadedModel, Parameters, Settings};
 use crate::ratingfile::RatingFile;
@@ -59,6 +67,10 @@ pub struct WarmCounts {
     pub items_kept: usize,
     /// Items new to the data, initialised.
     pub items_new: usize,
+    /// New users initialised by fold-in (the others: a fresh run's draw).
+    pub users_folded: usize,
+    /// New items initialised by fold-in (the others: a fresh run's draw).
+    pub items_folded: usize,
 }
 
 impl WarmStart {
@@ -178,11 +190,13 @@ impl WarmStart {
     }
 
     /// The first parameters of a run on `new` with `settings` (see the
-    /// module documentation), and what was kept.
+    /// module documentation), and what was kept; `threads` fold in the new
+    /// rows (the result is the same for any count).
     pub fn initial_parameters(
         &self,
         new: &RatingFile,
         settings: &Settings,
+        threads: usize,
     ) -> anyhow::Result<(Parameters, WarmCounts)> {
         let model = &self.loaded.model;
         if settings.rank as usize != model.rank || settings.k as usize != model.k {
@@ -222,11 +236,28 @@ impl WarmStart {
                 .copy_from_slice(&model.item_factors[old * k..(old + 1) * k]);
             p.item_bias[new] = model.item_bias[old];
         }
+        let known = |count: usize, pairs: &[(usize, usize)]| {
+            let mut known = vec![false; count];
+            for &(_, n) in pairs {
+                known[n] = true;
+            }
+            known
+        };
+        let folded = fold_in_new_rows(
+            &mut p,
+            new,
+            &known(new.users(), &users),
+            &known(new.items(), &items),
+            settings,
+            threads,
+        )?;
         let counts = WarmCounts {
             users_kept: users.len(),
             users_new: new.users() - users.len(),
             items_kept: items.len(),
             items_new: new.items() - items.len(),
+            users_folded: folded.users,
+            items_folded: folded.items,
         };
         Ok((p, counts))
     }

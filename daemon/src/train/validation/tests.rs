@@ -298,3 +298,19 @@ fn a_file_and_its_extension_hold_out_the_same_pairs_though_renumbered() {
         .count();
     assert!(new_held > 0, "no new pair held out");
 }
+
+#[test]
+fn held_out_pairs_answer_as_the_rule_on_original_ids() {
+    let (_tmp, data) = small_file();
+    assert!(HeldOutPairs::of(&data, 0.0).is_none());
+    let pairs = HeldOutPairs::of(&data, 0.1).expect("a fraction holds out pairs");
+    let mut held = 0;
+    for user in (0..data.users()).step_by(7) {
+        for item in 0..data.items() {
+            let expected = is_held_out(data.user_id(user), data.item_id(item), 0.1);
+            assert_eq!(pairs.contains(user, item), expected, "({user}, {item})");
+            held += usize::from(expected);
+        }
+    }
+    assert!(held > 0);
+}
