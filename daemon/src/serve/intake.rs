@@ -235,7 +235,9 @@ fn check(user: &str, item: &str, value: f32, range: Option<(f32, f32)>) -> Resul
     }
     if let Some((lo, hi)) = range {
         if !(lo..=hi).contains(&value) {
-            return Err(format!("rating {value} is outside the data's range {lo}..{hi}"));
+            return Err(format!(
+                "rating {value} is outside the data's range {lo}..{hi}"
+            ));
         }
     }
     Ok(())
@@ -400,8 +402,15 @@ mod tests {
                 },
             ]
         );
-        let ndjson = body.trim().trim_start_matches('[').trim_end_matches(']').replace("} ,", "}");
-        assert_eq!(parse_batch(ndjson.as_bytes(), BodyFormat::Ndjson, None).unwrap(), got);
+        let ndjson = body
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .replace("} ,", "}");
+        assert_eq!(
+            parse_batch(ndjson.as_bytes(), BodyFormat::Ndjson, None).unwrap(),
+            got
+        );
     }
 
     #[test]
@@ -425,7 +434,10 @@ mod tests {
                 (5, "\"user\" must be a string or an integer"),
                 (6, "\"item\" must be a string or an integer"),
                 (7, "\"rating\" must be a number"),
-                (8, "unknown field \"when\" (the fields are user, item, rating)"),
+                (
+                    8,
+                    "unknown field \"when\" (the fields are user, item, rating)"
+                ),
                 (9, "\"rating\" is missing"),
                 (10, "\"user\" is missing"),
                 (11, "\"item\" is missing"),
@@ -433,7 +445,10 @@ mod tests {
             ]
         );
         let long = "x".repeat(MAX_ID_BYTES + 1);
-        let body = format!(r#"[{{"user":"{long}","item":"i","rating":3}},{{"user":"u","item":"{}","rating":3}}]"#, &long[1..]);
+        let body = format!(
+            r#"[{{"user":"{long}","item":"i","rating":3}},{{"user":"u","item":"{}","rating":3}}]"#,
+            &long[1..]
+        );
         assert!(parse_batch(body.as_bytes(), BodyFormat::Json, None).is_err());
         assert_eq!(refused(body.as_bytes(), BodyFormat::Json).len(), 1);
     }
@@ -453,11 +468,18 @@ mod tests {
                 other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
             }
         }
-        let bad = refused(b"{\"user\":1,\"item\":2,\"rating\":3}\n{\"user\":1,\n[]\n", BodyFormat::Ndjson);
+        let bad = refused(
+            b"{\"user\":1,\"item\":2,\"rating\":3}\n{\"user\":1,\n[]\n",
+            BodyFormat::Ndjson,
+        );
         assert_eq!(bad.len(), 2);
         assert!(bad[0].error.starts_with("not JSON"), "{}", bad[0].error);
         assert_eq!((bad[0].index, bad[1].index), (1, 2));
-        assert!(bad[1].error.starts_with("not an object"), "{}", bad[1].error);
+        assert!(
+            bad[1].error.starts_with("not an object"),
+            "{}",
+            bad[1].error
+        );
     }
 
     #[test]
@@ -482,15 +504,24 @@ mod tests {
                 },
             ]
         );
-        let bad = refused(b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n", BodyFormat::Csv);
+        let bad = refused(
+            b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n",
+            BodyFormat::Csv,
+        );
         let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
         assert_eq!(
             named,
             [
                 (1, "rating \"x\" is not a number"),
-                (2, "4 fields, expected 3 (user,item,rating; quoting is not supported)"),
+                (
+                    2,
+                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
+                ),
                 (3, "empty user id"),
-                (4, "4 fields, expected 3 (user,item,rating; quoting is not supported)"),
+                (
+                    4,
+                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
+                ),
                 (5, "rating 9 is outside the data's range 1..5"),
                 (6, "rating inf is not a finite number"),
             ]
