@@ -140,6 +140,60 @@ impl IdIndex<'_> {
         None
     }
 
+    /// How many of `ids` are not in the index. `ids` must be sorted and
+    /// distinct: the searches are one walk through the index, each
+    /// starting where the last ended and galloping from there, so a batch
+    /// of ids touches few of the index's pages and compares few ids.
+    pub fn count_missing(&self, ids: &[&str]) -> usize {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let mut from = 0;
+        let mut missing = 0;
+        for id in ids {
+            from = self.lower_bound_from(from, id.as_bytes());
+            if from < self.sorted.len() && self.key_at(from) == id.as_bytes() {
+                from += 1;
+            } else {
+                missing += 1;
+            }
+        }
+        missing
+    }
+
+    /// The bytes of the id at position `pos` of the sorted index.
+    fn key_at(&self, pos: usize) -> &[u8] {
+        self.table.bytes_of(self.sorted[pos] as usize)
+    }
+
+    /// The first position at or after `from` whose id is not less than
+    /// `key` (every id before `from` must be less than `key`).
+    fn lower_bound_from(&self, from: usize, key: &[u8]) -> usize {
+        let len = self.sorted.len();
+        // Gallop: ids before `lo` are less than `key`; `hi` is `len` or an
+        // id not less than it.
+        let (mut lo, mut hi, mut step) = (from, from, 1usize);
+        loop {
+            if hi >= len {
+                hi = len;
+                break;
+            }
+            if self.key_at(hi) >= key {
+                break;
+            }
+            lo = hi + 1;
+            hi = from.saturating_add(step);
+            step = step.saturating_mul(2);
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.key_at(mid) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// Number of ids.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -186,6 +240,32 @@ mod tests {
         assert_eq!(index.get("c"), None);
         assert_eq!(index.get(""), None);
         assert_eq!(index.first_last(), Some(("10", "zz")));
+    }
+
+    #[test]
+    fn counting_missing_ids_in_one_walk_agrees_with_lookups() {
+        let names: Vec<String> = (0..300).map(|i| format!("{}", i * 7 % 1000)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let t = encode_ids(&refs).unwrap();
+        let index = IdIndex {
+            table: IdTable {
+                offsets: &t.offsets,
+                bytes: &t.bytes,
+            },
+            sorted: &t.sorted,
+        };
+        // Queries of every density, known and unknown ids mixed, before,
+        // inside and after the index's range.
+        for stride in [1, 2, 3, 17, 150, 999] {
+            let asked: Vec<String> = (0..1100).step_by(stride).map(|i| i.to_string()).collect();
+            let mut asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+            asked.extend(["", "!", "~", "0a"]);
+            asked.sort_unstable();
+            asked.dedup();
+            let expected = asked.iter().filter(|id| index.get(id).is_none()).count();
+            assert_eq!(index.count_missing(&asked), expected, "stride {stride}");
+        }
+        assert_eq!(index.count_missing(&[]), 0);
     }
 
     #[test]

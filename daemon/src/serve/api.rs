@@ -740,12 +740,12 @@ async fn take_ratings(
     let mut users: Vec<&str> = batch.iter().map(|r| r.user.as_str()).collect();
     users.sort_unstable();
     users.dedup();
-    let new_users = users.iter().filter(|u| snapshot.user(u).is_none()).count();
+    let new_users = snapshot.unknown_users(&users);
     let users_count = users.len();
     let mut items: Vec<&str> = batch.iter().map(|r| r.item.as_str()).collect();
     items.sort_unstable();
     items.dedup();
-    let new_items = items.iter().filter(|i| snapshot.item(i).is_none()).count();
+    let new_items = snapshot.unknown_items(&items);
     match intake.log.append(batch).await {
         Ok(()) => Json(RatingsAnswer {
             accepted,

@@ -64,7 +64,11 @@ pub struct NewRating {
 
 /// The payload of one record.
 pub fn encode(batch: &[NewRating]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + batch.len() * 24);
+    let len = 4 + batch
+        .iter()
+        .map(|r| 8 + r.user.len() + r.item.len())
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(len);
     out.extend_from_slice(&(batch.len() as u32).to_le_bytes());
     for r in batch {
         for id in [&r.user, &r.item] {
@@ -121,6 +125,23 @@ fn take_id(rest: &mut &[u8]) -> Result<String, String> {
         .map_err(|_| "an id that is not UTF-8".to_string())
 }
 
+/// Frames the concatenation of `parts` as one record, copying each part
+/// once.
+fn frame_all<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone, out: &mut Vec<u8>) {
+    let len: usize = parts.clone().map(<[u8]>::len).sum();
+    let start = out.len();
+    out.reserve(FRAME_LEN + len);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    let hash = xxh3_64(&out[start + FRAME_LEN..]);
+    out[start + 4..start + FRAME_LEN].copy_from_slice(&hash.to_le_bytes());
+}
+
+/// Frames one payload (the layout [`frame_all`] writes, spelled out).
+#[cfg(test)]
 fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&xxh3_64(payload).to_le_bytes());
@@ -386,7 +407,7 @@ impl LogWriter {
         replayed: &Replayed,
         pending: std::collections::BTreeMap<u64, SegmentStats>,
         gather: std::time::Duration,
-        apply: impl Fn(&[NewRating], u64) + Send + 'static,
+        apply: impl Fn(Vec<NewRating>, u64) + Send + 'static,
     ) -> anyhow::Result<LogWriter> {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = Arc::new(LogStats::default());
@@ -490,17 +511,13 @@ fn commit(
     active: &mut Active,
     buf: &mut Vec<u8>,
     shared: &LogStats,
-    apply: &impl Fn(&[NewRating], u64),
+    apply: &impl Fn(Vec<NewRating>, u64),
 ) -> Option<String> {
     use std::sync::atomic::Ordering::Relaxed;
     // The round is one record, so that a crash part-way through its write
     // leaves one torn last record.
-    let payload: Vec<u8> = round
-        .iter()
-        .flat_map(|a| a.payload.iter().copied())
-        .collect();
     buf.clear();
-    frame(&payload, buf);
+    frame_all(round.iter().map(|a| a.payload.as_slice()), buf);
     let written = active
         .file
         .write_all_at(buf, active.len)
@@ -518,7 +535,7 @@ fn commit(
                 s.ratings += ratings;
             });
             for a in round {
-                apply(&a.batch, active.number);
+                apply(a.batch, active.number);
                 let _ = a.done.send(Ok(()));
             }
             None
@@ -596,6 +613,25 @@ mod tests {
             frame(&encode(b), &mut out);
         }
         out
+    }
+
+    #[test]
+    fn a_round_framed_in_parts_is_one_record_of_their_concatenation() {
+        let parts = [encode(&batch(3)), encode(&batch(1)), encode(&batch(5))];
+        let mut whole = b"prefix".to_vec();
+        frame_all(parts.iter().map(Vec::as_slice), &mut whole);
+        let mut expected = b"prefix".to_vec();
+        frame(&parts.concat(), &mut expected);
+        assert_eq!(whole, expected);
+        assert_eq!(decode(&parts.concat()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn an_encoded_batch_takes_exactly_the_room_reserved_for_it() {
+        let b = batch(17);
+        let out = encode(&b);
+        assert_eq!(out.len(), out.capacity());
+        assert_eq!(decode(&out), Ok(vec![b]));
     }
 
     #[test]

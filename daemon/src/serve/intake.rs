@@ -12,12 +12,13 @@
 //!   folded against: they are kept in the log and become recommendable
 //!   after the next training round.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::ingest_log::{NewRating, MAX_ID_BYTES};
+use super::json_record::{Fields, JsonRecord, JsonRecords};
 use super::snapshot::Snapshot;
 
 /// The body formats `POST /v1/ratings` reads.
@@ -84,91 +85,127 @@ pub fn parse_batch(
 ) -> Result<Vec<NewRating>, BatchError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| BatchError::Body(format!("the body is not UTF-8: {e}")))?;
-    let parsed: Vec<Result<NewRating, String>> = match format {
+    let mut batch = Batch::new(range);
+    match format {
         BodyFormat::Json => {
-            let value: Value = serde_json::from_str(text)
-                .map_err(|e| BatchError::Body(format!("the body is not JSON: {e}")))?;
-            let Value::Array(items) = value else {
-                return Err(BatchError::Body(
+            let records = serde_json::from_str::<JsonRecords>(text).map_err(|e| {
+                BatchError::Body(if e.classify() == serde_json::error::Category::Data {
                     "the body must be a JSON array of {\"user\", \"item\", \"rating\"} objects"
-                        .into(),
-                ));
-            };
-            items.iter().map(from_json).collect()
+                        .into()
+                } else {
+                    format!("the body is not JSON: {e}")
+                })
+            })?;
+            batch.reserve(records.0.len());
+            for JsonRecord(record) in records.0 {
+                batch.push_json(record);
+            }
         }
-        BodyFormat::Ndjson => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                serde_json::from_str::<Value>(line)
-                    .map_err(|e| format!("not JSON: {e}"))
-                    .and_then(|v| from_json(&v))
-            })
-            .collect(),
+        BodyFormat::Ndjson => {
+            batch.reserve(text.len() / 32);
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                match serde_json::from_str::<JsonRecord>(line) {
+                    Ok(JsonRecord(record)) => batch.push_json(record),
+                    Err(e) => batch.refuse(format!("not JSON: {e}")),
+                }
+            }
+        }
         BodyFormat::Csv => {
+            batch.reserve(text.len() / 12);
             let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
-            if lines.peek().is_some_and(|l| {
-                l.split(',')
-                    .map(|f| f.trim().to_ascii_lowercase())
-                    .eq(["user", "item", "rating"])
-            }) {
+            if lines.peek().is_some_and(|l| is_csv_header(l)) {
                 lines.next();
             }
-            lines.map(from_csv).collect()
-        }
-    };
-    if parsed.is_empty() {
-        return Err(BatchError::Body("the body holds no ratings".into()));
-    }
-    let mut good = Vec::with_capacity(parsed.len());
-    let mut bad = Vec::new();
-    for (index, record) in parsed.into_iter().enumerate() {
-        match record.and_then(|r| check(r, range)) {
-            Ok(r) => good.push(r),
-            Err(error) => bad.push(RecordError { index, error }),
+            for line in lines {
+                match csv_fields(line) {
+                    Ok((user, item, value)) => batch.push(user.into(), item.into(), value),
+                    Err(e) => batch.refuse(e),
+                }
+            }
         }
     }
-    if bad.is_empty() {
-        Ok(good)
-    } else {
-        Err(BatchError::Records(bad))
+    batch.finish()
+}
+
+/// The records of a body as they are read: the good ones owned, the bad
+/// ones named by index.
+struct Batch {
+    range: Option<(f32, f32)>,
+    next: usize,
+    good: Vec<NewRating>,
+    bad: Vec<RecordError>,
+}
+
+impl Batch {
+    fn new(range: Option<(f32, f32)>) -> Batch {
+        Batch {
+            range,
+            next: 0,
+            good: Vec::new(),
+            bad: Vec::new(),
+        }
+    }
+
+    /// Room for about `records` more (an estimate from the body's size).
+    fn reserve(&mut self, records: usize) {
+        self.good.reserve(records);
+    }
+
+    fn push_json(&mut self, record: Result<Fields<'_>, String>) {
+        match record {
+            Ok(f) => self.push(f.user, f.item, f.value),
+            Err(e) => self.refuse(e),
+        }
+    }
+
+    /// Takes a record whose shape is right, if its values are.
+    fn push(&mut self, user: Cow<'_, str>, item: Cow<'_, str>, value: f32) {
+        match check(&user, &item, value, self.range) {
+            // Once the batch is refused, the good records are not kept.
+            Ok(()) if self.bad.is_empty() => {
+                self.good.push(NewRating {
+                    user: user.into_owned(),
+                    item: item.into_owned(),
+                    value,
+                });
+                self.next += 1;
+            }
+            Ok(()) => self.next += 1,
+            Err(e) => self.refuse(e),
+        }
+    }
+
+    fn refuse(&mut self, error: String) {
+        self.bad.push(RecordError {
+            index: self.next,
+            error,
+        });
+        self.next += 1;
+    }
+
+    fn finish(self) -> Result<Vec<NewRating>, BatchError> {
+        if self.next == 0 {
+            Err(BatchError::Body("the body holds no ratings".into()))
+        } else if self.bad.is_empty() {
+            Ok(self.good)
+        } else {
+            Err(BatchError::Records(self.bad))
+        }
     }
 }
 
-fn id_of(v: Option<&Value>, field: &str) -> Result<String, String> {
-    match v {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
-        Some(_) => Err(format!("\"{field}\" must be a string or an integer")),
-        None => Err(format!("\"{field}\" is missing")),
-    }
+/// Whether a CSV line is the header `user,item,rating` (any case, spaces
+/// around the names allowed).
+fn is_csv_header(line: &str) -> bool {
+    let mut names = line.split(',').map(str::trim);
+    ["user", "item", "rating"]
+        .iter()
+        .all(|want| names.next().is_some_and(|n| n.eq_ignore_ascii_case(want)))
+        && names.next().is_none()
 }
 
-fn from_json(v: &Value) -> Result<NewRating, String> {
-    let Value::Object(o) = v else {
-        return Err("not an object {\"user\", \"item\", \"rating\"}".into());
-    };
-    if let Some(extra) = o
-        .keys()
-        .find(|k| !["user", "item", "rating"].contains(&k.as_str()))
-    {
-        return Err(format!(
-            "unknown field {extra:?} (the fields are user, item, rating)"
-        ));
-    }
-    let value = match o.get("rating") {
-        Some(Value::Number(n)) => n.as_f64().map(|x| x as f32).unwrap_or(f32::NAN),
-        Some(_) => return Err("\"rating\" must be a number".into()),
-        None => return Err("\"rating\" is missing".into()),
-    };
-    Ok(NewRating {
-        user: id_of(o.get("user"), "user")?,
-        item: id_of(o.get("item"), "item")?,
-        value,
-    })
-}
-
-fn from_csv(line: &str) -> Result<NewRating, String> {
+/// The three fields of a CSV line, trimmed, borrowed from the line.
+fn csv_fields(line: &str) -> Result<(&str, &str, f32), String> {
     let mut fields = line.split(',').map(str::trim);
     let (Some(user), Some(item), Some(value), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
@@ -181,15 +218,11 @@ fn from_csv(line: &str) -> Result<NewRating, String> {
     let value: f32 = value
         .parse()
         .map_err(|_| format!("rating {value:?} is not a number"))?;
-    Ok(NewRating {
-        user: user.to_owned(),
-        item: item.to_owned(),
-        value,
-    })
+    Ok((user, item, value))
 }
 
-fn check(r: NewRating, range: Option<(f32, f32)>) -> Result<NewRating, String> {
-    for (what, id) in [("user", &r.user), ("item", &r.item)] {
+fn check(user: &str, item: &str, value: f32, range: Option<(f32, f32)>) -> Result<(), String> {
+    for (what, id) in [("user", user), ("item", item)] {
         if id.is_empty() {
             return Err(format!("empty {what} id"));
         }
@@ -197,18 +230,17 @@ fn check(r: NewRating, range: Option<(f32, f32)>) -> Result<NewRating, String> {
             return Err(format!("{what} id longer than {MAX_ID_BYTES} bytes"));
         }
     }
-    if !r.value.is_finite() {
-        return Err(format!("rating {} is not a finite number", r.value));
+    if !value.is_finite() {
+        return Err(format!("rating {value} is not a finite number"));
     }
     if let Some((lo, hi)) = range {
-        if !(lo..=hi).contains(&r.value) {
+        if !(lo..=hi).contains(&value) {
             return Err(format!(
-                "rating {} is outside the data's range {lo}..{hi}",
-                r.value
+                "rating {value} is outside the data's range {lo}..{hi}"
             ));
         }
     }
-    Ok(r)
+    Ok(())
 }
 
 /// The ratings accepted since the served data file was made, by user:
@@ -247,6 +279,17 @@ impl Overlay {
                     items.insert(r.item.clone(), (r.value, segment));
                 }
             }
+        }
+    }
+
+    /// Adds accepted ratings of log segment `segment`, in log order,
+    /// keeping their ids (as [`Overlay::apply`], without copying one).
+    pub fn take(&mut self, batch: Vec<NewRating>, segment: u64) {
+        for r in batch {
+            self.users
+                .entry(r.user)
+                .or_default()
+                .insert(r.item, (r.value, segment));
         }
     }
 
@@ -328,6 +371,193 @@ mod tests {
         assert_eq!(a[1].item, "9");
         assert_eq!(parse_batch(ndjson, BodyFormat::Ndjson, None).unwrap(), a);
         assert_eq!(parse_batch(csv, BodyFormat::Csv, None).unwrap(), a);
+    }
+
+    fn refused(body: &[u8], format: BodyFormat) -> Vec<RecordError> {
+        match parse_batch(body, format, Some((1.0, 5.0))) {
+            Err(BatchError::Records(bad)) => bad,
+            other => panic!("must be refused by record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn odd_but_valid_json_is_read() {
+        // Escaped and raw unicode ids, negative integer ids, whitespace
+        // everywhere, a repeated field taking its last value.
+        let body = " [ {\"user\" : \"\\u00e9l\\\"o\" , \"item\":\"\u{65e5}\u{672c}\", \"rating\": 4.5e0 } ,\n\
+                    {\"rating\":1,\"item\":-3,\"user\":18446744073709551615,\"rating\":2} ] ";
+        let got = parse_batch(body.as_bytes(), BodyFormat::Json, Some((1.0, 5.0))).unwrap();
+        assert_eq!(
+            got,
+            [
+                NewRating {
+                    user: "\u{e9}l\"o".into(),
+                    item: "\u{65e5}\u{672c}".into(),
+                    value: 4.5
+                },
+                NewRating {
+                    user: "18446744073709551615".into(),
+                    item: "-3".into(),
+                    value: 2.0
+                },
+            ]
+        );
+        let ndjson = body
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .replace("} ,", "}");
+        assert_eq!(
+            parse_batch(ndjson.as_bytes(), BodyFormat::Ndjson, None).unwrap(),
+            got
+        );
+    }
+
+    #[test]
+    fn every_misshapen_json_record_is_named() {
+        let body = br#"[1, "x", null, [1, {"user": 1}], {"user": {"a": [1]}, "item": "i", "rating": 3},
+            {"user": 1.5, "item": "i", "rating": 3}, {"user": "u", "item": true, "rating": 3},
+            {"user": "u", "item": "i", "rating": [3]}, {"zz": 1, "when": 2, "user": "u", "item": "i", "rating": 3},
+            {"user": "u", "item": "i"}, {"item": "i", "rating": 2}, {"user": "u", "rating": 2},
+            {"user": "u", "item": "i", "rating": 1e40}, {"user": "u", "item": "i", "rating": 3}]"#;
+        let bad = refused(body, BodyFormat::Json);
+        let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
+        let not_object = "not an object {\"user\", \"item\", \"rating\"}";
+        assert_eq!(
+            named,
+            [
+                (0, not_object),
+                (1, not_object),
+                (2, not_object),
+                (3, not_object),
+                (4, "\"user\" must be a string or an integer"),
+                (5, "\"user\" must be a string or an integer"),
+                (6, "\"item\" must be a string or an integer"),
+                (7, "\"rating\" must be a number"),
+                (
+                    8,
+                    "unknown field \"when\" (the fields are user, item, rating)"
+                ),
+                (9, "\"rating\" is missing"),
+                (10, "\"user\" is missing"),
+                (11, "\"item\" is missing"),
+                (12, "rating inf is not a finite number"),
+            ]
+        );
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        let body = format!(
+            r#"[{{"user":"{long}","item":"i","rating":3}},{{"user":"u","item":"{}","rating":3}}]"#,
+            &long[1..]
+        );
+        assert!(parse_batch(body.as_bytes(), BodyFormat::Json, None).is_err());
+        assert_eq!(refused(body.as_bytes(), BodyFormat::Json).len(), 1);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_array_of_json_is_refused_whole() {
+        for (body, says) in [
+            (&b"{\"user\":1}"[..], "must be a JSON array"),
+            (&b"\"text\""[..], "must be a JSON array"),
+            (&b"[{\"user\":1,"[..], "not JSON"),
+            (&b"[] []"[..], "not JSON"),
+            (&b""[..], "not JSON"),
+            (&b"[\"\xff\"]"[..], "not UTF-8"),
+        ] {
+            match parse_batch(body, BodyFormat::Json, None) {
+                Err(BatchError::Body(e)) => assert!(e.contains(says), "{e}"),
+                other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        let bad = refused(
+            b"{\"user\":1,\"item\":2,\"rating\":3}\n{\"user\":1,\n[]\n",
+            BodyFormat::Ndjson,
+        );
+        assert_eq!(bad.len(), 2);
+        assert!(bad[0].error.starts_with("not JSON"), "{}", bad[0].error);
+        assert_eq!((bad[0].index, bad[1].index), (1, 2));
+        assert!(
+            bad[1].error.starts_with("not an object"),
+            "{}",
+            bad[1].error
+        );
+    }
+
+    #[test]
+    fn odd_but_valid_csv_is_read_and_bad_lines_are_named() {
+        let body = "\u{feff}USER , Item,RATING\r\n\r\n  caf\u{e9} ,\u{65e5}, 4.5 \r\n\t7\t,9,1\n\n";
+        // A byte-order mark is part of the first field: this header is data.
+        assert_eq!(refused(body.as_bytes(), BodyFormat::Csv)[0].index, 0);
+        let body = &body[3..];
+        let got = parse_batch(body.as_bytes(), BodyFormat::Csv, Some((1.0, 5.0))).unwrap();
+        assert_eq!(
+            got,
+            [
+                NewRating {
+                    user: "caf\u{e9}".into(),
+                    item: "\u{65e5}".into(),
+                    value: 4.5
+                },
+                NewRating {
+                    user: "7".into(),
+                    item: "9".into(),
+                    value: 1.0
+                },
+            ]
+        );
+        let bad = refused(
+            b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n",
+            BodyFormat::Csv,
+        );
+        let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
+        assert_eq!(
+            named,
+            [
+                (1, "rating \"x\" is not a number"),
+                (
+                    2,
+                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
+                ),
+                (3, "empty user id"),
+                (
+                    4,
+                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
+                ),
+                (5, "rating 9 is outside the data's range 1..5"),
+                (6, "rating inf is not a finite number"),
+            ]
+        );
+    }
+
+    #[test]
+    fn taking_a_batch_keeps_the_same_ratings_as_applying_it() {
+        let r = |user: &str, item: &str, value: f32| NewRating {
+            user: user.into(),
+            item: item.into(),
+            value,
+        };
+        let batches = [
+            vec![r("a", "x", 1.0), r("b", "x", 2.0), r("a", "y", 3.0)],
+            vec![r("a", "x", 4.0), r("c", "z", 5.0)],
+        ];
+        let (mut applied, mut taken) = (Overlay::default(), Overlay::default());
+        for (segment, b) in batches.iter().enumerate() {
+            applied.apply(b, segment as u64);
+            taken.take(b.clone(), segment as u64);
+        }
+        for user in ["a", "b", "c", "d"] {
+            let sorted = |o: &Overlay| {
+                o.ratings_of(user).map(|mut v| {
+                    v.sort_by(|p, q| p.0.cmp(&q.0));
+                    v
+                })
+            };
+            assert_eq!(sorted(&applied), sorted(&taken), "{user}");
+        }
+        assert_eq!(
+            taken.users.get("a").unwrap().get("x"),
+            Some(&(4.0, 1)),
+            "a re-rated item keeps its latest value and segment"
+        );
     }
 
     #[test]

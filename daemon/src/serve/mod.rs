@@ -25,6 +25,7 @@ pub mod api;
 pub mod compaction;
 pub mod ingest_log;
 pub mod intake;
+mod json_record;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;
@@ -379,7 +380,7 @@ fn start_intake(
             applied
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .apply(batch, segment);
+                .take(batch, segment);
         },
     )?;
     let cut_at_start = replayed

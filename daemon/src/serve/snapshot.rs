@@ -185,6 +185,18 @@ impl Snapshot {
         self.data.item_index().get(id)
     }
 
+    /// How many of `ids` (sorted, distinct original user ids) the model
+    /// does not know.
+    pub fn unknown_users(&self, ids: &[&str]) -> usize {
+        self.data.user_index().count_missing(ids)
+    }
+
+    /// How many of `ids` (sorted, distinct original item ids) the model
+    /// does not know.
+    pub fn unknown_items(&self, ids: &[&str]) -> usize {
+        self.data.item_index().count_missing(ids)
+    }
+
     /// The prediction for original ids, with the fallbacks of
     /// `funkd predict` for unknown ones; clamped to the rating range.
     pub fn predict(&self, user: Option<usize>, item: Option<usize>) -> Prediction {
