@@ -17,7 +17,7 @@
 # Each part starts the service on a fresh copy of the model's directory
 # (WORK/run-SCALE, as benches/serve-load.sh makes it), so what one part
 # ingests does not slow the next. The round trains on --round-threads 1 at
-# the default nice (+10), on the service's CPUs.
+# the default --background-priority (idle), on the service's CPUs.
 #
 # Usage: benches/intake-load.sh [SCALE]          (default 1)
 # Env:   WORK (/tmp/funk-serve-load), DATA, DURATION (10s), CONNECTIONS
@@ -175,7 +175,7 @@ fi
 
 if [[ $parts == *" round "* ]]; then
     start_service
-    echo "== queries during a training round ($round_ratings new ratings, --round-epochs $round_epochs, --round-threads 1, nice +10, on the service's CPUs), $round_connections connections, $round_window windows"
+    echo "== queries during a training round ($round_ratings new ratings, --round-epochs $round_epochs, --round-threads 1, background priority, on the service's CPUs), $round_connections connections, $round_window windows"
     body="$work/round-$round_ratings.csv"
     python3 - "$body" "$round_ratings" "$users" "$items" <<'EOF'
 import random, sys

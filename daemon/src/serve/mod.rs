@@ -29,6 +29,7 @@ mod json_record;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;
+pub mod priority;
 pub mod reload;
 pub mod request;
 pub mod round;
@@ -79,7 +80,7 @@ with at least one rating waiting, or on POST /v1/train, the service closes the l
 (intake goes on in a new one), compacts the served data and the closed segments into a new rating
 file (DIR/rounds/round-N/data.funk), trains a run warm-started from the live model with its
 settings (at most --round-epochs, stopping early by validation as `funkd train` does, on
---round-threads threads at nice +--round-nice), publishes its best-validation epoch by
+--round-threads threads at --background-priority), publishes its best-validation epoch by
 replacing DIR/serving.json atomically, and swaps it in. The applied segments and the previous
 round's files are removed only after that. Killed at any moment, the next start serves the last
 published model and resumes an unfinished round: every acknowledged rating reaches the next
@@ -155,15 +156,11 @@ pub struct ServeArgs {
     /// Train only on POST /v1/train, never on the thresholds above.
     #[arg(long)]
     pub no_auto_rounds: bool,
-    /// Threads a round trains on. They run at a lower CPU priority than the
-    /// request threads (see --round-nice), so queries keep theirs.
+    /// Threads a round trains on. They run at --background-priority, so
+    /// queries keep the CPU.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub round_threads: u16,
-    /// How much lower the CPU priority of a round's threads is (nice, 0..19).
-    #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(i32).range(0..20))]
-    pub round_nice: i32,
     /// Most epochs a round trains (early stopping may end it sooner).
     #[arg(long, value_name = "N", default_value_t = crate::train::config::DEFAULT_WARM_EPOCHS,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -183,6 +180,16 @@ pub struct ServeArgs {
     /// Testing aid: a round pauses this long after each step and each stratum.
     #[arg(long, hide = true, default_value_t = 0)]
     pub round_step_delay_ms: u64,
+    /// CPU priority of background work: a training round (compaction,
+    /// training, checking the new data file), loading a hot-swapped
+    /// checkpoint, checking the data file's blocks after start-up. `idle`
+    /// (Linux's SCHED_IDLE): it runs only when queries leave the CPU free,
+    /// so they keep their latency; on a server saturated for long it gets
+    /// about 0.3 % of a core and a round or a swap takes that much longer.
+    /// `nice:N` (1..=19): normal class, N lower (queries wait behind its
+    /// time slices on a shared core). `normal`: as the queries.
+    #[arg(long, value_name = "idle|nice:N|normal", default_value = "idle")]
+    pub background_priority: priority::BackgroundPriority,
     /// Instruction set for the dot products (default: the best this CPU has).
     #[arg(long, value_name = "NAME")]
     pub isa: Option<String>,
@@ -191,6 +198,7 @@ pub struct ServeArgs {
 /// Runs `funkd serve` until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> Result<()> {
     let entered = Instant::now();
+    priority::choose(args.background_priority);
     let isa = choose_isa(args.isa.as_deref())?;
     if !args.dir.is_dir() {
         usage_bail!(
@@ -272,7 +280,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
             after_fraction: args.round_after_fraction,
             every: (args.round_every > 0).then(|| Duration::from_secs(args.round_every)),
             threads: usize::from(args.round_threads),
-            nice: args.round_nice,
             epochs: args.round_epochs,
             validation: args.round_validation,
             early_stop: args.round_early_stop,

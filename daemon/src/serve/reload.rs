@@ -1,5 +1,6 @@
 //! Hot swap: find a checkpoint newer than the one served, load and check it
-//! on a blocking thread (off the request path), and publish it with one
+//! on a thread of its own at background priority (off the request path,
+//! [`super::priority`]), and publish it with one
 //! atomic pointer swap. Requests in flight finish on the snapshot they
 //! started with; the old one is freed when the last of them lets go.
 //!
@@ -62,15 +63,27 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
     let current = state.current();
     let work_state = Arc::clone(state);
     let work_current = Arc::clone(&current);
-    let joined =
-        tokio::task::spawn_blocking(move || load_newer(&work_state, &work_current, trigger)).await;
-    let attempt = match joined {
-        Ok((attempt, refused)) => {
-            state.set_refused(refused);
-            attempt
-        }
+    // A thread of its own, not the blocking pool's: it runs at background
+    // priority, which a pool thread would keep for later work.
+    let (done, loaded) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("funkd-load".into())
+        .spawn(move || {
+            super::priority::enter_background("loading a checkpoint");
+            let _ = done.send(load_newer(&work_state, &work_current, trigger));
+        });
+    let attempt = match spawned {
         Err(e) => Attempt::Failed {
-            error: format!("the loading thread failed: {e}"),
+            error: format!("cannot start the loading thread: {e}"),
+        },
+        Ok(_) => match loaded.await {
+            Ok((attempt, refused)) => {
+                state.set_refused(refused);
+                attempt
+            }
+            Err(_) => Attempt::Failed {
+                error: "the loading thread failed (a bug)".to_string(),
+            },
         },
     };
     match attempt {

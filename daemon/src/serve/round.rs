@@ -8,7 +8,8 @@
 //!    rating file ([`super::compaction`], streaming);
 //! 3. trains a warm-started run from the live model on it, with the live
 //!    model's settings (same inputs and seed ⇒ the same bits), on
-//!    `--round-threads` threads at a lower CPU priority than the queries;
+//!    `--round-threads` threads at background priority (every step of a
+//!    round runs there: [`super::priority`]);
 //! 4. publishes the model by replacing `serving.json` atomically (the
 //!    commit), swaps it in, and only then removes the applied segments and
 //!    the previous round's files.
@@ -32,6 +33,7 @@ use serde::Serialize;
 use super::manifest::{
     recover, round_dir, stored, Manifest, Plan, Recovered, DATA_FILE_NAME, TRAIN_DIR_NAME,
 };
+use super::priority;
 use super::snapshot::{DataSource, Snapshot};
 use super::state::AppState;
 use crate::ratingfile::RatingFile;
@@ -55,8 +57,6 @@ pub struct RoundSettings {
     pub every: Option<Duration>,
     /// Training threads.
     pub threads: usize,
-    /// How much lower the training threads' CPU priority is (`nice`).
-    pub nice: i32,
     /// Epochs of a round.
     pub epochs: u32,
     /// Fraction of the train ratings held out for validation (0: none;
@@ -227,7 +227,9 @@ pub fn start(state: &Arc<AppState>) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("funkd-round".into())
         .spawn(move || {
-            lower_priority(worker.rounds.as_ref().map_or(0, |r| r.settings.nice));
+            // Compaction, training and the check of the new data file all
+            // run on this thread or on threads it starts, which inherit it.
+            priority::enter_background("the training round");
             while let Ok(why) = inbox.recv() {
                 let Some(rounds) = worker.rounds.as_ref() else {
                     break;
@@ -320,23 +322,6 @@ fn due(state: &AppState) -> Option<&'static str> {
         .every
         .filter(|every| since >= every.as_secs_f64())
         .map(|_| "time")
-}
-
-/// Lowers the calling thread's CPU priority by `nice` (Linux: threads it
-/// starts from then on inherit it). Failing to costs nothing but priority.
-fn lower_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    if nice > 0 {
-        // SAFETY: plain system calls on the calling thread's own id; no
-        // memory is passed.
-        unsafe {
-            let tid = libc::gettid();
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
-            let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, now + nice);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }
 
 /// Runs (or resumes) one round to its publish; returns the generation.
@@ -597,30 +582,5 @@ impl Reporter for RoundReporter<'_> {
                 r.validation_rmse = record.validation_rmse;
             })
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_round_thread_and_the_threads_it_starts_run_niced() {
-        let (own, child) = std::thread::spawn(|| {
-            // SAFETY: plain system calls about the calling thread.
-            let nice_now =
-                || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-            let before = nice_now();
-            lower_priority(3);
-            let own = nice_now() - before;
-            let child = std::thread::spawn(move || nice_now() - before)
-                .join()
-                .unwrap();
-            (own, child)
-        })
-        .join()
-        .unwrap();
-        assert_eq!((own, child), (3, 3));
     }
 }

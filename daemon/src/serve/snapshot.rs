@@ -124,20 +124,27 @@ impl Snapshot {
             DataSource::Given(path) => path.clone(),
             DataSource::Recorded => resolve_data(dir, None)?,
         };
-        let data = match previous {
+        let (data, new_data) = match previous {
             Some(prev)
                 if prev.data.identity() == loaded.data_identity
                     && prev.data.path() == data_path =>
             {
-                Arc::clone(&prev.data)
+                (Arc::clone(&prev.data), false)
             }
-            _ => {
-                let data = Arc::new(open_data(&data_path)?);
-                check_blocks_in_background(&data);
-                data
-            }
+            _ => (Arc::new(open_data(&data_path)?), true),
         };
         check_model_matches(&loaded, &data)?;
+        if new_data {
+            match previous {
+                // A swap to new data (a round's): checked whole here, on the
+                // loading thread, before it is served, so that no query
+                // pays for it.
+                Some(_) => data.check_all_blocks().with_context(|| {
+                    format!("the rating file {} is damaged", data_path.display())
+                })?,
+                None => check_blocks_in_background(&data),
+            }
+        }
         let written_unix = std::fs::metadata(&path)
             .and_then(|m| m.modified())
             .ok()
@@ -313,19 +320,19 @@ impl Snapshot {
 }
 
 /// Checks every block of `data` (checksums and records) on a thread of its
-/// own, right after load, so that queries find their blocks checked
+/// own, right after start-up, so that queries find their blocks checked
 /// instead of paying for it on the request path (at full scale a user
-/// band is about 37 MB to hash). It runs at normal priority: at the
-/// lowest, a service kept busy by queries would starve it, and the
-/// queries would pay for the checks after all. A query that reaches a
-/// block before the thread does checks it itself, as without this; a
-/// damaged block is reported here and refused to every query that needs
-/// it.
+/// band is about 37 MB to hash). It runs at background priority
+/// ([`super::priority`]): before load comes it has the CPU to itself (about
+/// a second at full scale). A query that reaches a block before the thread
+/// does checks it itself, as without this; a damaged block is reported
+/// here and refused to every query that needs it.
 fn check_blocks_in_background(data: &Arc<RatingFile>) {
     let data = Arc::clone(data);
     let spawned = std::thread::Builder::new()
         .name("funkd-check-blocks".into())
         .spawn(move || {
+            super::priority::enter_background("checking the rating file");
             if let Err(e) = data.check_all_blocks() {
                 eprintln!("funkd: error: {e}; queries of that band are refused");
             }
