@@ -3,6 +3,11 @@
 //! the same bits for any thread count, `kill -9` at any step of intake,
 //! compaction, training and publishing loses no acknowledged rating and
 //! counts none twice, and a failed log write is answered 503.
+//!
+//! The services here run their rounds at normal priority
+//! (`--background-priority normal`): these tests are about what a round
+//! does, and on a test host kept busy by the ingest clients an idle-class
+//! round would only take longer. `serve_priority.rs` tests the default.
 
 mod serve_support;
 
@@ -53,6 +58,8 @@ fn a_round_publishes_a_model_of_the_new_ratings_and_frees_what_it_replaces() {
         &t.dir,
         &[
             "--intake",
+            "--background-priority",
+            "normal",
             "--no-auto-rounds",
             "--round-epochs",
             "3",
@@ -166,7 +173,15 @@ fn a_round_publishes_a_model_of_the_new_ratings_and_frees_what_it_replaces() {
     assert!(t.dir.join("rounds/round-000002/data.funk").is_file());
     drop(server);
     // A restart serves the published model.
-    let server = Server::start(&t.dir, &["--intake", "--no-auto-rounds"]);
+    let server = Server::start(
+        &t.dir,
+        &[
+            "--intake",
+            "--no-auto-rounds",
+            "--background-priority",
+            "normal",
+        ],
+    );
     assert_eq!(
         server.ok("/v1/predict?user=second&item=new-item")["source"],
         "model"
@@ -190,7 +205,15 @@ fn model_bits(checkpoint: &Path) -> Vec<u32> {
 #[test]
 fn the_same_round_gives_the_same_bits_on_one_thread_or_two() {
     let t = trained(3);
-    let server = Server::start(&t.dir, &["--intake", "--no-auto-rounds"]);
+    let server = Server::start(
+        &t.dir,
+        &[
+            "--intake",
+            "--no-auto-rounds",
+            "--background-priority",
+            "normal",
+        ],
+    );
     let body: Vec<Value> = (0..40)
         .map(|n| json!({"user": format!("d{}", n % 7), "item": format!("{}", n % 13 + 1), "rating": 1 + n % 5}))
         .collect();
@@ -219,6 +242,8 @@ fn the_same_round_gives_the_same_bits_on_one_thread_or_two() {
             &dir,
             &[
                 "--intake",
+                "--background-priority",
+                "normal",
                 "--no-auto-rounds",
                 "--data",
                 t.data.to_str().unwrap(),
@@ -308,6 +333,8 @@ fn kill_9_at_any_step_of_a_round_loses_no_acknowledged_rating_and_counts_none_tw
     let base_train = data.train_count() as usize;
     let args = [
         "--intake",
+        "--background-priority",
+        "normal",
         "--round-after-ratings",
         "120",
         "--round-every",
@@ -470,6 +497,8 @@ fn a_log_write_that_fails_is_answered_503_and_takes_nothing() {
         "--listen",
         "127.0.0.1:0",
         "--intake",
+        "--background-priority",
+        "normal",
         "--no-auto-rounds",
     ]);
     // SAFETY: only async-signal-safe calls (signal, setrlimit) between
@@ -511,7 +540,15 @@ fn a_log_write_that_fails_is_answered_503_and_takes_nothing() {
     let again = json!([{"user": "s2", "item": "i", "rating": 4}]).to_string();
     assert_eq!(server.post("/v1/ratings", &again).0, 200);
     drop(server);
-    let server = Server::start(&t.dir, &["--intake", "--no-auto-rounds"]);
+    let server = Server::start(
+        &t.dir,
+        &[
+            "--intake",
+            "--no-auto-rounds",
+            "--background-priority",
+            "normal",
+        ],
+    );
     let intake = server.ok("/v1/status")["intake"].clone();
     assert_eq!(
         intake["ratings"], 2,
@@ -529,6 +566,8 @@ fn a_round_holds_out_a_validation_slice_stops_early_and_publishes_its_best_epoch
         &t.dir,
         &[
             "--intake",
+            "--background-priority",
+            "normal",
             "--no-auto-rounds",
             "--round-epochs",
             &epochs.to_string(),
