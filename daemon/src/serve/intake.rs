@@ -215,6 +215,14 @@ fn csv_fields(line: &str) -> Result<(&str, &str, f32), String> {
             line.split(',').count()
         ));
     };
+    if user.contains('"') || item.contains('"') {
+        // Read literally, a quoted id would become another id than the
+        // one meant (its quotes kept).
+        return Err(
+            "a quoted field: quoting is not supported in CSV bodies (send ids with commas or quotes as JSON or NDJSON)"
+                .into(),
+        );
+    }
     let value: f32 = value
         .parse()
         .map_err(|_| format!("rating {value:?} is not a number"))?;
@@ -482,6 +490,9 @@ mod tests {
         );
     }
 
+    /// The refusal of a quoted CSV field.
+    const QUOTED: &str = "a quoted field: quoting is not supported in CSV bodies (send ids with commas or quotes as JSON or NDJSON)";
+
     #[test]
     fn odd_but_valid_csv_is_read_and_bad_lines_are_named() {
         let body = "\u{feff}USER , Item,RATING\r\n\r\n  caf\u{e9} ,\u{65e5}, 4.5 \r\n\t7\t,9,1\n\n";
@@ -505,7 +516,7 @@ mod tests {
             ]
         );
         let bad = refused(
-            b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n",
+            b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n\"u\",i,3\nu,\"i\",3\n",
             BodyFormat::Csv,
         );
         let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
@@ -524,6 +535,8 @@ mod tests {
                 ),
                 (5, "rating 9 is outside the data's range 1..5"),
                 (6, "rating inf is not a finite number"),
+                (7, QUOTED),
+                (8, QUOTED),
             ]
         );
     }
