@@ -44,6 +44,14 @@ fn post_train(server: &Server) -> (u16, Value) {
     server.post("/v1/train", "")
 }
 
+/// A service taking ratings, with rounds only on request.
+const INTAKE: &[&str] = &[
+    "--intake",
+    "--no-auto-rounds",
+    "--background-priority",
+    "normal",
+];
+
 fn generation(server: &Server) -> u64 {
     server.ok("/v1/status")["rounds"]["generation"]
         .as_u64()
@@ -173,15 +181,7 @@ fn a_round_publishes_a_model_of_the_new_ratings_and_frees_what_it_replaces() {
     assert!(t.dir.join("rounds/round-000002/data.funk").is_file());
     drop(server);
     // A restart serves the published model.
-    let server = Server::start(
-        &t.dir,
-        &[
-            "--intake",
-            "--no-auto-rounds",
-            "--background-priority",
-            "normal",
-        ],
-    );
+    let server = Server::start(&t.dir, INTAKE);
     assert_eq!(
         server.ok("/v1/predict?user=second&item=new-item")["source"],
         "model"
@@ -205,15 +205,7 @@ fn model_bits(checkpoint: &Path) -> Vec<u32> {
 #[test]
 fn the_same_round_gives_the_same_bits_on_one_thread_or_two() {
     let t = trained(3);
-    let server = Server::start(
-        &t.dir,
-        &[
-            "--intake",
-            "--no-auto-rounds",
-            "--background-priority",
-            "normal",
-        ],
-    );
+    let server = Server::start(&t.dir, INTAKE);
     let body: Vec<Value> = (0..40)
         .map(|n| json!({"user": format!("d{}", n % 7), "item": format!("{}", n % 13 + 1), "rating": 1 + n % 5}))
         .collect();
@@ -540,15 +532,7 @@ fn a_log_write_that_fails_is_answered_503_and_takes_nothing() {
     let again = json!([{"user": "s2", "item": "i", "rating": 4}]).to_string();
     assert_eq!(server.post("/v1/ratings", &again).0, 200);
     drop(server);
-    let server = Server::start(
-        &t.dir,
-        &[
-            "--intake",
-            "--no-auto-rounds",
-            "--background-priority",
-            "normal",
-        ],
-    );
+    let server = Server::start(&t.dir, INTAKE);
     let intake = server.ok("/v1/status")["intake"].clone();
     assert_eq!(
         intake["ratings"], 2,
