@@ -46,19 +46,8 @@ port="${PORT:-18182}"
 parts=" ${PARTS:-bulk single round} "
 host="http://127.0.0.1:$port"
 
-server_pin=()
-wrk_pin=()
-if [ "${PIN:-1}" != 0 ]; then
-    server_pin=(taskset -c "${SERVER_CPUS:-1}")
-    wrk_pin=(taskset -c "${WRK_CPUS:-0}")
-fi
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-if [ -n "${FUNKD:-}" ]; then
-    funkd="$FUNKD"
-else
-    cargo build --release -q -p funkd
-    funkd="$PWD/target/release/funkd"
-fi
+# shellcheck source=benches/load-common.sh
+source benches/load-common.sh
 run="$work/run-$scale"
 ls "$run"/ckpt-*.funkckpt >/dev/null 2>&1 \
     || { echo "no model in $run: run benches/serve-load.sh $scale first" >&2; exit 2; }

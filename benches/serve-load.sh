@@ -48,20 +48,8 @@ recs="${RECS:-15}"
 steps=" ${STEPS:-predict recommend mixed inproc swap memory} "
 host="http://127.0.0.1:$port"
 
-server_pin=()
-wrk_pin=()
-if [ "${PIN:-1}" != 0 ]; then
-    server_pin=(taskset -c "${SERVER_CPUS:-1}")
-    wrk_pin=(taskset -c "${WRK_CPUS:-0}")
-fi
-
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-if [ -n "${FUNKD:-}" ]; then
-    funkd="$FUNKD"
-else
-    cargo build --release -q -p funkd
-    funkd="$PWD/target/release/funkd"
-fi
+# shellcheck source=benches/load-common.sh
+source benches/load-common.sh
 mkdir -p "$work"
 data="${DATA:-$work/data-$scale.funk}"
 run="$work/run-$scale"
