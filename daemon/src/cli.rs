@@ -1,5 +1,7 @@
 //! The command line: clap derive structs for every subcommand. Each
 //! subcommand's options live next to its code; this module only lists them.
+//! The one command that sits above the service, `funkd compact`, prints
+//! here ([`compact`]): the commands' layer lies below the service's.
 
 use std::any::TypeId;
 use std::str::FromStr;
@@ -7,6 +9,8 @@ use std::str::FromStr;
 use clap::{Arg, Command as ClapCommand, Parser, Subcommand};
 
 use crate::commands;
+
+pub mod compact;
 
 /// funkd — learn low-rank models of huge sparse rating matrices (Simon
 /// Funk's stochastic "SVD"), fast, deterministic and crash-safe.
@@ -119,7 +123,7 @@ impl Cli {
             Command::Inspect(a) => commands::inspect::run(a),
             Command::Train(a) => commands::train::run(a),
             Command::Serve(a) => crate::serve::run(a),
-            Command::Compact(a) => crate::compact::run(a),
+            Command::Compact(a) => compact::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Predict(a) => commands::predict::run(a),
             Command::Recommend(a) => commands::recommend::run(a),

@@ -1,7 +1,8 @@
 //! Compaction: a served directory's rating file plus the ratings its
 //! ingest log took in → a new rating file, ready for a warm-started
 //! training round. The service's training rounds do this themselves
-//! ([`crate::serve::round`]); `funkd compact` does it by hand.
+//! ([`crate::serve::round`]); `funkd compact` ([`crate::cli::compact`],
+//! which prints what [`compact`] returns) does it by hand.
 //!
 //! The new file holds every user and item of the old one (its id maps
 //! extend the old ones, matched by original id), the users and items the
@@ -95,24 +96,4 @@ pub fn compact(dir: &Path, data: Option<&Path>, out: &Path) -> anyhow::Result<Co
     numbers.sort_unstable();
     let (first, last) = (numbers[0], numbers[numbers.len() - 1]);
     compact_segments(&base, dir, (first, last), out)
-}
-
-/// Runs `funkd compact`.
-pub fn run(args: CompactArgs) -> anyhow::Result<()> {
-    let counts = compact(&args.dir, args.data.as_deref(), &args.out)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&counts)?);
-    } else {
-        println!(
-            "wrote {}: {} train + {} test ratings; from the log {} ratings ({} replacing earlier ones), {} new users, {} new items",
-            args.out.display(),
-            counts.train,
-            counts.test,
-            counts.log_ratings,
-            counts.replaced,
-            counts.new_users,
-            counts.new_items
-        );
-    }
-    Ok(())
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::commands::context::{choose_isa, clamp_range};
 use crate::gen::{generate_with, GenConfig};
-use crate::model::Model;
 use crate::ratingfile::RatingFile;
 use crate::report::Stderr;
 use crate::train::{train, TrainConfig, TrainSummary};
-use crate::trained::load_checked_model;
+use crate::trained::recommend::{recommend, RecommendConfig};
+use crate::trained::{load_checked_model, ModelWithData};
 
 /// Options of `funkd demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -72,7 +73,8 @@ pub struct DemoReport {
     pub ratio_to_noise_floor: Option<f64>,
     /// The user the top-10 is for (external id).
     pub user: String,
-    /// The top-10 unrated items for that user.
+    /// The ten items that user rated in neither split that the model
+    /// scores highest, best first (what `funkd recommend` answers).
     pub top10: Vec<Recommendation>,
 }
 
@@ -138,9 +140,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
     let summary = train(&data, &config, &checkpoint_dir, &reporter)?;
 
-    let loaded = load_checked_model(&checkpoint_dir, &reporter)?;
+    let trained = ModelWithData {
+        loaded: load_checked_model(&checkpoint_dir, &reporter)?,
+        data,
+    };
     let user = 0usize;
-    let top10 = top_unrated(&loaded.model, &data, user, 10)?;
+    let top10 = top_unrated(&trained, user, 10)?;
+    let ModelWithData { data, loaded } = trained;
     let report = DemoReport {
         data: data_path.clone(),
         checkpoint_dir: checkpoint_dir.clone(),
@@ -162,45 +168,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `n` best-scoring items that `user` (internal id) has not rated in
-/// the train split, best first (ties to the lower id).
+/// The `n` best-scoring items that `user` (internal id) rated in neither
+/// split, best first, found as `funkd recommend` finds them.
 fn top_unrated(
-    model: &Model,
-    data: &RatingFile,
+    trained: &ModelWithData,
     user: usize,
     n: usize,
 ) -> anyhow::Result<Vec<Recommendation>> {
-    let mut rated = vec![false; data.items()];
-    let grid = data.grid();
-    if let Some(ub) = (0..grid).find(|&b| data.user_band(b).contains(&user)) {
-        let local = (user - data.user_band(ub).start) as u32;
-        for ib in 0..grid {
-            let offset = data.item_band(ib).start;
-            for r in data
-                .checked_train_records(ub, ib)?
-                .iter()
-                .filter(|r| r.user == local)
-            {
-                if let Some(flag) = rated.get_mut(offset + r.item as usize) {
-                    *flag = true;
-                }
-            }
-        }
-    }
-    let (lo, hi) = data
-        .rating_range()
-        .unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
-    let mut scored: Vec<(usize, f32)> = (0..model.items())
-        .filter(|&i| !rated[i])
-        .map(|i| (i, model.predict(user, i)))
-        .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(scored
+    let config = RecommendConfig {
+        user,
+        top: n,
+        include_rated: false,
+        isa: choose_isa(None)?,
+    };
+    let range = clamp_range(&trained.data, false);
+    Ok(recommend(trained, &config)?
+        .top
         .into_iter()
-        .take(n)
-        .map(|(i, s)| Recommendation {
-            item: data.item_id(i).to_string(),
-            score: s.clamp(lo, hi),
+        .map(|s| Recommendation {
+            item: trained.data.item_id(s.item).to_string(),
+            score: funk_kernel::clamp(s.score, range),
         })
         .collect())
 }
