@@ -87,7 +87,8 @@ def train(
     that never stopped; options that disagree with it are refused, a
     larger ``epochs`` trains on); ``fresh=True`` moves the old run aside
     and starts over. Without ``checkpoint_dir`` the run lives in a
-    temporary directory removed with the model.
+    temporary directory (under ``$TMPDIR``) removed with the model, or
+    as soon as training fails.
 
     Training releases the GIL. Ctrl-C (KeyboardInterrupt) stops it after
     the blocks in flight, with a checkpoint to resume from, and is raised
@@ -105,59 +106,67 @@ def train(
     if checkpoint_dir is None:
         if fresh:
             raise UsageError("fresh=True is for a checkpoint_dir that holds a run")
+        # Under $TMPDIR; removed with the model, or at once if training fails.
         keep_alive = tempfile.TemporaryDirectory(prefix="funk-run-")
         run_dir = keep_alive.name
     else:
         run_dir = os.fspath(checkpoint_dir)
-    from_file = isinstance(data, (str, os.PathLike))
-    new_file = None
-    if from_file:
-        building = {"test": test, "columns": columns, "rating_range": rating_range,
-                    "test_fraction": test_fraction, "grid": grid}
-        given = [k for k, v in building.items() if v is not None]
-        if duplicates != "keep-last":
-            given.append("duplicates")
-        if split_seed != 1:
-            given.append("split_seed")
-        if given:
-            raise UsageError(
-                f"{', '.join(given)}: only for ratings given as arrays or a DataFrame; "
-                f"the rating file {os.fspath(data)} holds its split already "
-                "(funkd import sets it)")
-        data_path = os.fspath(data)
-    else:
-        if test is not None and test_fraction:
-            raise UsageError("test= and test_fraction= both choose the test split: give only one")
-        train_columns = _data.columns_of(data, columns, "data")
-        test_columns = None if test is None else _data.columns_of(test, columns, "test")
-        if fresh:
-            # The data file is written into the new run, not the old one.
-            _funk.move_aside(run_dir, verbose)
-            fresh = False
-        data_path, created = _data.write(
-            run_dir, train_columns, test_columns, rating_range=rating_range,
-            duplicates=duplicates, test_fraction=test_fraction or 0.0,
-            seed=split_seed, grid=grid, durable=keep_alive is None)
-        new_file = data_path if created else None
-    options = {
-        "factors": factors, "epochs": epochs, "threads": threads, "seed": seed,
-        "method": method, "plain": plain, "learning_rate": learning_rate,
-        "schedule": schedule, "decay": decay, "reg": reg, "reg_bias": reg_bias,
-        "reg_row": reg_row, "validation": validation,
-        "checkpoint_every_secs": checkpoint_every_secs,
-        "checkpoint_every_epochs": checkpoint_every_epochs, "keep": keep,
-        "early_stop": early_stop, "max_backoffs": max_backoffs, "isa": isa,
-        "fresh": fresh, "verbose": verbose, "stratum_delay_ms": _stratum_delay_ms,
-    }
     try:
-        summary = json.loads(_funk.train(os.path.abspath(data_path), run_dir, options, progress))
-    except UsageError:
-        # Refused before training: a data file this call added is not kept.
-        if new_file is not None and os.path.exists(new_file):
-            os.remove(new_file)
+        from_file = isinstance(data, (str, os.PathLike))
+        new_file = None
+        if from_file:
+            building = {"test": test, "columns": columns, "rating_range": rating_range,
+                        "test_fraction": test_fraction, "grid": grid}
+            given = [k for k, v in building.items() if v is not None]
+            if duplicates != "keep-last":
+                given.append("duplicates")
+            if split_seed != 1:
+                given.append("split_seed")
+            if given:
+                raise UsageError(
+                    f"{', '.join(given)}: only for ratings given as arrays or a DataFrame; "
+                    f"the rating file {os.fspath(data)} holds its split already "
+                    "(funkd import sets it)")
+            data_path = os.fspath(data)
+        else:
+            if test is not None and test_fraction:
+                raise UsageError("test= and test_fraction= both choose the test split: give only one")
+            train_columns = _data.columns_of(data, columns, "data")
+            test_columns = None if test is None else _data.columns_of(test, columns, "test")
+            if fresh:
+                # The data file is written into the new run, not the old one.
+                _funk.move_aside(run_dir, verbose)
+                fresh = False
+            data_path, created = _data.write(
+                run_dir, train_columns, test_columns, rating_range=rating_range,
+                duplicates=duplicates, test_fraction=test_fraction or 0.0,
+                seed=split_seed, grid=grid, durable=keep_alive is None)
+            new_file = data_path if created else None
+        options = {
+            "factors": factors, "epochs": epochs, "threads": threads, "seed": seed,
+            "method": method, "plain": plain, "learning_rate": learning_rate,
+            "schedule": schedule, "decay": decay, "reg": reg, "reg_bias": reg_bias,
+            "reg_row": reg_row, "validation": validation,
+            "checkpoint_every_secs": checkpoint_every_secs,
+            "checkpoint_every_epochs": checkpoint_every_epochs, "keep": keep,
+            "early_stop": early_stop, "max_backoffs": max_backoffs, "isa": isa,
+            "fresh": fresh, "verbose": verbose, "stratum_delay_ms": _stratum_delay_ms,
+        }
+        try:
+            summary = json.loads(_funk.train(os.path.abspath(data_path), run_dir, options, progress))
+        except UsageError:
+            # Refused before training: a data file this call added is not kept.
+            if new_file is not None and os.path.exists(new_file):
+                os.remove(new_file)
+            raise
+        raw = _funk.RawModel.load(run_dir, os.path.abspath(data_path))
+        return Model(raw, summary=summary, keep_alive=keep_alive)
+    except BaseException:
+        # A temporary run that failed goes now, not whenever the exception
+        # (whose traceback holds this frame, and so the directory) is let go.
+        if keep_alive is not None:
+            keep_alive.cleanup()
         raise
-    raw = _funk.RawModel.load(run_dir, os.path.abspath(data_path))
-    return Model(raw, summary=summary, keep_alive=keep_alive)
 
 
 def defaults(data: PathLike) -> Dict[str, Any]:
