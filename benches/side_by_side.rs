@@ -160,8 +160,12 @@ fn parse_cells(s: &str) -> Result<Vec<(usize, usize)>> {
                 .trim()
                 .split_once('x')
                 .with_context(|| format!("--cells: {cell:?} is not KxT (e.g. 32x1)"))?;
-            let k = k.parse().with_context(|| format!("--cells: bad K in {cell:?}"))?;
-            let t = t.parse().with_context(|| format!("--cells: bad threads in {cell:?}"))?;
+            let k = k
+                .parse()
+                .with_context(|| format!("--cells: bad K in {cell:?}"))?;
+            let t = t
+                .parse()
+                .with_context(|| format!("--cells: bad threads in {cell:?}"))?;
             if k == 0 || t == 0 {
                 bail!("--cells: K and threads must be positive in {cell:?}");
             }
@@ -534,14 +538,19 @@ fn measure_group(
         measure("LIBMF", "__worker-libmf", &w, cpus)?
     };
     let mut order = plan.variants.clone();
-    if rep % 2 == 0 {
+    if rep.is_multiple_of(2) {
         order.reverse();
     }
     let mut funkd = Vec::new();
     if plan.only.as_deref() != Some("libmf") {
         for v in &order {
             let label = format!("funkd {} {}", v.model.name(), v.isa);
-            funkd.push(measure(&label, "__worker-funk", &args(v.model, &v.isa), cpus)?);
+            funkd.push(measure(
+                &label,
+                "__worker-funk",
+                &args(v.model, &v.isa),
+                cpus,
+            )?);
         }
     }
     let mut group = context.clone();

@@ -179,31 +179,45 @@ fn time_to_libmf_rmse(row: &Row) -> String {
     }
 }
 
+/// `x` with `decimals` decimals, or "—" when it was not measured (NaN).
+fn cell(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        "—".to_string()
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
 fn format_row(row: &Row) -> String {
     let funk = || row.pairs.iter().map(|p| p.0);
     let libmf = || row.pairs.iter().filter_map(|p| p.1);
     let ratios = ratios(row);
-    let per_rep: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    format!(
-        "| {} | {} | {} | {:.1} | {:.1} | {:.2}× | {} | {:.1} | {:.4} | {:.4} | {} | {:.1} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
-        row.k,
-        row.threads,
-        row.isa,
-        field(funk(), "updates_per_sec") / 1e6,
-        field(libmf(), "updates_per_sec") / 1e6,
-        median(ratios),
+    let per_rep: Vec<String> = ratios.iter().map(|&r| cell(r, 2)).collect();
+    let ratio = median(ratios);
+    let cells = [
+        row.k.to_string(),
+        row.threads.to_string(),
+        row.isa.clone(),
+        cell(field(funk(), "updates_per_sec") / 1e6, 1),
+        cell(field(libmf(), "updates_per_sec") / 1e6, 1),
+        if ratio.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{ratio:.2}×")
+        },
         per_rep.join(", "),
-        field(funk(), "window_updates_per_sec") / 1e6,
-        field(funk(), "test_rmse"),
-        field(libmf(), "test_rmse"),
+        cell(field(funk(), "window_updates_per_sec") / 1e6, 1),
+        cell(field(funk(), "test_rmse"), 4),
+        cell(field(libmf(), "test_rmse"), 4),
         time_to_libmf_rmse(row),
-        field(libmf(), "tta_secs"),
-        field(funk(), "startup_secs"),
-        field(libmf(), "startup_secs"),
-        field(funk(), "peak_rss_mib"),
-        field(libmf(), "peak_rss_mib"),
-        row.pairs.len(),
-    )
+        cell(field(libmf(), "tta_secs"), 1),
+        cell(field(funk(), "startup_secs"), 2),
+        cell(field(libmf(), "startup_secs"), 2),
+        cell(field(funk(), "peak_rss_mib"), 0),
+        cell(field(libmf(), "peak_rss_mib"), 0),
+        row.pairs.len().to_string(),
+    ];
+    format!("| {} |", cells.join(" | "))
 }
 
 /// The test RMSE per epoch of each row's first pair (LIBMF's only when it

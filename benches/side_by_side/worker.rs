@@ -230,7 +230,11 @@ pub fn libmf(args: &[String]) -> Result<()> {
         );
     }
     // NaN, not a negative or infinite rate, when it cannot be measured.
-    let rate = if per_epoch > 0.0 { n / per_epoch } else { f64::NAN };
+    let rate = if per_epoch > 0.0 {
+        n / per_epoch
+    } else {
+        f64::NAN
+    };
     let test_rmse = model.rmse(&test).map_err(|e| anyhow!("{e:?}"))?;
 
     if w.curves {
