@@ -1,34 +1,45 @@
 //! funkd and LIBMF side by side on the same ratings, in one run.
 //!
 //! ```text
-//! benches/side-by-side.sh [--scale 0.1 | --data FILE] [--factors 32,128]
-//!                         [--threads 1,2] [--epochs 20] [--reps 3] [--curves]
-//!                         [--cpus 1,0] [--like-libmf]
+//! benches/side-by-side.sh [--scale 0.1 | --data FILE]
+//!                         [--factors 32,128] [--threads 1,2] [--cells 32x1,128x2]
+//!                         [--variants defaults,like] [--like-libmf] [--isa avx512,avx2]
+//!                         [--epochs 20] [--reps 3] [--first-rep 1] [--curves]
+//!                         [--cpus 1,0] [--only funk|libmf] [--raw-out FILE]
+//! benches/side-by-side.sh --summarize FILE [--curves]
 //! ```
 //!
 //! (the script builds LIBMF with `CXXFLAGS=-march=native`, i.e. with AVX,
-//! and runs `cargo bench --bench side_by_side -- …`).
+//! and runs `cargo bench --bench side_by_side -- …`; `--help` explains
+//! every option).
 //!
 //! Every measurement runs in a child process of its own (this binary run
 //! again in a worker mode), so that each one's peak resident memory is its
-//! own (`wait4`'s `ru_maxrss`). For each K × threads the two systems run
-//! interleaved, `--reps` times, and the medians are compared; the ratio
-//! column is the median of the per-repetition ratios (each funkd run
-//! against the LIBMF run right after it), which a host whose speed drifts
-//! from minute to minute disturbs least. With `--cpus LIST` a T-thread
-//! measurement of either system is pinned to the first T CPUs of LIST, so
-//! both run on the same cores (on a VM whose virtual CPUs differ in speed,
-//! an unpinned run's rate depends on where the scheduler put it).
+//! own (`wait4`'s `ru_maxrss`). For each K × threads (a *cell*) and each
+//! repetition, LIBMF trains first, then every funkd variant (a model —
+//! funkd's defaults or LIBMF's — on an ISA), their order reversed in every
+//! other repetition. Each variant's ratio is the median over repetitions
+//! of its run ÷ the LIBMF run of the same repetition, which a host whose
+//! speed drifts from minute to minute disturbs least. With `--cpus LIST`
+//! a T-thread measurement of either system is pinned to the first T CPUs
+//! of LIST, so both run on the same cores (on a VM whose virtual CPUs
+//! differ in speed, an unpinned run's rate depends on where the scheduler
+//! put it).
+//!
+//! A long series can be split into short calls: `--cells 128x1 --reps 1
+//! --first-rep 2 --raw-out raw.jsonl` measures one repetition of one cell
+//! and appends it to `raw.jsonl` (one JSON line per cell × repetition);
+//! `--summarize raw.jsonl` prints the tables of everything appended.
 //!
 //! - **funkd**: `funkd::train::train` on the memory-mapped file with its
 //!   defaults (biased model, its own schedule) and the given K, threads,
-//!   epochs; with `--like-libmf`, LIBMF's model instead (plain p·q, no
-//!   biases, the adaptive schedule, η 0.1, λ 0.1). Its updates/s are by
-//!   the wall clock: updates over the seconds from the start of the first
-//!   epoch to the end of the last, everything each epoch does included
-//!   (evaluation, the checkpoint, …); the rate inside the training windows
-//!   alone is shown as a diagnostic. Start-up is the time from opening the
-//!   file to the first update.
+//!   epochs; with `--variants like` (or `--like-libmf`), LIBMF's model
+//!   instead (plain p·q, no biases, the adaptive schedule, η 0.1, λ 0.1).
+//!   Its updates/s are by the wall clock: updates over the seconds from
+//!   the start of the first epoch to the end of the last, everything each
+//!   epoch does included (evaluation, the checkpoint, …); the rate inside
+//!   the training windows alone is shown as a diagnostic. Start-up is the
+//!   time from opening the file to the first update.
 //! - **LIBMF** (through the `libmf` crate): the same training ratings
 //!   copied into a `libmf::Matrix` (global internal ids), its defaults
 //!   (η 0.1, λ_p2 = λ_q2 = 0.1, 20 bins, no biases) and the given K,
@@ -47,28 +58,88 @@
 //! This is a measurement program, not a test: it asserts nothing and prints
 //! what it measured.
 
+#[path = "side_by_side/summary.rs"]
+mod summary;
+#[path = "side_by_side/worker.rs"]
+mod worker;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use funk::daemon::ratingfile::RatingFile;
+use worker::{Model, WorkerArgs, AUTO_ISA};
 
-/// What one parent invocation measures.
+const USAGE: &str = "\
+funkd and LIBMF side by side on the same ratings.
+
+usage: benches/side-by-side.sh [OPTIONS]
+       benches/side-by-side.sh --summarize FILE [--curves]
+
+What to train on:
+  --data FILE          a .funk rating file
+  --scale S            or a Netflix-shaped set generated at scale S (default 0.1)
+  --epochs E           epochs (LIBMF: iterations) per run (default 20)
+
+Which cells (K x threads):
+  --factors LIST       K values, e.g. 32,128 (default 32,128)
+  --threads LIST       thread counts, e.g. 1,2 (default 1,2)
+  --cells LIST         explicit cells instead, e.g. 32x1,128x2
+
+Which funkd runs each LIBMF run is paired with (every model on every ISA):
+  --variants LIST      defaults (funkd's own model) and/or like (LIBMF's
+                       model: plain, adaptive schedule, eta 0.1, lambda 0.1);
+                       default: defaults
+  --like-libmf         the same as --variants like
+  --isa LIST           funkd's instruction sets, e.g. avx512,avx2
+                       (default: the best this CPU has)
+
+How:
+  --reps N             repetitions of every cell (default 3)
+  --first-rep N        number of the first repetition (default 1); the funkd
+                       variants run in reverse order in even-numbered ones
+  --cpus LIST          pin a T-thread run to the first T CPUs listed
+  --curves             also print test RMSE per epoch (costs LIBMF a third fit)
+  --only funk|libmf    run one system only (no ratios)
+  --raw-out FILE       append one JSON line per cell and repetition to FILE
+
+  --summarize FILE     print the tables of the raw lines in FILE, measure nothing
+  --help               this text
+
+Rates are updates per second by the wall clock (funkd: over its whole
+training phase; LIBMF: differential between a 1- and an E-iteration fit);
+ratio = median over repetitions of funkd / LIBMF of the same repetition.
+";
+
+/// One funkd configuration measured against each LIBMF run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Variant {
+    model: Model,
+    /// An ISA name, or [`AUTO_ISA`].
+    isa: String,
+}
+
+/// What one parent invocation measures (or summarizes).
 #[derive(Debug, Clone)]
 struct Plan {
     data: Option<PathBuf>,
     scale: f64,
-    factors: Vec<usize>,
-    threads: Vec<usize>,
+    /// (K, threads) pairs, in order.
+    cells: Vec<(usize, usize)>,
     epochs: u32,
     reps: usize,
+    /// The number of the first repetition (1-based).
+    first_rep: usize,
     curves: bool,
     only: Option<String>,
     cpus: Option<Vec<usize>>,
-    like_libmf: bool,
+    variants: Vec<Variant>,
+    raw_out: Option<PathBuf>,
+    summarize: Option<PathBuf>,
 }
 
 fn parse_list(s: &str) -> Result<Vec<usize>> {
@@ -76,23 +147,86 @@ fn parse_list(s: &str) -> Result<Vec<usize>> {
         .map(|x| {
             x.trim()
                 .parse::<usize>()
-                .with_context(|| format!("bad number {x:?}"))
+                .with_context(|| format!("bad number {x:?} in {s:?}"))
         })
         .collect()
 }
 
-fn parse_plan(args: &[String]) -> Result<Plan> {
+/// Cells written `KxT`, comma-separated: `32x1,128x2`.
+fn parse_cells(s: &str) -> Result<Vec<(usize, usize)>> {
+    s.split(',')
+        .map(|cell| {
+            let (k, t) = cell
+                .trim()
+                .split_once('x')
+                .with_context(|| format!("--cells: {cell:?} is not KxT (e.g. 32x1)"))?;
+            let k = k
+                .parse()
+                .with_context(|| format!("--cells: bad K in {cell:?}"))?;
+            let t = t
+                .parse()
+                .with_context(|| format!("--cells: bad threads in {cell:?}"))?;
+            if k == 0 || t == 0 {
+                bail!("--cells: K and threads must be positive in {cell:?}");
+            }
+            Ok((k, t))
+        })
+        .collect()
+}
+
+/// ISA names, each known and available on this CPU (or `auto`).
+fn parse_isas(s: &str) -> Result<Vec<String>> {
+    s.split(',')
+        .map(|name| {
+            let name = name.trim();
+            if name != AUTO_ISA && funk_kernel::Isa::from_name(name).is_none() {
+                let available: Vec<&str> = funk_kernel::Isa::available()
+                    .iter()
+                    .map(|i| i.name())
+                    .collect();
+                bail!(
+                    "--isa {name}: unknown or not available on this CPU (available: {})",
+                    available.join(", ")
+                );
+            }
+            Ok(name.to_string())
+        })
+        .collect()
+}
+
+/// Every model on every ISA, models outermost.
+fn variants(models: &[Model], isas: &[String]) -> Vec<Variant> {
+    models
+        .iter()
+        .flat_map(|&model| {
+            isas.iter().map(move |isa| Variant {
+                model,
+                isa: isa.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Reads the command line; `Ok(None)` for `--help`.
+fn parse_plan(args: &[String]) -> Result<Option<Plan>> {
+    let mut factors = vec![32, 128];
+    let mut threads = vec![1, 2];
+    let mut cells = None;
+    let mut models = vec![Model::Defaults];
+    let mut isas = vec![AUTO_ISA.to_string()];
     let mut plan = Plan {
         data: None,
         scale: 0.1,
-        factors: vec![32, 128],
-        threads: vec![1, 2],
+        cells: Vec::new(),
         epochs: 20,
         reps: 3,
+        first_rep: 1,
         curves: false,
         only: None,
         cpus: None,
-        like_libmf: false,
+        variants: Vec::new(),
+        raw_out: None,
+        summarize: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -102,32 +236,89 @@ fn parse_plan(args: &[String]) -> Result<Plan> {
                 .cloned()
         };
         match a.as_str() {
+            "--help" | "-h" => return Ok(None),
             "--data" => plan.data = Some(PathBuf::from(value()?)),
-            "--scale" => plan.scale = value()?.parse()?,
-            "--factors" => plan.factors = parse_list(&value()?)?,
-            "--threads" => plan.threads = parse_list(&value()?)?,
-            "--epochs" => plan.epochs = value()?.parse()?,
-            "--reps" => plan.reps = value()?.parse()?,
+            "--scale" => plan.scale = value()?.parse().context("--scale")?,
+            "--factors" => factors = parse_list(&value()?)?,
+            "--threads" => threads = parse_list(&value()?)?,
+            "--cells" => cells = Some(parse_cells(&value()?)?),
+            "--epochs" => plan.epochs = value()?.parse().context("--epochs")?,
+            "--reps" => plan.reps = value()?.parse().context("--reps")?,
+            "--first-rep" => plan.first_rep = value()?.parse().context("--first-rep")?,
             "--only" => plan.only = Some(value()?),
             "--curves" => plan.curves = true,
-            "--like-libmf" => plan.like_libmf = true,
+            "--like-libmf" => models = vec![Model::Like],
+            "--variants" => {
+                models = value()?
+                    .split(',')
+                    .map(|m| Model::from_name(m.trim()))
+                    .collect::<Result<_>>()?
+            }
+            "--isa" => isas = parse_isas(&value()?)?,
             "--cpus" => plan.cpus = Some(parse_list(&value()?)?),
+            "--raw-out" => plan.raw_out = Some(PathBuf::from(value()?)),
+            "--summarize" => plan.summarize = Some(PathBuf::from(value()?)),
             // cargo bench passes --bench; ignore it and other harness flags.
             "--bench" | "--nocapture" => {}
             other if other.starts_with("--") => bail!("unknown option {other}"),
             _ => {}
         }
     }
-    Ok(plan)
+    if let Some(only) = plan.only.as_deref() {
+        if only != "funk" && only != "libmf" {
+            bail!("--only {only}: expected funk or libmf");
+        }
+    }
+    if plan.first_rep == 0 {
+        bail!("--first-rep counts from 1");
+    }
+    plan.cells = cells.unwrap_or_else(|| {
+        factors
+            .iter()
+            .flat_map(|&k| threads.iter().map(move |&t| (k, t)))
+            .collect()
+    });
+    plan.variants = variants(&models, &isas);
+    Ok(Some(plan))
 }
 
-fn main() -> Result<()> {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("__worker-funk") => worker_funk(&args[1..]),
-        Some("__worker-libmf") => worker_libmf(&args[1..]),
-        _ => parent(parse_plan(&args)?),
+    let result = match args.first().map(String::as_str) {
+        Some("__worker-funk") => worker::funk(&args[1..]),
+        Some("__worker-libmf") => worker::libmf(&args[1..]),
+        _ => match parse_plan(&args) {
+            Ok(None) => {
+                print!("{USAGE}");
+                Ok(())
+            }
+            Ok(Some(plan)) => run(&plan),
+            Err(e) => {
+                eprintln!("side_by_side: {e:#}\n(--help lists the options)");
+                std::process::exit(2);
+            }
+        },
+    };
+    if let Err(e) = result {
+        eprintln!("side_by_side: {e:#}");
+        std::process::exit(1);
     }
+}
+
+/// Summarizes a raw file, or measures and then prints the tables.
+fn run(plan: &Plan) -> Result<()> {
+    if let Some(raw) = &plan.summarize {
+        let groups = summary::read_raw(raw)?;
+        if groups.is_empty() {
+            bail!("{} holds no results yet", raw.display());
+        }
+        summary::print(&groups, plan.curves);
+        return Ok(());
+    }
+    let groups = measure_all(plan)?;
+    println!();
+    summary::print(&groups, plan.curves);
+    Ok(())
 }
 
 // ---------------------------------------------------------------- parent
@@ -157,6 +348,16 @@ impl Measured {
                 }
             })
             .collect()
+    }
+
+    /// The worker's fields with its peak RSS and its curve added: what the
+    /// raw results and the tables keep of one run.
+    fn into_record(self) -> Value {
+        let curve = self.curve();
+        let mut record = self.json;
+        record["peak_rss_mib"] = json!(self.peak_rss_mib);
+        record["curve"] = json!(curve);
+        record
     }
 }
 
@@ -221,16 +422,12 @@ fn run_child(mode: &str, args: &[String], cpus: Option<&[usize]>) -> Result<Meas
     })
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
+/// Runs one worker, reports its wall time on stderr and returns its record.
+fn measure(label: &str, mode: &str, w: &WorkerArgs, cpus: Option<&[usize]>) -> Result<Value> {
+    let start = Instant::now();
+    let record = run_child(mode, &w.to_args(), cpus)?.into_record();
+    eprintln!("  {label}: {:.1} s", start.elapsed().as_secs_f64());
+    Ok(record)
 }
 
 fn ensure_data(plan: &Plan) -> Result<PathBuf> {
@@ -252,307 +449,128 @@ fn ensure_data(plan: &Plan) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn parent(plan: Plan) -> Result<()> {
-    let data = ensure_data(&plan)?;
-    let file = RatingFile::open(&data)?;
-    println!(
-        "data: {} — {} users × {} items, {} train / {} test ratings, noise floor {}",
-        data.display(),
-        file.users(),
-        file.items(),
-        file.train_count(),
-        file.test_count(),
-        file.noise_floor()
-            .map_or("unknown".into(), |f| format!("{f:.4}"))
-    );
-    println!(
-        "LIBMF built with CXXFLAGS={:?}; {} epochs; {} repetitions, medians shown",
-        option_env!("CXXFLAGS").unwrap_or(""),
-        plan.epochs,
-        plan.reps
-    );
-    drop(file);
-    let mut rows = Vec::new();
-    for &k in &plan.factors {
-        for &t in &plan.threads {
-            let args = vec![
-                data.display().to_string(),
-                k.to_string(),
-                t.to_string(),
-                plan.epochs.to_string(),
-                plan.curves.to_string(),
-                plan.like_libmf.to_string(),
-            ];
-            let cpus = match &plan.cpus {
-                Some(list) if list.len() < t => {
-                    bail!("--cpus names {} CPUs; {t} threads need {t}", list.len())
-                }
-                Some(list) => Some(&list[..t]),
-                None => None,
-            };
-            let (mut funk, mut libmf) = (Vec::new(), Vec::new());
-            for rep in 0..plan.reps {
-                eprintln!("K={k} threads={t} repetition {}/{}", rep + 1, plan.reps);
-                if plan.only.as_deref() != Some("libmf") {
-                    funk.push(run_child("__worker-funk", &args, cpus)?);
-                }
-                if plan.only.as_deref() != Some("funk") {
-                    libmf.push(run_child("__worker-libmf", &args, cpus)?);
-                }
-            }
-            rows.push(report_row(k, t, &funk, &libmf, plan.curves));
-        }
-    }
-    println!();
-    println!(
-        "funkd: {}",
-        if plan.like_libmf {
-            "LIBMF's model (plain, adaptive schedule, learning rate 0.1, reg 0.1)"
-        } else {
-            "its defaults"
-        }
-    );
-    println!(
-        "| K | threads | funkd M upd/s | LIBMF M upd/s | ratio | funkd in-window M upd/s | funkd test RMSE | LIBMF test RMSE | funkd s to LIBMF's RMSE | LIBMF s to its RMSE | funkd start-up s | LIBMF start-up s | funkd peak MiB | LIBMF peak MiB |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
-        println!("{r}");
-    }
-    Ok(())
+/// The data set's path and shape, as recorded with every group.
+fn describe_data(path: &Path) -> Result<Value> {
+    let file = RatingFile::open(path)
+        .with_context(|| format!("cannot open rating file {}", path.display()))?;
+    Ok(json!({
+        "path": path.display().to_string(),
+        "users": file.users(),
+        "items": file.items(),
+        "train": file.train_count(),
+        "test": file.test_count(),
+        "noise_floor": file.noise_floor(),
+    }))
 }
 
-fn field(ms: &[Measured], key: &str) -> f64 {
-    median(ms.iter().filter_map(|m| m.json[key].as_f64()).collect())
-}
-
-fn report_row(k: usize, t: usize, funk: &[Measured], libmf: &[Measured], curves: bool) -> String {
-    let f_rate = field(funk, "updates_per_sec") / 1e6;
-    let l_rate = field(libmf, "updates_per_sec") / 1e6;
-    let rate = |m: &Measured| m.json["updates_per_sec"].as_f64();
-    let ratio = median(
-        funk.iter()
-            .zip(libmf)
-            .filter_map(|(f, l)| Some(rate(f)? / rate(l)?))
-            .collect(),
-    );
-    if curves {
-        for (name, ms) in [("funkd", funk), ("LIBMF", libmf)] {
-            if let Some(m) = ms.first() {
-                let curve: Vec<String> = m.curve().iter().map(|x| format!("{x:.4}")).collect();
-                println!(
-                    "K={k} threads={t} {name} test RMSE per epoch: {}",
-                    curve.join(" ")
-                );
-            }
-        }
-    }
-    let rss = |ms: &[Measured]| median(ms.iter().map(|m| m.peak_rss_mib).collect());
-    // funkd's seconds to each repetition's LIBMF RMSE (∞ when not reached).
-    let reached: Vec<f64> = funk
-        .iter()
-        .zip(libmf)
-        .filter_map(|(f, l)| {
-            let target = l.json["test_rmse"].as_f64()?;
-            let epochs = f.json["epochs_at"].as_array()?;
-            Some(
-                epochs
-                    .iter()
-                    .find(|e| e[1].as_f64().is_some_and(|r| r <= target))
-                    .and_then(|e| e[0].as_f64())
-                    .unwrap_or(f64::INFINITY),
+/// The CPUs a `threads`-thread run is pinned to, if `--cpus` was given.
+fn cell_cpus(plan: &Plan, threads: usize) -> Result<Option<&[usize]>> {
+    match &plan.cpus {
+        Some(list) if list.len() < threads => {
+            bail!(
+                "--cpus names {} CPUs; {threads} threads need {threads}",
+                list.len()
             )
-        })
-        .collect();
-    let funk_tta = median(reached);
-    let funk_tta = if funk_tta.is_finite() {
-        format!("{funk_tta:.1}")
-    } else {
-        "—".to_string()
-    };
-    format!(
-        "| {k} | {t} | {f_rate:.1} | {l_rate:.1} | {ratio:.2}× | {:.1} | {:.4} | {:.4} | {funk_tta} | {:.1} | {:.2} | {:.2} | {:.0} | {:.0} |",
-        field(funk, "window_updates_per_sec") / 1e6,
-        field(funk, "test_rmse"),
-        field(libmf, "test_rmse"),
-        field(libmf, "tta_secs"),
-        field(funk, "startup_secs"),
-        field(libmf, "startup_secs"),
-        rss(funk),
-        rss(libmf),
-    )
-}
-
-// ---------------------------------------------------------------- workers
-
-struct WorkerArgs {
-    data: PathBuf,
-    factors: usize,
-    threads: usize,
-    epochs: u32,
-    curves: bool,
-    like_libmf: bool,
-}
-
-fn worker_args(args: &[String]) -> Result<WorkerArgs> {
-    let [data, k, t, e, c, l] = args else {
-        bail!("worker needs 6 arguments, got {args:?}");
-    };
-    Ok(WorkerArgs {
-        data: PathBuf::from(data),
-        factors: k.parse()?,
-        threads: t.parse()?,
-        epochs: e.parse()?,
-        curves: c.parse()?,
-        like_libmf: l.parse()?,
-    })
-}
-
-fn worker_funk(args: &[String]) -> Result<()> {
-    use funk::daemon::train::{self, TrainConfig};
-    let w = worker_args(args)?;
-    let start = Instant::now();
-    let start_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs_f64();
-    let data = RatingFile::open(&w.data)?;
-    let opened = start.elapsed().as_secs_f64();
-    let mut config = TrainConfig::defaults_for(&data);
-    config.rank = w.factors;
-    config.threads = w.threads;
-    config.epochs = w.epochs;
-    config.checkpoint_every_epochs = 0;
-    // Side by side means the same epochs on the same ratings: no early
-    // stop, no validation slice held out of what funkd learns from.
-    config.early_stop = 0;
-    config.validation = 0.0;
-    if w.like_libmf {
-        // LIBMF's model and update: p·q without biases, AdaGrad with its
-        // η 0.1 and λ_p2 = λ_q2 = 0.1 (`libmf_params`).
-        config.kind = funk_kernel::ModelKind::Plain;
-        config.schedule = funk_kernel::LearningRate::Adaptive;
-        config.learning_rate = 0.1;
-        config.reg = 0.1;
-        config.reg_row = 0.0;
+        }
+        Some(list) => Ok(Some(&list[..threads])),
+        None => Ok(None),
     }
-    let dir = tempfile::tempdir()?;
-    let summary = train::train(&data, &config, dir.path(), &funk::daemon::report::Silent)?;
-    let total = start.elapsed().as_secs_f64();
-    let epochs: Vec<Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect();
-    let curve: Vec<Value> = if w.curves {
-        epochs.iter().map(|v| v["test_rmse"].clone()).collect()
-    } else {
-        Vec::new()
-    };
-    // [seconds since this worker started, test RMSE] at each epoch's end.
-    let epochs_at: Vec<Value> = epochs
-        .iter()
-        .filter_map(|v| {
-            Some(json!([
-                v["unix_time"].as_f64()? - start_unix,
-                v["test_rmse"].as_f64()?
-            ]))
-        })
-        .collect();
-    println!(
-        "{}",
-        json!({
-            "updates_per_sec": summary.updates_per_sec,
-            "window_updates_per_sec": summary.window_updates_per_sec,
-            "test_rmse": summary.test_rmse,
-            "train_secs": summary.seconds,
-            "startup_secs": opened + summary.startup_seconds.unwrap_or(f64::NAN),
-            "total_secs": total,
-            "isa": summary.isa,
-            "curve": curve,
-            "epochs_at": epochs_at,
-        })
-    );
-    Ok(())
 }
 
-fn to_libmf(file: &RatingFile) -> (libmf::Matrix, libmf::Matrix) {
-    let p = file.grid();
-    let mut train = libmf::Matrix::with_capacity(file.train_count() as usize);
-    let mut test = libmf::Matrix::with_capacity(file.test_count() as usize);
-    for ub in 0..p {
-        let u0 = file.user_band(ub).start;
-        for ib in 0..p {
-            let i0 = file.item_band(ib).start;
-            for (set, ratings) in [
-                (&mut train, file.train_block(ub, ib)),
-                (&mut test, file.test_block(ub, ib)),
-            ] {
-                for r in ratings {
-                    set.push(
-                        (u0 + r.user as usize) as i32,
-                        (i0 + r.item as usize) as i32,
-                        r.value,
-                    );
-                }
+/// Measures every cell `plan.reps` times, appending each group to the raw
+/// file (if any) as soon as it is measured; returns the groups.
+fn measure_all(plan: &Plan) -> Result<Vec<Value>> {
+    let data = ensure_data(plan)?;
+    let context = json!({
+        "run": run_id()?,
+        "epochs": plan.epochs,
+        "data": describe_data(&data)?,
+        "libmf_cxxflags": option_env!("CXXFLAGS").unwrap_or(""),
+    });
+    // Check the pinning of every cell before the first (long) measurement.
+    for &(_, t) in &plan.cells {
+        cell_cpus(plan, t)?;
+    }
+    let mut groups = Vec::new();
+    for &(k, t) in &plan.cells {
+        for rep in plan.first_rep..plan.first_rep + plan.reps {
+            let group = measure_group(plan, &data, (k, t), rep, &context)?;
+            if let Some(raw) = &plan.raw_out {
+                append_line(raw, &group)?;
             }
+            groups.push(group);
         }
     }
-    (train, test)
+    Ok(groups)
 }
 
-fn libmf_params(w: &WorkerArgs, iterations: u32) -> libmf::Params {
-    let mut params = libmf::Model::params();
-    params
-        .factors(w.factors as i32)
-        .threads(w.threads as i32)
-        .iterations(iterations as i32)
-        .learning_rate(0.1)
-        .lambda_p2(0.1)
-        .lambda_q2(0.1)
-        .quiet(true);
-    params
+/// An id for this invocation, so that repetitions numbered alike in
+/// different calls stay apart in a raw file.
+fn run_id() -> Result<String> {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    Ok(format!("{secs}-{}", std::process::id()))
 }
 
-fn worker_libmf(args: &[String]) -> Result<()> {
-    let w = worker_args(args)?;
-    let start = Instant::now();
-    let file = RatingFile::open(&w.data)?;
-    let (train, test) = to_libmf(&file);
-    let loaded = start.elapsed().as_secs_f64();
-    let n = file.train_count() as f64;
-
-    let t = Instant::now();
-    libmf_params(&w, 1)
-        .fit(&train)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let t1 = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let model = libmf_params(&w, w.epochs)
-        .fit(&train)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let te = t.elapsed().as_secs_f64();
-    let per_epoch = (te - t1) / f64::from(w.epochs.saturating_sub(1).max(1));
-    let test_rmse = model.rmse(&test).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-
-    if w.curves {
-        // LIBMF prints `iter tr_rmse va_rmse obj` per iteration on stdout;
-        // the parent reads the va_rmse column from the lines before ours.
-        let mut params = libmf_params(&w, w.epochs);
-        params.quiet(false);
-        params
-            .fit_eval(&train, &test)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+/// One repetition of one cell: LIBMF, then every funkd variant (in reverse
+/// order in even-numbered repetitions).
+fn measure_group(
+    plan: &Plan,
+    data: &Path,
+    (k, t): (usize, usize),
+    rep: usize,
+    context: &Value,
+) -> Result<Value> {
+    eprintln!("K={k} threads={t} repetition {rep}");
+    let cpus = cell_cpus(plan, t)?;
+    let args = |model, isa: &str| WorkerArgs {
+        data: data.to_path_buf(),
+        factors: k,
+        threads: t,
+        epochs: plan.epochs,
+        curves: plan.curves,
+        model,
+        isa: isa.to_string(),
+    };
+    let libmf = if plan.only.as_deref() == Some("funk") {
+        Value::Null
+    } else {
+        let w = args(Model::Defaults, AUTO_ISA);
+        measure("LIBMF", "__worker-libmf", &w, cpus)?
+    };
+    let mut order = plan.variants.clone();
+    if rep.is_multiple_of(2) {
+        order.reverse();
     }
-    println!(
-        "{}",
-        json!({
-            "updates_per_sec": n / per_epoch,
-            "test_rmse": test_rmse,
-            "train_secs": te,
-            "startup_secs": loaded + (t1 - per_epoch).max(0.0),
-            "tta_secs": loaded + te,
-            "total_secs": start.elapsed().as_secs_f64(),
-        })
-    );
-    Ok(())
+    let mut funkd = Vec::new();
+    if plan.only.as_deref() != Some("libmf") {
+        for v in &order {
+            let label = format!("funkd {} {}", v.model.name(), v.isa);
+            funkd.push(measure(
+                &label,
+                "__worker-funk",
+                &args(v.model, &v.isa),
+                cpus,
+            )?);
+        }
+    }
+    let mut group = context.clone();
+    group["k"] = json!(k);
+    group["threads"] = json!(t);
+    group["rep"] = json!(rep);
+    group["libmf"] = libmf;
+    group["funkd"] = json!(funkd);
+    Ok(group)
+}
+
+/// Appends `value` as one line to `path` and syncs it, so that a series
+/// split over many calls loses nothing already measured.
+fn append_line(path: &Path, value: &Value) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open --raw-out {} for appending", path.display()))?;
+    writeln!(file, "{value}")
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot append to {}", path.display()))
 }
