@@ -382,9 +382,8 @@ fn block_balance_counts_the_train_ratings_per_block() {
     assert_eq!(balance.max, *lens.iter().max().unwrap());
     assert!(balance.min < balance.max);
     assert_eq!(balance.mean, file.train_count() as f64 / 16.0);
-    for b in 0..16 {
-        let e = file.block_entry(b / 4, b % 4);
-        assert_eq!(e.train_len, lens[b]);
+    for (b, &len) in lens.iter().enumerate() {
+        assert_eq!(file.block_entry(b / 4, b % 4).train_len, len);
     }
 }
 
@@ -451,4 +450,18 @@ fn source_command_adds_the_output_path_to_funkd_commands_only() {
         };
         assert_eq!(file.source_command(), expected, "source {source:?}");
     }
+}
+
+#[test]
+fn the_default_grid_grows_with_the_square_root_of_the_ratings() {
+    use ratingfile::default_grid;
+    // About 2,048 ratings per block: P = round(√(ratings / 2048)).
+    assert_eq!(default_grid(1000, 1000, 2048 * 100), 10);
+    assert_eq!(default_grid(1000, 1000, 2048 * 16), 4);
+    assert_eq!(default_grid(1000, 1000, 2048 * 6), 2);
+    assert_eq!(default_grid(1000, 1000, 5), 1);
+    // At most 32, and never more bands than users or items.
+    assert_eq!(default_grid(480_189, 17_770, 99_072_112), 32);
+    assert_eq!(default_grid(7, 1000, 2048 * 100), 7);
+    assert_eq!(default_grid(1000, 5, 2048 * 100), 5);
 }
