@@ -278,3 +278,190 @@ fn gen_is_skewed_duplicate_free_and_deterministic_like_the_netflix_shape() {
     assert!(skew(per_user) > 3.0, "user activity not skewed");
     assert!(skew(per_item) > 3.0, "item popularity not skewed");
 }
+
+#[test]
+fn the_header_fields_read_back_as_written() {
+    let set = sample_set(37, 23, 7);
+    let (_dir, path) = write_tmp(
+        &set,
+        WriteOptions {
+            grid: Some(4),
+            seed: 9,
+        },
+    );
+    let file = RatingFile::open(&path).unwrap();
+    assert_eq!(file.path(), path.as_path());
+    assert_eq!(file.format_version(), ratingfile::FORMAT_VERSION);
+    assert_eq!(file.format_version(), 1);
+    assert_eq!(file.file_len(), std::fs::metadata(&path).unwrap().len());
+    assert_eq!(file.seed(), 9);
+    assert_eq!(file.user_band(1), ratingfile::band_range(37, 4, 1));
+    assert_eq!(file.item_band(3), ratingfile::band_range(23, 4, 3));
+    let (with_range, no_meta) = (
+        RatingSet {
+            meta: ratingfile::Meta {
+                rating_range: Some((-2.5, 7.0)),
+                noise_floor: Some(0.0625),
+                mean_rmse: Some(3.5),
+                source: String::new(),
+            },
+            ..sample_set(5, 4, 1)
+        },
+        RatingSet {
+            meta: ratingfile::Meta::default(),
+            ..sample_set(5, 4, 1)
+        },
+    );
+    let (_d, p) = write_tmp(&with_range, WriteOptions::default());
+    let file = RatingFile::open(&p).unwrap();
+    assert_eq!(file.rating_range(), Some((-2.5, 7.0)));
+    assert_eq!(file.noise_floor(), Some(0.0625));
+    assert_eq!(file.mean_rmse(), Some(3.5));
+    let (_d, p) = write_tmp(&no_meta, WriteOptions::default());
+    let file = RatingFile::open(&p).unwrap();
+    assert_eq!(file.rating_range(), None);
+    assert_eq!(file.noise_floor(), None);
+    assert_eq!(file.mean_rmse(), None);
+    assert_eq!(file.source(), "");
+}
+
+#[test]
+fn the_section_table_lists_every_section_in_file_order() {
+    let (_dir, path) = write_tmp(
+        &sample_set(16, 9, 11),
+        WriteOptions {
+            grid: Some(3),
+            seed: 1,
+        },
+    );
+    let file = RatingFile::open(&path).unwrap();
+    let sections = file.sections();
+    let names: Vec<&str> = sections.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "block table",
+            "records",
+            "user id offsets",
+            "user id bytes",
+            "user id index",
+            "item id offsets",
+            "item id bytes",
+            "item id index",
+            "source",
+        ]
+    );
+    assert_eq!(sections[0].1.offset, 512);
+    assert_eq!(sections[0].1.len, 9 * 48);
+    assert_eq!(sections[1].1.hash, 0);
+    assert_eq!(
+        sections[1].1.len,
+        12 * (file.train_count() + file.test_count())
+    );
+    assert_eq!(sections[2].1.len, 8 * 17);
+    let last = sections[8].1;
+    assert_eq!(last.offset + last.len, file.file_len());
+    assert_eq!(last.len, "test".len() as u64);
+}
+
+#[test]
+fn block_balance_counts_the_train_ratings_per_block() {
+    let (_dir, path) = write_tmp(
+        &sample_set(37, 23, 7),
+        WriteOptions {
+            grid: Some(4),
+            seed: 9,
+        },
+    );
+    let file = RatingFile::open(&path).unwrap();
+    let lens: Vec<u64> = (0..16)
+        .map(|b| file.train_block(b / 4, b % 4).len() as u64)
+        .collect();
+    let balance = file.block_balance();
+    assert_eq!(balance.min, *lens.iter().min().unwrap());
+    assert_eq!(balance.max, *lens.iter().max().unwrap());
+    assert!(balance.min < balance.max);
+    assert_eq!(balance.mean, file.train_count() as f64 / 16.0);
+    for (b, &len) in lens.iter().enumerate() {
+        assert_eq!(file.block_entry(b / 4, b % 4).train_len, len);
+    }
+}
+
+#[test]
+fn checked_blocks_are_the_blocks_once_every_block_passed() {
+    let (_dir, path) = write_tmp(
+        &sample_set(16, 9, 11),
+        WriteOptions {
+            grid: Some(3),
+            seed: 1,
+        },
+    );
+    let file = RatingFile::open(&path).unwrap();
+    assert_eq!(file.blocks_checked(), 0);
+    file.check_all_blocks().unwrap();
+    assert_eq!(file.blocks_checked(), 9);
+    for (ub, ib) in (0..3).flat_map(|ub| (0..3).map(move |ib| (ub, ib))) {
+        let train = file.checked_train_records(ub, ib).unwrap();
+        assert_eq!(train, file.train_block(ub, ib));
+        assert_eq!(
+            file.checked_test_records(ub, ib).unwrap(),
+            file.test_block(ub, ib)
+        );
+        let checked = file.checked_train_block(ub, ib).unwrap();
+        assert_eq!(checked.ratings(), train);
+        assert_eq!(
+            (checked.users(), checked.items()),
+            (file.user_band(ub).len(), file.item_band(ib).len())
+        );
+    }
+    assert!(file.train_block(2, 2).len() + file.test_block(2, 2).len() > 1);
+}
+
+#[test]
+fn prefaulting_the_records_returns_and_changes_nothing() {
+    let set = sample_set(37, 23, 7);
+    let (_dir, path) = write_tmp(&set, WriteOptions::default());
+    let file = RatingFile::open(&path).unwrap();
+    let before = file.to_rating_set();
+    file.prefault_records();
+    assert_eq!(file.to_rating_set(), before);
+    file.verify().unwrap();
+}
+
+#[test]
+fn source_command_adds_the_output_path_to_funkd_commands_only() {
+    let cases = [
+        ("funkd import ratings.csv", true),
+        ("funkd gen --scale 0.1 --seed 3", true),
+        ("funkd import ratings.csv -o other.funk", false),
+        ("funkd gen --scale 0.1 --out other.funk", false),
+        ("collected by hand", false),
+        ("funkd importer x", false),
+    ];
+    for (source, adds) in cases {
+        let mut set = sample_set(5, 4, 1);
+        set.meta.source = source.into();
+        let (_dir, path) = write_tmp(&set, WriteOptions::default());
+        let file = RatingFile::open(&path).unwrap();
+        let expected = if adds {
+            format!("{source} -o {}", path.display())
+        } else {
+            source.to_string()
+        };
+        assert_eq!(file.source_command(), expected, "source {source:?}");
+    }
+}
+
+#[test]
+fn the_default_grid_grows_with_the_square_root_of_the_ratings() {
+    use ratingfile::default_grid;
+    // About 2,048 ratings per block: P = round(√(ratings / 2048)).
+    assert_eq!(default_grid(1000, 1000, 2048 * 100), 10);
+    assert_eq!(default_grid(1000, 1000, 2048 * 16), 4);
+    assert_eq!(default_grid(1000, 1000, 2048 * 6), 2);
+    assert_eq!(default_grid(1000, 1000, 5), 1);
+    // At most 32, and never more bands than users or items.
+    assert_eq!(default_grid(480_189, 17_770, 99_072_112), 32);
+    assert_eq!(default_grid(7, 1000, 2048 * 100), 7);
+    assert_eq!(default_grid(1000, 5, 2048 * 100), 5);
+}

@@ -37,30 +37,36 @@ impl RatingFile {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, p * p);
-        let results: Vec<Result<(), FormatError>> = std::thread::scope(|s| {
+        // Each thread stops at its first damaged block, the lowest of its
+        // share, so the lowest of those is the first damaged block of the
+        // file: the error is the same for any number of threads.
+        let first_damaged = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     s.spawn(move || {
                         (t..p * p)
                             .step_by(threads)
-                            .try_for_each(|b| self.verify_block(b / p, b % p))
+                            .try_for_each(|b| self.verify_block(b / p, b % p).map_err(|e| (b, e)))
                     })
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(FormatError::corrupt(
-                            self.path(),
-                            "a verification thread panicked",
-                        ))
-                    })
+                .filter_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| {
+                            Err((
+                                0,
+                                FormatError::corrupt(self.path(), "a verification thread panicked"),
+                            ))
+                        })
+                        .err()
                 })
-                .collect()
+                .min_by_key(|&(b, _)| b)
         });
-        // Report the first failing block in block order of the threads.
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        if let Some((_, error)) = first_damaged {
+            return Err(error);
+        }
         for (who, index, n) in [
             ("user", self.user_index(), self.users()),
             ("item", self.item_index(), self.items()),
