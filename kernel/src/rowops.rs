@@ -496,3 +496,48 @@ impl Isa {
         dispatch(*self, UpdateJob { p, q, step })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Products;
+
+    /// ‖e q − λ p‖² and ‖e p − λ q‖² from the first pass's sums agree with
+    /// squaring the gradients lane by lane, and rounding below zero is
+    /// clamped.
+    #[test]
+    fn squared_gradients_from_the_norms_match_the_gradients() {
+        let p: [f32; 8] = [0.3, -0.1, 0.25, 0.05, -0.4, 0.12, 0.0, 0.2];
+        let q: [f32; 8] = [-0.2, 0.15, 0.1, -0.35, 0.05, 0.3, -0.1, 0.07];
+        let sum = |f: &dyn Fn(usize) -> f32| (0..8).map(f).sum::<f32>();
+        let products = Products {
+            pq: sum(&|k| p[k] * q[k]),
+            pp: sum(&|k| p[k] * p[k]),
+            qq: sum(&|k| q[k] * q[k]),
+        };
+        for (err, lambda) in [(0.8f32, 0.05f32), (-1.3, 0.1), (0.0, 0.02), (2.0, 0.0)] {
+            let want_p = sum(&|k| (err * q[k] - lambda * p[k]).powi(2));
+            let want_q = sum(&|k| (err * p[k] - lambda * q[k]).powi(2));
+            let (got_p, got_q) = products.grad_sq(err, lambda);
+            assert!(
+                (got_p - want_p).abs() <= 1e-6 * (1.0 + want_p),
+                "{got_p} {want_p}"
+            );
+            assert!(
+                (got_q - want_q).abs() <= 1e-6 * (1.0 + want_q),
+                "{got_q} {want_q}"
+            );
+        }
+        // e q = λ p exactly: the gradient is zero, and the formula's
+        // rounding may not make the accumulator shrink.
+        let row = Products {
+            pq: 0.3,
+            pp: 0.3,
+            qq: 0.3,
+        };
+        let (gp, gq) = row.grad_sq(0.1, 0.1);
+        assert!(
+            gp >= 0.0 && gq >= 0.0 && gp < 1e-8 && gq < 1e-8,
+            "{gp} {gq}"
+        );
+    }
+}
