@@ -1,6 +1,6 @@
-//! The row operations, written once over any [`Vector`]: the dot product,
-//! the SGD step, the adaptive step, two steps at once, and the prefetch of
-//! a row. Every backend gets them by instantiating them with its vector.
+//! The row operations, written once over any [`Vector`]: the dot product
+//! (with the squared norms the adaptive schedule needs), the SGD step, two
+//! steps at once, and the prefetch of a row. Every backend gets them by instantiating them with its vector.
 //!
 //! A row of K f32 is K / `V::LANES` chunks of one register each. The
 //! functions are `#[inline(always)]` so that they compile into the
@@ -57,31 +57,99 @@ unsafe fn combine<V: Vector>(acc: [V; MAX_ACCUMULATORS], used: usize) -> V {
     }
 }
 
-/// The dot product of two rows given as chunk loaders, in `V`'s
-/// accumulators: chunk c goes to accumulator c mod `V::ACCUMULATORS`.
+/// What a step's first pass over its two rows computes: p·q and, for
+/// the adaptive schedule, the squared norms ‖p‖² and ‖q‖², from which the
+/// squared gradients follow without a second pass (see
+/// [`Products::grad_sq`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Products {
+    /// p·q.
+    pub pq: f32,
+    /// ‖p‖² (0 where not asked for).
+    pub pp: f32,
+    /// ‖q‖² (0 where not asked for).
+    pub qq: f32,
+}
+
+impl Products {
+    /// ‖e q − λ p‖² and ‖e p − λ q‖², the squared gradients of the step
+    /// `step` takes from these rows, as e²‖q‖² − 2eλ p·q + λ²‖p‖² (and the
+    /// mirror), clamped at 0 against rounding. The same value as squaring
+    /// the gradient lane by lane, up to rounding; it needs no reduction
+    /// after the update, only the three of the first pass, which are
+    /// independent of each other.
+    #[inline(always)]
+    pub(crate) fn grad_sq(&self, err: f32, lambda: f32) -> (f32, f32) {
+        let (ee, el2, ll) = (err * err, 2.0 * err * lambda, lambda * lambda);
+        let cross = el2 * self.pq;
+        (
+            (ee * self.qq - cross + ll * self.pp).max(0.0),
+            (ee * self.pp - cross + ll * self.qq).max(0.0),
+        )
+    }
+}
+
+/// The first pass over two rows given as chunk loaders: p·q, and with
+/// `NORMS` also ‖p‖² and ‖q‖², each in `V`'s accumulators (chunk c goes
+/// to accumulator c mod `V::ACCUMULATORS`).
 ///
 /// # Safety
 ///
 /// The CPU has the features `V` needs.
 #[inline(always)]
-unsafe fn dot_chunks<V: Vector, const K: usize>(
+unsafe fn products_chunks<V: Vector, const K: usize, const NORMS: bool>(
     mut p: impl FnMut(usize) -> V,
     mut q: impl FnMut(usize) -> V,
-) -> f32 {
+) -> Products {
     // SAFETY: the caller's promise.
     unsafe {
-        let mut acc = [V::zero(); MAX_ACCUMULATORS];
+        let mut pq = [V::zero(); MAX_ACCUMULATORS];
+        let mut pp = [V::zero(); MAX_ACCUMULATORS];
+        let mut qq = [V::zero(); MAX_ACCUMULATORS];
         for c in 0..chunks::<V, K>() {
             let a = c % V::ACCUMULATORS;
-            acc[a] = p(c).mul_add(q(c), acc[a]);
+            let (pc, qc) = (p(c), q(c));
+            pq[a] = pc.mul_add(qc, pq[a]);
+            if NORMS {
+                pp[a] = pc.mul_add(pc, pp[a]);
+                qq[a] = qc.mul_add(qc, qq[a]);
+            }
         }
         let used = if chunks::<V, K>() < V::ACCUMULATORS {
             chunks::<V, K>()
         } else {
             V::ACCUMULATORS
         };
-        combine(acc, used).reduce_sum()
+        // Three independent reductions: the dot product's, which the step
+        // waits for, is the same as without the norms.
+        Products {
+            pq: combine(pq, used).reduce_sum(),
+            pp: if NORMS {
+                combine(pp, used).reduce_sum()
+            } else {
+                0.0
+            },
+            qq: if NORMS {
+                combine(qq, used).reduce_sum()
+            } else {
+                0.0
+            },
+        }
     }
+}
+
+/// The dot product of two rows given as chunk loaders.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn dot_chunks<V: Vector, const K: usize>(
+    p: impl FnMut(usize) -> V,
+    q: impl FnMut(usize) -> V,
+) -> f32 {
+    // SAFETY: the caller's promise.
+    unsafe { products_chunks::<V, K, false>(p, q).pq }
 }
 
 /// p·q.
@@ -186,51 +254,6 @@ pub(crate) unsafe fn update<V: Vector, const K: usize>(
     }
 }
 
-/// The SGD step of the adaptive schedule; returns ‖e q − λ p‖² and
-/// ‖e p − λ q‖² (what the AdaGrad accumulators need). The gradient is
-/// formed explicitly (its square is needed), so every backend takes the
-/// textbook form here.
-///
-/// # Safety
-///
-/// The CPU has the features `V` needs.
-#[inline(always)]
-pub(crate) unsafe fn update_adaptive<V: Vector, const K: usize>(
-    p: &mut FactorRow<K>,
-    q: &mut FactorRow<K>,
-    step: Step,
-) -> (f32, f32) {
-    let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
-    // Two accumulators per sum where the vector keeps several, one (the
-    // sequential sum) for the scalar reference.
-    let used = if V::ACCUMULATORS >= 2 { 2 } else { 1 };
-    // SAFETY: as in `update`.
-    unsafe {
-        let k = StepVectors::<V>::new(step);
-        let mut gp_sq = [V::zero(); 2];
-        let mut gq_sq = [V::zero(); 2];
-        for c in 0..chunks::<V, K>() {
-            let (pc, qc) = (pp.add(c * V::LANES), qp.add(c * V::LANES));
-            let (pv, qv) = (V::load(pc), V::load(qc));
-            let gp = k.err.mul_sub(qv, k.lambda.mul(pv));
-            let gq = k.err.mul_sub(pv, k.lambda.mul(qv));
-            let a = c % used;
-            gp_sq[a] = gp.mul_add(gp, gp_sq[a]);
-            gq_sq[a] = gq.mul_add(gq, gq_sq[a]);
-            k.eta_p.mul_add(gp, pv).store(pc);
-            k.eta_q.mul_add(gq, qv).store(qc);
-        }
-        if used == 2 {
-            (
-                gp_sq[0].add(gp_sq[1]).reduce_sum(),
-                gq_sq[0].add(gq_sq[1]).reduce_sum(),
-            )
-        } else {
-            (gp_sq[0].reduce_sum(), gq_sq[0].reduce_sum())
-        }
-    }
-}
-
 /// A step's two rows loaded into registers.
 struct HeldRows<V> {
     p: [V; MAX_HELD_CHUNKS],
@@ -260,15 +283,15 @@ impl<V: Vector> HeldRows<V> {
         }
     }
 
-    /// p·q of the held rows.
+    /// p·q (and with `NORMS` the squared norms) of the held rows.
     ///
     /// # Safety
     ///
     /// As for [`HeldRows::load`].
     #[inline(always)]
-    unsafe fn dot<const K: usize>(&self) -> f32 {
+    unsafe fn products<const K: usize, const NORMS: bool>(&self) -> Products {
         // SAFETY: the caller's promise.
-        unsafe { dot_chunks::<V, K>(|c| self.p[c], |c| self.q[c]) }
+        unsafe { products_chunks::<V, K, NORMS>(|c| self.p[c], |c| self.q[c]) }
     }
 
     /// Stores the step's new rows, computed from the held old values.
@@ -290,57 +313,63 @@ impl<V: Vector> HeldRows<V> {
     }
 }
 
-/// The whole non-adaptive SGD step: `step_for(p·q)` gives the step (and
-/// may store anything but the two rows, e.g. the biases), then [`update`]
-/// with it; returns the step. With `in_registers` (a constant of the
-/// loop's shape, so the branch folds away) each row is loaded once, for
-/// the dot product and the update (the same values, so the same result);
-/// without, the update reads the rows again.
+/// The whole SGD step: `step_for` gives the step from the first pass's
+/// [`Products`] (p·q, and with `NORMS` the squared norms the adaptive
+/// schedule needs) and may store anything but the two rows (the biases,
+/// the accumulators); then the rows take the step. With `in_registers` (a
+/// constant of the loop's shape, so the branch folds away) each row is
+/// loaded once, for both passes (the same values, so the same result);
+/// without, the update reads the rows again. Returns the step.
 ///
 /// # Safety
 ///
 /// The CPU has the features `V` needs; with `in_registers`, a row is at
 /// most [`MAX_HELD_CHUNKS`] chunks.
 #[inline(always)]
-pub(crate) unsafe fn dot_then_update<V: Vector, const K: usize>(
+pub(crate) unsafe fn dot_then_update<V: Vector, const K: usize, const NORMS: bool>(
     p: &mut FactorRow<K>,
     q: &mut FactorRow<K>,
     in_registers: bool,
-    step_for: impl FnOnce(f32) -> Step,
+    step_for: impl FnOnce(Products) -> Step,
 ) -> Step {
-    // SAFETY: the caller's promise; the rows are distinct (two `&mut`).
+    let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
+    // SAFETY: the caller's promise; the rows are distinct (two `&mut`);
+    // chunks as in `dot`.
     unsafe {
         if in_registers {
-            let (pp, qp) = (p.0.as_mut_ptr(), q.0.as_mut_ptr());
             // Loaded once into locals, so nothing `step_for` stores can
             // change what the update reads.
             let rows = HeldRows::<V>::load::<K>(pp, qp);
-            let step = step_for(rows.dot::<K>());
+            let step = step_for(rows.products::<K, NORMS>());
             rows.store_step::<K>(pp, qp, step);
             step
         } else {
-            let step = step_for(dot::<V, K>(p, q));
+            let products = products_chunks::<V, K, NORMS>(
+                |c| V::load(pp.add(c * V::LANES)),
+                |c| V::load(qp.add(c * V::LANES)),
+            );
+            let step = step_for(products);
             update::<V, K>(p, q, step);
             step
         }
     }
 }
 
-/// Two non-adaptive SGD steps on two disjoint pairs of rows, each exactly
-/// as [`dot_then_update`] computes it (so the result is that of doing `a`
-/// then `b`), but with both dot products in flight at once, so that one
-/// step's reduction latency overlaps the other's. `step_for(0, dot)` gives
-/// `a`'s step and `step_for(1, dot)` `b`'s.
+/// Two SGD steps on two disjoint pairs of rows, each exactly as
+/// [`dot_then_update`] computes it (so the result is that of doing `a`
+/// then `b`), but with both first passes in flight at once, so that one
+/// step's reduction latency overlaps the other's. `step_for(0, products)`
+/// gives `a`'s step and `step_for(1, products)` `b`'s.
 ///
 /// # Safety
 ///
 /// The CPU has the features `V` needs; a row is at most
 /// [`MAX_HELD_CHUNKS`] chunks.
 #[inline(always)]
-pub(crate) unsafe fn dot_then_update_pair<V: Vector, const K: usize>(
+pub(crate) unsafe fn dot_then_update_pair<V: Vector, const K: usize, const NORMS: bool>(
     a: (&mut FactorRow<K>, &mut FactorRow<K>),
     b: (&mut FactorRow<K>, &mut FactorRow<K>),
-    mut step_for: impl FnMut(usize, f32) -> Step,
+    mut step_for: impl FnMut(usize, Products) -> Step,
 ) -> [Step; 2] {
     let rows = [
         (a.0 .0.as_mut_ptr(), a.1 .0.as_mut_ptr()),
@@ -357,8 +386,11 @@ pub(crate) unsafe fn dot_then_update_pair<V: Vector, const K: usize>(
             HeldRows::<V>::load::<K>(rows[0].0, rows[0].1),
             HeldRows::<V>::load::<K>(rows[1].0, rows[1].1),
         ];
-        let dots = [held[0].dot::<K>(), held[1].dot::<K>()];
-        let steps = [step_for(0, dots[0]), step_for(1, dots[1])];
+        let products = [
+            held[0].products::<K, NORMS>(),
+            held[1].products::<K, NORMS>(),
+        ];
+        let steps = [step_for(0, products[0]), step_for(1, products[1])];
         for (s, &(pp, qp)) in rows.iter().enumerate() {
             held[s].store_step::<K>(pp, qp, steps[s]);
         }
@@ -462,5 +494,50 @@ impl Isa {
             lambda,
         };
         dispatch(*self, UpdateJob { p, q, step })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Products;
+
+    /// ‖e q − λ p‖² and ‖e p − λ q‖² from the first pass's sums agree with
+    /// squaring the gradients lane by lane, and rounding below zero is
+    /// clamped.
+    #[test]
+    fn squared_gradients_from_the_norms_match_the_gradients() {
+        let p: [f32; 8] = [0.3, -0.1, 0.25, 0.05, -0.4, 0.12, 0.0, 0.2];
+        let q: [f32; 8] = [-0.2, 0.15, 0.1, -0.35, 0.05, 0.3, -0.1, 0.07];
+        let sum = |f: &dyn Fn(usize) -> f32| (0..8).map(f).sum::<f32>();
+        let products = Products {
+            pq: sum(&|k| p[k] * q[k]),
+            pp: sum(&|k| p[k] * p[k]),
+            qq: sum(&|k| q[k] * q[k]),
+        };
+        for (err, lambda) in [(0.8f32, 0.05f32), (-1.3, 0.1), (0.0, 0.02), (2.0, 0.0)] {
+            let want_p = sum(&|k| (err * q[k] - lambda * p[k]).powi(2));
+            let want_q = sum(&|k| (err * p[k] - lambda * q[k]).powi(2));
+            let (got_p, got_q) = products.grad_sq(err, lambda);
+            assert!(
+                (got_p - want_p).abs() <= 1e-6 * (1.0 + want_p),
+                "{got_p} {want_p}"
+            );
+            assert!(
+                (got_q - want_q).abs() <= 1e-6 * (1.0 + want_q),
+                "{got_q} {want_q}"
+            );
+        }
+        // e q = λ p exactly: the gradient is zero, and the formula's
+        // rounding may not make the accumulator shrink.
+        let row = Products {
+            pq: 0.3,
+            pp: 0.3,
+            qq: 0.3,
+        };
+        let (gp, gq) = row.grad_sq(0.1, 0.1);
+        assert!(
+            gp >= 0.0 && gq >= 0.0 && gp < 1e-8 && gq < 1e-8,
+            "{gp} {gq}"
+        );
     }
 }

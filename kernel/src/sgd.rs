@@ -10,9 +10,7 @@
 //! and K ([`shape_for`]): no branch on any of them per rating.
 
 use crate::arch::vector::{Vector, WithVector};
-use crate::rowops::{
-    dot, dot_then_update, dot_then_update_pair, prefetch_row, update_adaptive, Step,
-};
+use crate::rowops::{dot_then_update, dot_then_update_pair, prefetch_row, Products, Step};
 use crate::shape::{shape_for, BLOCK_STREAMS, HELD_STREAMS};
 use crate::validate::{check_side, check_skip};
 use crate::{Band, CheckedRatings, HyperParams, KernelError, LearningRate, ModelKind, Rating};
@@ -190,14 +188,13 @@ unsafe fn pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bo
             unsafe {
                 let (a, b) = (&*base.add(n), &*base.add(m));
                 if shape.pairs
-                    && !ADAPTIVE
                     && a.user != b.user
                     && a.item != b.item
                     && left_out.neither(stream, n, m)
                 {
                     rows.prefetch_ahead::<V>(base, n);
                     rows.prefetch_ahead::<V>(base, m);
-                    let [sse_a, sse_b] = rows.update_pair::<V, BIASED>(a, b);
+                    let [sse_a, sse_b] = rows.update_pair::<V, BIASED, ADAPTIVE>(a, b);
                     sse += sse_a;
                     sse += sse_b;
                     continue;
@@ -243,30 +240,36 @@ unsafe fn pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bo
     sse
 }
 
-/// A run's current user, whose row and bias live here (in registers,
-/// once the loop is compiled) instead of in the band while the run stays
-/// on that user.
+/// A run's current user, whose row, bias and accumulator live here (in
+/// registers, once the loop is compiled) instead of in the band while the
+/// run stays on that user.
 struct HeldUser<const K: usize> {
     /// The user (`None`: nothing held).
     user: Option<usize>,
     row: crate::FactorRow<K>,
     bias: f32,
+    acc: f32,
 }
 
 impl<const K: usize> HeldUser<K> {
-    /// Writes the held row and bias back to the band and holds nothing.
+    /// Writes the held row, bias and accumulator back to the band and
+    /// holds nothing.
     ///
     /// # Safety
     ///
-    /// The held user indexes the band (and its biases when BIASED).
+    /// The held user indexes the band (and its biases when BIASED, its
+    /// accumulators when ADAPTIVE).
     #[inline(always)]
-    unsafe fn release<const BIASED: bool>(&mut self, rows: &mut Rows<'_, K>) {
+    unsafe fn release<const BIASED: bool, const ADAPTIVE: bool>(&mut self, rows: &mut Rows<'_, K>) {
         if let Some(u) = self.user.take() {
             // SAFETY: the caller's promise.
             unsafe {
                 *rows.user_rows.get_unchecked_mut(u) = self.row;
                 if BIASED {
                     *rows.user_biases.get_unchecked_mut(u) = self.bias;
+                }
+                if ADAPTIVE {
+                    *rows.user_acc.get_unchecked_mut(u) = self.acc;
                 }
             }
         }
@@ -276,15 +279,25 @@ impl<const K: usize> HeldUser<K> {
     ///
     /// # Safety
     ///
-    /// `u` and the held user index the band (and its biases when BIASED).
+    /// `u` and the held user index the band (and its biases when BIASED,
+    /// its accumulators when ADAPTIVE).
     #[inline(always)]
-    unsafe fn hold<const BIASED: bool>(&mut self, rows: &mut Rows<'_, K>, u: usize) {
+    unsafe fn hold<const BIASED: bool, const ADAPTIVE: bool>(
+        &mut self,
+        rows: &mut Rows<'_, K>,
+        u: usize,
+    ) {
         // SAFETY: the caller's promise.
         unsafe {
-            self.release::<BIASED>(rows);
+            self.release::<BIASED, ADAPTIVE>(rows);
             self.row = *rows.user_rows.get_unchecked(u);
             self.bias = if BIASED {
                 *rows.user_biases.get_unchecked(u)
+            } else {
+                0.0
+            };
+            self.acc = if ADAPTIVE {
+                *rows.user_acc.get_unchecked(u)
             } else {
                 0.0
             };
@@ -294,9 +307,8 @@ impl<const K: usize> HeldUser<K> {
 }
 
 /// The loop where the backend holds user rows ([`HELD_STREAMS`]): two
-/// runs visited round-robin, each holding its current user's row and bias
-/// between its ratings (non-adaptive schedules; the adaptive one takes the
-/// same order one rating at a time from the band). A user is held by at
+/// runs visited round-robin, each holding its current user's row, bias and
+/// accumulator between its ratings. A user is held by at
 /// most one run: a run that reaches the user the other run holds first
 /// makes the other write it back. Every step computes exactly what
 /// [`Rows::update`] computes, so the result is that of the visiting order.
@@ -319,11 +331,13 @@ unsafe fn held_pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIV
         user: None,
         row: crate::FactorRow::zeroed(),
         bias: 0.0,
+        acc: 0.0,
     };
     let mut second = HeldUser::<K> {
         user: None,
         row: crate::FactorRow::zeroed(),
         bias: 0.0,
+        acc: 0.0,
     };
     for round in 0..run {
         // The two runs written out (no array of held users to index, so
@@ -355,8 +369,8 @@ unsafe fn held_pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIV
     }
     // SAFETY: the held users are indices `SgdJob::new` checked.
     unsafe {
-        first.release::<BIASED>(&mut rows);
-        second.release::<BIASED>(&mut rows);
+        first.release::<BIASED, ADAPTIVE>(&mut rows);
+        second.release::<BIASED, ADAPTIVE>(&mut rows);
     }
     sse
 }
@@ -387,15 +401,12 @@ unsafe fn held_step<V: Vector, const K: usize, const BIASED: bool, const ADAPTIV
                 prefetch_row::<V, K>(rows.item_rows.get_unchecked(ahead.item as usize));
             }
         }
-        if ADAPTIVE {
-            return rows.update::<V, BIASED, true>(r);
-        }
         let (u, i) = (r.user as usize, r.item as usize);
         if mine.user != Some(u) {
             if theirs.user == Some(u) {
-                theirs.release::<BIASED>(rows);
+                theirs.release::<BIASED, ADAPTIVE>(rows);
             }
-            mine.hold::<BIASED>(rows, u);
+            mine.hold::<BIASED, ADAPTIVE>(rows, u);
         }
         let offset = if BIASED {
             rows.mu + mine.bias + *rows.item_biases.get_unchecked(i)
@@ -403,15 +414,26 @@ unsafe fn held_step<V: Vector, const K: usize, const BIASED: bool, const ADAPTIV
             0.0
         };
         let (eta, lambda) = (rows.eta, rows.lambda);
-        let step = dot_then_update::<V, K>(
+        let item_acc = &mut *rows.item_acc;
+        let user_acc = &mut mine.acc;
+        let step = dot_then_update::<V, K, ADAPTIVE>(
             &mut mine.row,
             rows.item_rows.get_unchecked_mut(i),
             shape.rows_in_registers,
-            |dot| Step {
-                err: r.value - predict::<BIASED>(dot, offset),
-                eta_p: eta,
-                eta_q: eta,
-                lambda,
+            |products| {
+                let err = r.value - predict::<BIASED>(products.pq, offset);
+                if ADAPTIVE {
+                    adaptive_step::<V, K>(
+                        err,
+                        eta,
+                        lambda,
+                        products,
+                        user_acc,
+                        item_acc.get_unchecked_mut(i),
+                    )
+                } else {
+                    constant_step(err, eta, lambda)
+                }
             },
         );
         if BIASED {
@@ -553,15 +575,15 @@ impl<const K: usize> Rows<'_, K> {
         }
     }
 
-    /// The non-adaptive steps for `a` and then `b`, which share no user and
-    /// no item, computed at once; returns e² of each.
+    /// The steps for `a` and then `b`, which share no user and no item,
+    /// computed at once; returns e² of each.
     ///
     /// # Safety
     ///
     /// As for [`Rows::update`], for both ratings; `a.user != b.user` and
     /// `a.item != b.item`.
     #[inline(always)]
-    unsafe fn update_pair<V: Vector, const BIASED: bool>(
+    unsafe fn update_pair<V: Vector, const BIASED: bool, const ADAPTIVE: bool>(
         &mut self,
         a: &Rating,
         b: &Rating,
@@ -570,7 +592,8 @@ impl<const K: usize> Rows<'_, K> {
         let items = [a.item as usize, b.item as usize];
         let values = [a.value, b.value];
         // SAFETY: the caller's promise: indices in range and pairwise
-        // distinct, so the four rows are disjoint; CPU features.
+        // distinct, so the four rows (and accumulators) are disjoint; CPU
+        // features.
         unsafe {
             let offsets = [
                 self.offset::<BIASED>(users[0], items[0]),
@@ -579,12 +602,23 @@ impl<const K: usize> Rows<'_, K> {
             let [pa, pb] = self.user_rows.get_disjoint_unchecked_mut(users);
             let [qa, qb] = self.item_rows.get_disjoint_unchecked_mut(items);
             let (eta, lambda) = (self.eta, self.lambda);
-            let steps = dot_then_update_pair::<V, K>((pa, qa), (pb, qb), |s, dot| Step {
-                err: values[s] - predict::<BIASED>(dot, offsets[s]),
-                eta_p: eta,
-                eta_q: eta,
-                lambda,
-            });
+            let (user_acc, item_acc) = (&mut *self.user_acc, &mut *self.item_acc);
+            let steps =
+                dot_then_update_pair::<V, K, ADAPTIVE>((pa, qa), (pb, qb), |s, products| {
+                    let err = values[s] - predict::<BIASED>(products.pq, offsets[s]);
+                    if ADAPTIVE {
+                        adaptive_step::<V, K>(
+                            err,
+                            eta,
+                            lambda,
+                            products,
+                            user_acc.get_unchecked_mut(users[s]),
+                            item_acc.get_unchecked_mut(items[s]),
+                        )
+                    } else {
+                        constant_step(err, eta, lambda)
+                    }
+                });
             for s in 0..2 {
                 self.step_biases::<BIASED>(users[s], items[s], steps[s]);
             }
@@ -610,39 +644,73 @@ impl<const K: usize> Rows<'_, K> {
             let offset = self.offset::<BIASED>(u, i);
             let p = self.user_rows.get_unchecked_mut(u);
             let q = self.item_rows.get_unchecked_mut(i);
-            let step = if ADAPTIVE {
-                let err = r.value - predict::<BIASED>(dot::<V, K>(p, q), offset);
-                let (eta_p, eta_q) = V::step_sizes(
-                    self.eta,
-                    *self.user_acc.get_unchecked(u),
-                    *self.item_acc.get_unchecked(i),
-                );
-                let step = Step {
-                    err,
-                    eta_p,
-                    eta_q,
-                    lambda: self.lambda,
-                };
-                let (gp_sq, gq_sq) = update_adaptive::<V, K>(p, q, step);
-                let inv_k = 1.0 / K as f32;
-                *self.user_acc.get_unchecked_mut(u) += gp_sq * inv_k;
-                *self.item_acc.get_unchecked_mut(i) += gq_sq * inv_k;
-                step
-            } else {
-                // One load of each row for the dot product and the update.
-                let in_registers = const { shape_for::<V, K>().rows_in_registers };
-                dot_then_update::<V, K>(p, q, in_registers, |dot| Step {
-                    err: r.value - predict::<BIASED>(dot, offset),
-                    eta_p: self.eta,
-                    eta_q: self.eta,
-                    lambda: self.lambda,
-                })
-            };
+            let (eta, lambda) = (self.eta, self.lambda);
+            let (user_acc, item_acc) = (&mut *self.user_acc, &mut *self.item_acc);
+            // One load of each row for both passes where they fit.
+            let in_registers = const { shape_for::<V, K>().rows_in_registers };
+            let step = dot_then_update::<V, K, ADAPTIVE>(p, q, in_registers, |products| {
+                let err = r.value - predict::<BIASED>(products.pq, offset);
+                if ADAPTIVE {
+                    adaptive_step::<V, K>(
+                        err,
+                        eta,
+                        lambda,
+                        products,
+                        user_acc.get_unchecked_mut(u),
+                        item_acc.get_unchecked_mut(i),
+                    )
+                } else {
+                    constant_step(err, eta, lambda)
+                }
+            });
             // The biases after the rows: their stores come after every
             // load of the rows.
             self.step_biases::<BIASED>(u, i, step);
             f64::from(step.err) * f64::from(step.err)
         }
+    }
+}
+
+/// The step of error `err` with the schedule's one step size `eta` for
+/// both rows (constant and decaying schedules).
+#[inline(always)]
+fn constant_step(err: f32, eta: f32, lambda: f32) -> Step {
+    Step {
+        err,
+        eta_p: eta,
+        eta_q: eta,
+        lambda,
+    }
+}
+
+/// The adaptive schedule's step of error `err` on rows whose first pass
+/// gave `products` (with the squared norms): step sizes η / √G from the
+/// rows' accumulators `acc_p` and `acc_q`, which then grow by the step's
+/// mean squared gradients, ‖e q − λ p‖² / K and ‖e p − λ q‖² / K.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn adaptive_step<V: Vector, const K: usize>(
+    err: f32,
+    eta: f32,
+    lambda: f32,
+    products: Products,
+    acc_p: &mut f32,
+    acc_q: &mut f32,
+) -> Step {
+    // SAFETY: the caller's promise.
+    let (eta_p, eta_q) = unsafe { V::step_sizes(eta, *acc_p, *acc_q) };
+    let (gp_sq, gq_sq) = products.grad_sq(err, lambda);
+    let inv_k = 1.0 / K as f32;
+    *acc_p += gp_sq * inv_k;
+    *acc_q += gq_sq * inv_k;
+    Step {
+        err,
+        eta_p,
+        eta_q,
+        lambda,
     }
 }
 

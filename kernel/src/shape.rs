@@ -12,33 +12,55 @@
 //!   holds its current user's row in registers (see below).
 //! - **Held user rows** (AVX-512 at 64 < K ≤ 128). A user row takes 5 to 8
 //!   of AVX-512's 32 registers there, so each of two runs keeps its user's
-//!   row (and bias) in registers for as long as its user lasts (≈ 6.5
-//!   ratings in a full-scale block): the row is loaded and stored once per
-//!   user instead of once per rating, which halves the stores, the loop's
-//!   limit there (K = 128: 1.32–1.43× on every block shape). AVX2 has too
-//!   few registers to hold a row at those K, and with only two runs and
-//!   the rows in memory it loses the overlap of sixteen (K = 128:
-//!   0.68–0.94×), so it keeps sixteen.
-//! - **Paired steps** (AVX-512 at K ≤ 32). Two neighbouring ratings that
-//!   share no row are computed at once, both dot products in flight; the
-//!   four rows take at most 8 of the 32 registers (K = 16: 1.08–1.10×,
-//!   K = 32: 1.08–1.12×). At K = 64 they take 16 and the pair ran at
-//!   0.31–0.34× of one step at a time; at K = 128 0.75–0.9×.
-//! - **Rows in registers.** Each step loads its two rows once, for the dot
-//!   product and the update, where they fit in the register file; where
-//!   they do not, the update reads them again from L1.
+//!   row (and bias, and accumulator) in registers for as long as its user
+//!   lasts (≈ 6.5 ratings in a full-scale block): the row is loaded and
+//!   stored once per user instead of once per rating, which halves the
+//!   stores, the loop's limit there (K = 128: 1.32–1.43× on every block
+//!   shape). AVX2 has too few registers to hold a row at those K, and with
+//!   only two runs and the rows in memory it loses the overlap of sixteen
+//!   (K = 128: 0.68–0.94×), so it keeps sixteen; at K ≤ 32, where its rows
+//!   would fit (2 runs × 4 registers at K = 32), two held runs did not pay
+//!   either (K = 16: 0.96–1.10×, K = 32: 0.64–1.04×) and would change its
+//!   visiting order, so AVX2 holds no rows at any K.
+//! - **Paired steps** (AVX-512 at K ≤ 32, both schedules). Two
+//!   neighbouring ratings that share no row are computed at once, both
+//!   first passes in flight; the four rows take at most 8 of the 32
+//!   registers (K = 16: 1.08–1.10×, K = 32: 1.08–1.12×; adaptive schedule
+//!   at K = 32: 1.21×). At K = 64 they take 16 and the pair ran at
+//!   0.31–0.34× of one step at a time; at K = 128 0.75–0.9×. On AVX2 the
+//!   four rows take 8 (K = 16) or all 16 (K = 32) of its registers, and
+//!   the pair lost on every block shape (K = 16: 0.73–0.97×, K = 32:
+//!   0.80–0.88×), so AVX2 takes one step at a time.
+//! - **Rows in registers** (AVX-512 up to K = 256, AVX2 and NEON up to
+//!   K = 32). Each step loads its two rows once, for the first pass (the
+//!   dot product, and the norms of the adaptive schedule) and the update,
+//!   where they fit in the register file; where they do not, the update
+//!   reads them again from L1. On AVX2 a row of K = 32 is 4 of its 16
+//!   registers, and loading it once paid (K = 32, 7 block shapes, paired
+//!   medians of 7 rounds: 1.01–1.10×, median 1.06×; K = 16: 1.02–1.04×;
+//!   an earlier, noisier run of 5 rounds: 0.92–1.14× at K = 32); at
+//!   K = 64 (two rows of 8 registers: the whole file) it lost
+//!   (0.74–0.99×).
 //! - **Item prefetch** up to K = 64. A block's item band (555 rows at full
 //!   scale) stays in L2, and at K = 128 the eight prefetches per rating
 //!   cost more than they hide (1.05–1.14× without them), while at K = 32
 //!   and 64 they still pay (0.96–0.98× and 0.88–1.01× without).
 //!
+//! None of these changes the result: a paired step computes what the two
+//! steps one after the other compute, and a row loaded once holds the
+//! values it would be loaded again with. Only the number of runs (held
+//! rows: [`HELD_STREAMS`] instead of [`BLOCK_STREAMS`]) changes the
+//! visiting order, and with it the bits.
+//!
 //! NEON (32 registers of 128 bits: 512 bytes, the same as AVX2's 16 of
 //! 256) takes AVX2's shape: the register-file size, not the register
-//! count, is what decides whether rows fit, and a row of K = 32 already
-//! takes 8 registers, so two held runs or a pair at K = 32 would leave the
-//! loop as short of registers as AVX2 is. Its prefetch hint is a no-op, so
-//! the prefetch choice does not matter there; the same holds for the
-//! scalar reference, which also keeps AVX2's order.
+//! count, is what decides whether rows fit. A row of K = 32 takes 8 NEON
+//! registers, so its two rows fill half the file, as AVX2's do at K = 32
+//! (rows in registers); two held runs or a pair at K = 32 would take all
+//! 32 and leave the loop as short of registers as the pair left AVX2.
+//! Its prefetch hint is a no-op, so the prefetch choice does not matter
+//! there. The scalar reference (one lane: a row of K = 32 would be 32
+//! registers) keeps its rows in memory and AVX2's order.
 
 use crate::arch::vector::{Backend, Vector};
 use crate::rowops::MAX_HELD_CHUNKS;
@@ -58,10 +80,9 @@ const ITEM_PREFETCH_MAX_K: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LoopShape {
     /// Each run holds its current user's row and bias in registers
-    /// ([`HELD_STREAMS`] runs; non-adaptive schedules).
+    /// ([`HELD_STREAMS`] runs).
     pub holds_user_rows: bool,
-    /// Two steps of neighbouring runs that share no row run at once
-    /// (non-adaptive schedules).
+    /// Two steps of neighbouring runs that share no row run at once.
     pub pairs: bool,
     /// A step loads its rows once for the dot product and the update.
     pub rows_in_registers: bool,
@@ -92,7 +113,15 @@ pub(crate) const fn loop_shape(backend: Backend, k: usize) -> LoopShape {
             rows_in_registers: k <= 256,
             prefetch_items,
         },
-        Backend::Avx2 | Backend::Neon | Backend::Scalar => LoopShape {
+        Backend::Avx2 | Backend::Neon => LoopShape {
+            holds_user_rows: false,
+            pairs: false,
+            // Up to K = 32: two rows take half the register file (AVX2: 8
+            // of 16 registers; NEON: 16 of 32).
+            rows_in_registers: k <= 32,
+            prefetch_items,
+        },
+        Backend::Scalar => LoopShape {
             holds_user_rows: false,
             pairs: false,
             rows_in_registers: false,
