@@ -13,7 +13,8 @@
 #           ROUND_CONNECTIONS, POST /v1/train starts a round, and both are
 #           measured in turns of ROUND_WINDOW until the round publishes
 #           (each window names the round's steps it covered, with the MiB
-#           written to disk meanwhile and the dirty page cache at its end),
+#           written to disk meanwhile, the dirty page cache at its end and
+#           the share of CPU time the host took from this machine: steal),
 #           then ROUND_AFTER times each again.
 #
 # Each part starts the service on a fresh copy of the model's directory
@@ -190,19 +191,25 @@ EOF
     # the window began, and dirty + under-writeback MiB at its end.
     written_mib() { awk '$3 !~ /[0-9]$/ || $3 ~ /^nvme[0-9]+n[0-9]+$/ { s += $10 } END { print int(s / 2048) }' /proc/diskstats; }
     dirty_mib() { awk '$1 == "nr_dirty" || $1 == "nr_writeback" { s += $2 } END { print int(s / 256) }' /proc/vmstat; }
+    # CPU time so far, all CPUs: "stolen total" (ticks; stolen is the
+    # time a virtual machine's CPUs waited for the host, noise no process
+    # here controls).
+    cpu_ticks() { awk '$1 == "cpu" { t = 0; for (k = 2; k <= NF; k++) t += $k; print $9, t }' /proc/stat; }
     # One window of `kind`: the table's row, named `when` or else by the
-    # round's step(s) it covered, plus the disk columns.
+    # round's step(s) it covered, plus the disk and stolen-time columns.
     round_window() {
-        local when="$1" kind="$2" before after w0 line
+        local when="$1" kind="$2" before after w0 c0 c1 line
         before=$(round_step)
         w0=$(written_mib)
+        c0=$(cpu_ticks)
         line=$(window "$kind")
+        c1=$(cpu_ticks)
         after=$(round_step)
         [ "$after" != "$before" ] && before="$before → $after"
-        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) |"
+        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') |"
     }
-    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     round_window "idle, before" predict
     round_window "idle, before" recommend
     curl -sf -X POST "$host/v1/train" >/dev/null

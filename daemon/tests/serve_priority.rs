@@ -3,7 +3,7 @@
 //! nice:N`, while the request threads stay at normal priority (the threads
 //! a round starts inherit the round thread's class: the unit tests of
 //! `serve::priority`). Read from the live process's
-//! `/proc/PID/task/TID/stat`, and the I/O class with `ioprio_get` (Linux).
+//! `/proc/PID/task/TID/stat` (Linux).
 #![cfg(target_os = "linux")]
 
 mod serve_support;
@@ -15,33 +15,12 @@ use serve_support::{trained, wait_until, Server};
 /// `SCHED_IDLE` in the policy field of `/proc/.../stat`.
 const SCHED_IDLE: u32 = 5;
 
-/// `IOPRIO_CLASS_IDLE` and `IOPRIO_CLASS_BE` of `ioprio_get`'s answer.
-const IO_IDLE: i64 = 3;
-const IO_BEST_EFFORT: i64 = 2;
-
-/// A thread's name, scheduling policy, nice value and I/O priority (class,
-/// level).
+/// A thread's name, scheduling policy and nice value.
 #[derive(Debug, Clone)]
 struct Sched {
     name: String,
     policy: u32,
     nice: i32,
-    io: (i64, i64),
-}
-
-/// The I/O priority of thread `tid` (class, level), as the block layer
-/// applies it: a thread without one set reports the class and level its
-/// scheduling gives it.
-fn io_priority(tid: i32) -> (i64, i64) {
-    // SAFETY: a plain system call (IOPRIO_WHO_PROCESS = 1, about thread
-    // `tid`); no memory is passed.
-    let value = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, tid) };
-    assert!(
-        value >= 0,
-        "ioprio_get({tid}): {}",
-        std::io::Error::last_os_error()
-    );
-    (value >> 13, value & 0x1fff)
 }
 
 /// Every thread of process `pid`.
@@ -59,14 +38,12 @@ fn threads(pid: u32) -> Vec<Sched> {
             continue;
         };
         let name = stat[open + 1..close].to_string();
-        let tid: i32 = task.file_name().to_str().unwrap().parse().unwrap();
         // Fields from the third on (state); nice is the 19th, policy the 41st.
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         out.push(Sched {
             name,
             nice: fields[16].parse().unwrap(),
             policy: fields[38].parse().unwrap(),
-            io: io_priority(tid),
         });
     }
     out
@@ -96,7 +73,6 @@ fn check_request_threads_are_normal(seen: &[Sched]) {
     assert!(!serving.is_empty(), "no request threads in {seen:?}");
     for t in serving {
         assert_eq!((t.policy, t.nice), (0, 0), "a request thread: {t:?}");
-        assert_ne!(t.io.0, IO_IDLE, "a request thread: {t:?}");
     }
 }
 
@@ -109,7 +85,6 @@ fn the_round_thread_is_in_the_idle_class_and_request_threads_are_not() {
     let seen = threads_at_start(&[]);
     for t in seen.iter().filter(|t| t.name == "funkd-round") {
         assert_eq!(t.policy, SCHED_IDLE, "the round thread: {t:?} of {seen:?}");
-        assert_eq!(t.io.0, IO_IDLE, "the round thread's I/O: {t:?}");
     }
     check_request_threads_are_normal(&seen);
 }
@@ -122,13 +97,6 @@ fn background_priority_nice_lowers_the_round_thread_by_that_much() {
             (t.policy, t.nice),
             (0, 5),
             "a round thread: {t:?} of {seen:?}"
-        );
-        // Its I/O priority follows the nice value: best effort, level
-        // (nice + 20) / 5.
-        // (Kernels before 6.0 report the class unset: 0.)
-        assert!(
-            t.io == (IO_BEST_EFFORT, 5) || t.io.0 == 0,
-            "a round thread's I/O: {t:?}"
         );
     }
     check_request_threads_are_normal(&seen);

@@ -543,7 +543,12 @@ impl<'f> PacedWrites<'f> {
             match self.sync_range(piece, libc::SYNC_FILE_RANGE_WRITE) {
                 Ok(()) => {}
                 // Not supported here: plain writes.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::ESPIPE)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOSYS | libc::EINVAL | libc::ESPIPE)
+                    ) =>
+                {
                     self.pacing = false;
                     return Ok(());
                 }
@@ -607,8 +612,12 @@ mod tests {
     use crate::ratingfile::{write, Meta, RatingSet, Triple, WriteOptions};
 
     fn base_set() -> RatingSet {
-        let users = 200;
-        let items = 100;
+        set_of(200, 100)
+    }
+
+    /// `users` × `items` with about 4 in 11 pairs rated for train and 1 in
+    /// 11 for test.
+    fn set_of(users: u32, items: u32) -> RatingSet {
         let mut train = Vec::new();
         let mut test = Vec::new();
         for u in 0..users {
@@ -731,7 +740,7 @@ mod tests {
         let base_path = tmp.path().join("base.funk");
         write(
             &base_path,
-            &base_set(),
+            &set_of(600, 300),
             &WriteOptions {
                 grid: None,
                 seed: 5,
@@ -741,8 +750,8 @@ mod tests {
         let base = RatingFile::open(&base_path).unwrap();
         let extra: Vec<ExtraRating> = (0..300)
             .map(|k| ExtraRating {
-                user: format!("u{}", (k * 7) % 230),
-                item: format!("i{}", (k * 13) % 110),
+                user: format!("u{}", (k * 7) % 630),
+                item: format!("i{}", (k * 13) % 310),
                 value: 1.0 + (k % 5) as f32,
             })
             .collect();
@@ -756,7 +765,11 @@ mod tests {
         for run_bytes in [1, band_bytes * 2] {
             let out = tmp.path().join(format!("runs-{run_bytes}.funk"));
             extend_in_runs(&base, &extra, &out, "runs", run_bytes).unwrap();
-            assert_eq!(std::fs::read(&out).unwrap(), expected, "run_bytes {run_bytes}");
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                expected,
+                "run_bytes {run_bytes}"
+            );
             RatingFile::open(&out).unwrap().check_all_blocks().unwrap();
         }
     }
