@@ -12,7 +12,10 @@
 #           ratings are posted, predict and recommend are measured idle at
 #           ROUND_CONNECTIONS, POST /v1/train starts a round, and both are
 #           measured in turns of ROUND_WINDOW until the round publishes
-#           (each window names the round's step), then idle again.
+#           (each window names the round's steps it covered, with the MiB
+#           written to disk meanwhile, the dirty page cache at its end and
+#           the share of CPU time the host took from this machine: steal),
+#           then ROUND_AFTER times each again.
 #
 # Each part starts the service on a fresh copy of the model's directory
 # (WORK/run-SCALE, as benches/serve-load.sh makes it), so what one part
@@ -24,7 +27,7 @@
 #        ("4 16 64"), BULK (100000), BULK_CONNECTIONS ("1 4"), FORMATS
 #        ("csv json ndjson"), ROUND_RATINGS (20000), ROUND_CONNECTIONS (16),
 #        ROUND_WINDOW (5s), ROUND_EPOCHS (2), ROUND_WINDOWS (24, the most
-#        windows measured during a round), SERVER_CPUS (1), WRK_CPUS (0),
+#        windows measured during a round), ROUND_AFTER (2), SERVER_CPUS (1), WRK_CPUS (0),
 #        PIN=0, PORT (18182), SETTLE (3), PARTS ("bulk single round"), FUNKD
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -180,17 +183,42 @@ EOF
         KIND="$1" "${wrk_pin[@]}" wrk -t 1 -c "$round_connections" -d "$round_window" \
             -s "$benches/serve-random.lua" "$host" | grep '^RESULT'
     }
-    header "when, query"
-    row "idle, predict" "$(window predict)"
-    row "idle, recommend" "$(window recommend)"
+    # The round's step as /v1/status tells it ("training epoch 1/2").
+    round_step() {
+        status_field '(lambda r: "published" if r is None else r["step"] + ("" if r["step"] != "training" or r.get("epoch") is None else " epoch %d/%d" % (min(r["epoch"] + 1, r["epochs"]), r["epochs"])))(s["rounds"]["running"])'
+    }
+    # Disk writes and dirty page cache: MiB written to block devices since
+    # the window began, and dirty + under-writeback MiB at its end.
+    written_mib() { awk '$3 !~ /[0-9]$/ || $3 ~ /^nvme[0-9]+n[0-9]+$/ { s += $10 } END { print int(s / 2048) }' /proc/diskstats; }
+    dirty_mib() { awk '$1 == "nr_dirty" || $1 == "nr_writeback" { s += $2 } END { print int(s / 256) }' /proc/vmstat; }
+    # CPU time so far, all CPUs: "stolen total" (ticks; stolen is the
+    # time a virtual machine's CPUs waited for the host, noise no process
+    # here controls).
+    cpu_ticks() { awk '$1 == "cpu" { t = 0; for (k = 2; k <= NF; k++) t += $k; print $9, t }' /proc/stat; }
+    # One window of `kind`: the table's row, named `when` or else by the
+    # round's step(s) it covered, plus the disk and stolen-time columns.
+    round_window() {
+        local when="$1" kind="$2" before after w0 c0 c1 line
+        before=$(round_step)
+        w0=$(written_mib)
+        c0=$(cpu_ticks)
+        line=$(window "$kind")
+        c1=$(cpu_ticks)
+        after=$(round_step)
+        [ "$after" != "$before" ] && before="$before → $after"
+        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') |"
+    }
+    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    round_window "idle, before" predict
+    round_window "idle, before" recommend
     curl -sf -X POST "$host/v1/train" >/dev/null
     started=$(date +%s)
     for i in $(seq 1 "$round_windows"); do
-        step=$(status_field '(s["rounds"]["running"] or {}).get("step", "published")')
-        [ "$step" = published ] && break
+        [ "$(round_step)" = published ] && break
         kind=predict
         [ $((i % 2)) = 0 ] && kind=recommend
-        row "round: $step, $kind" "$(window "$kind")"
+        round_window "" "$kind"
     done
     until [ "$(status_field 's["rounds"]["rounds_published"]')" -ge 1 ]; do
         if [ "$(status_field 's["rounds"]["rounds_failed"]')" -ge 1 ]; then
@@ -199,8 +227,10 @@ EOF
         sleep 1
     done
     echo "   round published $(( $(date +%s) - started )) s after POST /v1/train: $(grep 'published in' "$work/intake-serve.log" | sed 's/^funkd: //')"
-    row "after, predict" "$(window predict)"
-    row "after, recommend" "$(window recommend)"
+    for _ in $(seq 1 "${ROUND_AFTER:-2}"); do
+        round_window "idle, after" predict
+        round_window "idle, after" recommend
+    done
 fi
 stop_service
 rm -rf "$work/intake-run"

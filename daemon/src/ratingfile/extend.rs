@@ -12,13 +12,23 @@
 //! seed), so the blocks stay balanced as the data grows.
 //!
 //! Memory: the old file is read through its memory map, block by block;
-//! the new one is written in place through a shared map of a temporary
-//! file (its pages belong to the page cache, which writes them back as it
-//! needs), then synced and renamed over the target. What is held in memory
-//! is per user and per item (load counts, the permutation, the id tables)
-//! plus the extra ratings, never the ratings of either file.
+//! the new one is written to a temporary file, synced and renamed over the
+//! target. What is held in memory is per user and per item (load counts,
+//! the permutation, the id tables), the extra ratings, and the records of
+//! one run of the new file's user bands ([`RUN_BYTES`], unless one band
+//! holds more): the records are written a run at a time, each run from a
+//! pass over the old file, never all of either file at once.
+//!
+//! Disk: what is written goes to the disk as it is written, a piece at a
+//! time ([`PacedWrites`]), so that the page cache never holds more than a
+//! few pieces of it dirty. A server writing the file in the background
+//! then never has gigabytes to write back at once, the burst of kernel
+//! work (and the stalls of every other writer of the disk) that no thread
+//! priority holds back.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use funk_kernel::Rating;
@@ -60,6 +70,10 @@ pub struct ExtendSummary {
     pub new_items: usize,
 }
 
+/// How many bytes of the new file's records a pass over the old file
+/// gathers in memory at most (unless one user band holds more).
+pub const RUN_BYTES: usize = 128 << 20;
+
 /// Writes `base` plus `extra` to `out` atomically (see the module docs).
 /// `source` is the provenance text of the new file.
 pub fn extend(
@@ -67,6 +81,17 @@ pub fn extend(
     extra: &[ExtraRating],
     out: &Path,
     source: &str,
+) -> Result<ExtendSummary, FormatError> {
+    extend_in_runs(base, extra, out, source, RUN_BYTES)
+}
+
+/// [`extend`], gathering at most `run_bytes` of records a pass.
+fn extend_in_runs(
+    base: &RatingFile,
+    extra: &[ExtraRating],
+    out: &Path,
+    source: &str,
+    run_bytes: usize,
 ) -> Result<ExtendSummary, FormatError> {
     let invalid = |what: String| FormatError::invalid(out, what);
     let (old_users, old_items) = (base.users(), base.items());
@@ -273,65 +298,116 @@ pub fn extend(
         .prefix(".funk-tmp-")
         .tempfile_in(dir)
         .map_err(io)?;
-    tmp.as_file().set_len(file_len).map_err(io)?;
-    // SAFETY: the map is of a temporary file this function just created
-    // and alone writes; nothing else maps or truncates it while the map
-    // lives (it is dropped before the file is renamed into place).
-    let mut map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file()) }.map_err(io)?;
+    let file = tmp.as_file();
+    file.set_len(file_len).map_err(io)?;
+    let mut paced = PacedWrites::new(file);
 
-    // Pass 3: every record to its place, then each block sorted.
+    // Pass 3, by runs of new user bands: a run's train blocks lie together
+    // in the file, and so do its test blocks. Each pass over the old file
+    // gathers the run's records in memory (at most `run_bytes` unless one
+    // band holds more), sorts and hashes each block, and writes them.
     let rec = sections[Section::Records as usize];
-    let (head, rest) = map.split_at_mut(rec.offset as usize);
-    let (records_bytes, tail) = rest.split_at_mut(records_len as usize);
-    let records: &mut [Rating] = bytemuck::cast_slice_mut(records_bytes);
-    let mut train_fill = train_starts.clone();
-    let mut test_fill = test_starts.clone();
-    each_old(&mut |u, i, value, train| {
-        if train && replaces.contains(&(u, i)) {
-            return;
-        }
-        let (b, mut r) = place(u, i);
-        r.value = value;
-        let fill = if train {
-            &mut train_fill[b]
-        } else {
-            &mut test_fill[b]
-        };
-        records[*fill as usize] = r;
-        *fill += 1;
-    })?;
-    for &(u, i, value) in &extras {
-        let (b, mut r) = place(u, i);
-        r.value = value;
-        records[train_fill[b] as usize] = r;
-        train_fill[b] += 1;
-    }
+    let user_band: Vec<u32> = user_perm
+        .iter()
+        .map(|&nu| band_of(users, grid, nu as usize) as u32)
+        .collect();
+    let run_len = |from: usize, to: usize| -> u64 {
+        let blocks = from * grid..to * grid;
+        train_per_block[blocks.clone()].iter().sum::<u64>()
+            + test_per_block[blocks].iter().sum::<u64>()
+    };
     let mut table = Vec::with_capacity(grid * grid);
     let mut train_sum = 0f64;
-    for b in 0..grid * grid {
-        let tr = train_starts[b] as usize..(train_starts[b] + train_per_block[b]) as usize;
-        let te = test_starts[b] as usize..(test_starts[b] + test_per_block[b]) as usize;
-        for span in [tr.clone(), te.clone()] {
-            records[span].sort_unstable_by_key(|r| (u64::from(r.user) << 32) | u64::from(r.item));
+    let mut from = 0;
+    while from < grid {
+        let mut to = from + 1;
+        while to < grid && run_len(from, to + 1) * 12 <= run_bytes as u64 {
+            to += 1;
         }
-        train_sum += records[tr.clone()]
+        let blocks = from * grid..to * grid;
+        let in_run = |u: u32| (from..to).contains(&(user_band[u as usize] as usize));
+        let (train_lo, test_lo) = (train_starts[blocks.start], test_starts[blocks.start]);
+        let train_len: u64 = train_per_block[blocks.clone()].iter().sum();
+        let test_len: u64 = test_per_block[blocks.clone()].iter().sum();
+        let mut train_run = vec![Rating::default(); train_len as usize];
+        let mut test_run = vec![Rating::default(); test_len as usize];
+        let mut train_fill: Vec<usize> = train_starts[blocks.clone()]
             .iter()
-            .map(|r| f64::from(r.value))
-            .sum::<f64>();
-        table.push(BlockEntry {
-            train_start: tr.start as u64,
-            train_len: tr.len() as u64,
-            test_start: te.start as u64,
-            test_len: te.len() as u64,
-            train_hash: xxh3_64(bytemuck::cast_slice(&records[tr])),
-            test_hash: xxh3_64(bytemuck::cast_slice(&records[te])),
-        });
+            .map(|&s| (s - train_lo) as usize)
+            .collect();
+        let mut test_fill: Vec<usize> = test_starts[blocks.clone()]
+            .iter()
+            .map(|&s| (s - test_lo) as usize)
+            .collect();
+        each_old(&mut |u, i, value, train| {
+            if !in_run(u) || (train && replaces.contains(&(u, i))) {
+                return;
+            }
+            let (b, mut r) = place(u, i);
+            r.value = value;
+            let (run, fill) = if train {
+                (&mut train_run, &mut train_fill[b - blocks.start])
+            } else {
+                (&mut test_run, &mut test_fill[b - blocks.start])
+            };
+            run[*fill] = r;
+            *fill += 1;
+        })?;
+        for &(u, i, value) in extras.iter().filter(|&&(u, _, _)| in_run(u)) {
+            let (b, mut r) = place(u, i);
+            r.value = value;
+            let fill = &mut train_fill[b - blocks.start];
+            train_run[*fill] = r;
+            *fill += 1;
+        }
+        for b in blocks.clone() {
+            let tr = (train_starts[b] - train_lo) as usize
+                ..(train_starts[b] - train_lo + train_per_block[b]) as usize;
+            let te = (test_starts[b] - test_lo) as usize
+                ..(test_starts[b] - test_lo + test_per_block[b]) as usize;
+            let by_row = |r: &Rating| (u64::from(r.user) << 32) | u64::from(r.item);
+            train_run[tr.clone()].sort_unstable_by_key(by_row);
+            test_run[te.clone()].sort_unstable_by_key(by_row);
+            train_sum += train_run[tr.clone()]
+                .iter()
+                .map(|r| f64::from(r.value))
+                .sum::<f64>();
+            table.push(BlockEntry {
+                train_start: train_starts[b],
+                train_len: train_per_block[b],
+                test_start: test_starts[b],
+                test_len: test_per_block[b],
+                train_hash: xxh3_64(bytemuck::cast_slice(&train_run[tr])),
+                test_hash: xxh3_64(bytemuck::cast_slice(&test_run[te])),
+            });
+        }
+        paced
+            .write(bytemuck::cast_slice(&train_run), rec.offset + train_lo * 12)
+            .map_err(io)?;
+        paced
+            .write(bytemuck::cast_slice(&test_run), rec.offset + test_lo * 12)
+            .map_err(io)?;
+        from = to;
     }
+    paced.finish().map_err(io)?;
     let mean = train_sum / train_count.max(1) as f64;
-    let test_sse: f64 = records[train_count as usize..]
-        .iter()
-        .map(|r| (f64::from(r.value) - mean).powi(2))
-        .sum();
+    // The test records read back in file order (from the page cache).
+    let mut test_sse = 0f64;
+    let mut chunk = vec![Rating::default(); 1 << 16];
+    let mut at = 0u64;
+    while at < test_count {
+        let n = (test_count - at).min(chunk.len() as u64) as usize;
+        file.read_exact_at(
+            bytemuck::cast_slice_mut(&mut chunk[..n]),
+            rec.offset + (train_count + at) * 12,
+        )
+        .map_err(io)?;
+        test_sse += chunk[..n]
+            .iter()
+            .map(|r| (f64::from(r.value) - mean).powi(2))
+            .sum::<f64>();
+        at += n as u64;
+    }
     let mean_rmse =
         (test_count > 0 && train_count > 0).then(|| (test_sse / test_count as f64).sqrt());
 
@@ -347,7 +423,6 @@ pub fn extend(
         bytemuck::cast_slice(&item_tables.sorted),
         source.as_bytes(),
     ];
-    let after_records = rec.offset + records_len;
     for s in Section::ALL {
         if s == Section::Records {
             continue;
@@ -355,13 +430,7 @@ pub fn extend(
         let r = &mut sections[s as usize];
         let bytes = contents[s as usize];
         r.hash = xxh3_64(bytes);
-        let at = r.offset as usize;
-        if r.offset < rec.offset {
-            head[at..at + bytes.len()].copy_from_slice(bytes);
-        } else {
-            let at = at - after_records as usize;
-            tail[at..at + bytes.len()].copy_from_slice(bytes);
-        }
+        file.write_all_at(bytes, r.offset).map_err(io)?;
     }
     let mut flags = 0;
     let (lo, hi) = match base.rating_range() {
@@ -396,17 +465,15 @@ pub fn extend(
         header_hash: 0,
     };
     header.header_hash = header.compute_hash();
-    head[..HEADER_LEN].copy_from_slice(bytemuck::bytes_of(&header));
-
-    map.flush().map_err(io)?;
-    drop(map);
+    file.write_all_at(bytemuck::bytes_of(&header), 0)
+        .map_err(io)?;
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(io)?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
+    // Durable before it takes the target's name.
+    file.sync_all().map_err(io)?;
     tmp.persist(out).map_err(|e| io(e.error))?;
     crate::atomic::sync_dir(dir).map_err(io)?;
 
@@ -429,14 +496,128 @@ pub fn extend(
     })
 }
 
+/// How much of a write is handed to the disk at once.
+const PIECE_BYTES: usize = 8 << 20;
+
+/// Writes to a file that go to the disk as they are made instead of in
+/// one burst when the file is synced: each piece of [`PIECE_BYTES`] is
+/// written, its writeback started at once, and the piece before it waited
+/// for (Linux's `sync_file_range`), so that at most two pieces are dirty
+/// or being written back at any time. The writeback is started by the
+/// writing thread, at its CPU and I/O priority. Not a durability step:
+/// the file is synced whole before it is renamed into place.
+struct PacedWrites<'f> {
+    file: &'f File,
+    /// The piece being written back (offset, length).
+    in_flight: Option<(u64, u64)>,
+    /// `false` once the system refused to pace (the writes then go to the
+    /// page cache only, as plain writes do).
+    pacing: bool,
+}
+
+impl<'f> PacedWrites<'f> {
+    fn new(file: &'f File) -> Self {
+        PacedWrites {
+            file,
+            in_flight: None,
+            pacing: cfg!(target_os = "linux"),
+        }
+    }
+
+    /// Writes `bytes` at `at`.
+    fn write(&mut self, bytes: &[u8], at: u64) -> std::io::Result<()> {
+        for (k, piece) in bytes.chunks(PIECE_BYTES).enumerate() {
+            let offset = at + (k * PIECE_BYTES) as u64;
+            self.file.write_all_at(piece, offset)?;
+            if self.pacing {
+                self.start_writeback((offset, piece.len() as u64))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts writing `piece` back and waits for the one before it.
+    fn start_writeback(&mut self, piece: (u64, u64)) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            match self.sync_range(piece, libc::SYNC_FILE_RANGE_WRITE) {
+                Ok(()) => {}
+                // Not supported here: plain writes.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOSYS | libc::EINVAL | libc::ESPIPE)
+                    ) =>
+                {
+                    self.pacing = false;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+            if let Some(before) = self.in_flight.replace(piece) {
+                self.wait(before)?;
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = piece;
+        Ok(())
+    }
+
+    /// Waits for the writeback of `piece`; a write error is returned here
+    /// (the kernel reports it once).
+    #[cfg(target_os = "linux")]
+    fn wait(&self, piece: (u64, u64)) -> std::io::Result<()> {
+        self.sync_range(
+            piece,
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+        )
+    }
+
+    #[cfg(target_os = "linux")]
+    fn sync_range(&self, (offset, len): (u64, u64), flags: libc::c_uint) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on a file descriptor this value
+        // borrows (open for its lifetime); no memory is passed.
+        let rc = unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                flags,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    /// Waits for the last piece's writeback.
+    fn finish(mut self) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(last) = self.in_flight.take() {
+            self.wait(last)?;
+        }
+        let _ = &mut self;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ratingfile::{write, Meta, RatingSet, Triple, WriteOptions};
 
     fn base_set() -> RatingSet {
-        let users = 200;
-        let items = 100;
+        set_of(200, 100)
+    }
+
+    /// `users` × `items` with about 4 in 11 pairs rated for train and 1 in
+    /// 11 for test.
+    fn set_of(users: u32, items: u32) -> RatingSet {
         let mut train = Vec::new();
         let mut test = Vec::new();
         for u in 0..users {
@@ -551,6 +732,63 @@ mod tests {
         assert!(new.grid() > 1);
         let a = new.block_balance();
         assert!(a.max as f64 <= 1.1 * a.mean, "{a:?}");
+    }
+
+    #[test]
+    fn the_file_is_the_same_whatever_the_run_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base_path = tmp.path().join("base.funk");
+        write(
+            &base_path,
+            &set_of(600, 300),
+            &WriteOptions {
+                grid: None,
+                seed: 5,
+            },
+        )
+        .unwrap();
+        let base = RatingFile::open(&base_path).unwrap();
+        let extra: Vec<ExtraRating> = (0..300)
+            .map(|k| ExtraRating {
+                user: format!("u{}", (k * 7) % 630),
+                item: format!("i{}", (k * 13) % 310),
+                value: 1.0 + (k % 5) as f32,
+            })
+            .collect();
+        let whole = tmp.path().join("whole.funk");
+        extend_in_runs(&base, &extra, &whole, "runs", usize::MAX).unwrap();
+        let expected = std::fs::read(&whole).unwrap();
+        let grid = RatingFile::open(&whole).unwrap().grid();
+        assert!(grid > 2, "several bands: {grid}");
+        // One band a pass (each is more than 1 byte), and two bands a pass.
+        let band_bytes = expected.len() / grid;
+        for run_bytes in [1, band_bytes * 2] {
+            let out = tmp.path().join(format!("runs-{run_bytes}.funk"));
+            extend_in_runs(&base, &extra, &out, "runs", run_bytes).unwrap();
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                expected,
+                "run_bytes {run_bytes}"
+            );
+            RatingFile::open(&out).unwrap().check_all_blocks().unwrap();
+        }
+    }
+
+    #[test]
+    fn paced_writes_land_where_they_are_asked_across_pieces() {
+        let tmp = tempfile::tempfile().unwrap();
+        let len = 2 * PIECE_BYTES + PIECE_BYTES / 3;
+        tmp.set_len((len + 100) as u64).unwrap();
+        let bytes: Vec<u8> = (0..len).map(|k| (k % 251) as u8).collect();
+        let mut paced = PacedWrites::new(&tmp);
+        paced.write(&bytes, 100).unwrap();
+        paced.write(b"head", 0).unwrap();
+        paced.finish().unwrap();
+        let mut back = vec![0u8; len + 100];
+        tmp.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(&back[..4], b"head");
+        assert!(back[4..100].iter().all(|&b| b == 0));
+        assert_eq!(&back[100..], &bytes[..]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The CPU priority of the service's background work: a training round
-//! (compaction, training, the check of the new rating file), loading a
-//! hot-swapped checkpoint, and the check of a rating file's blocks after
-//! start-up. Queries keep the CPU; background work gets what they leave.
+//! The CPU and I/O priority of the service's background work: a training
+//! round (compaction, training, the check of the new rating file), loading
+//! a hot-swapped checkpoint, and the check of a rating file's blocks after
+//! start-up. Queries keep the CPU and the disk; background work gets what
+//! they leave.
 //!
 //! The default is Linux's idle scheduling class (`SCHED_IDLE`): on a core
 //! that also answers queries, a niced thread still gets time slices of
@@ -10,6 +11,10 @@
 //! scheduler still gives it a small share (a weight of 3 against a normal
 //! thread's 1024, about 0.3 %) even under full load, so a round or a swap
 //! on a saturated server finishes, only slower (see docs/service.md).
+//! Its I/O goes in the idle I/O class too (`IOPRIO_CLASS_IDLE`, for the
+//! block layer's schedulers that honour classes: the disk's requests of
+//! normal threads, such as the ingest log's syncs, go first). A niced
+//! thread's I/O priority follows its nice value without being set.
 //!
 //! A thread's class is inherited by the threads it starts, and an
 //! unprivileged process cannot take it back: apply it only on threads of
@@ -100,14 +105,13 @@ pub fn apply(priority: BackgroundPriority) -> Result<(), String> {
                 // SAFETY: `param` is a valid sched_param that outlives the
                 // call; pid 0 is the calling thread.
                 let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-                if rc == 0 {
-                    Ok(())
-                } else {
-                    Err(format!(
+                if rc != 0 {
+                    return Err(format!(
                         "sched_setscheduler: {}",
                         std::io::Error::last_os_error()
-                    ))
+                    ));
                 }
+                set_io_class(IoClass::Idle)
             }
             BackgroundPriority::Nice(nice) => {
                 // SAFETY: plain system calls on the calling thread's own id;
@@ -132,6 +136,64 @@ pub fn apply(priority: BackgroundPriority) -> Result<(), String> {
             other => Err(format!("{other} is supported on Linux only")),
         }
     }
+}
+
+/// An I/O scheduling class (Linux's `IOPRIO_CLASS_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoClass {
+    /// None set: the priority follows the CPU nice value.
+    None,
+    /// Real time.
+    RealTime,
+    /// Best effort (the default of normal threads).
+    BestEffort,
+    /// Served only when no other class waits for the disk.
+    Idle,
+}
+
+/// `ioprio_set`/`ioprio_get`'s "which": one thread.
+#[cfg(target_os = "linux")]
+const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+/// Where the class sits in an I/O priority value.
+#[cfg(target_os = "linux")]
+const IOPRIO_CLASS_SHIFT: u32 = 13;
+
+/// Puts the calling thread's I/O (and that of threads it starts from then
+/// on) in `class` at its lowest level.
+#[cfg(target_os = "linux")]
+fn set_io_class(class: IoClass) -> Result<(), String> {
+    let (code, level) = match class {
+        IoClass::None => (0, 0),
+        IoClass::RealTime => (1, 7),
+        IoClass::BestEffort => (2, 7),
+        IoClass::Idle => (3, 0),
+    };
+    let value: libc::c_int = (code << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: a plain system call on the calling thread (who 0); no memory
+    // is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("ioprio_set: {}", std::io::Error::last_os_error()))
+    }
+}
+
+/// The calling thread's I/O scheduling class (Linux).
+#[cfg(target_os = "linux")]
+pub fn current_io_class() -> Result<IoClass, String> {
+    // SAFETY: a plain system call about the calling thread (who 0); no
+    // memory is passed.
+    let rc = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) };
+    if rc < 0 {
+        return Err(format!("ioprio_get: {}", std::io::Error::last_os_error()));
+    }
+    Ok(match rc >> IOPRIO_CLASS_SHIFT {
+        0 => IoClass::None,
+        1 => IoClass::RealTime,
+        2 => IoClass::BestEffort,
+        _ => IoClass::Idle,
+    })
 }
 
 /// The calling thread's scheduling: whether it is in the idle class, and
@@ -187,6 +249,66 @@ mod tests {
         assert_eq!(applied(BackgroundPriority::Idle), ((true, 0), (true, 0)));
         // The thread that asked is untouched.
         assert!(!current().0);
+    }
+
+    /// The I/O class of a thread that sets `class`, of one it starts
+    /// afterwards, and of the thread that asked (which stays as it was).
+    #[cfg(target_os = "linux")]
+    fn io_classes_after(class: IoClass) -> (IoClass, IoClass, IoClass) {
+        let asking = current_io_class().unwrap();
+        let (own, child) = std::thread::spawn(move || {
+            set_io_class(class).unwrap();
+            let own = current_io_class().unwrap();
+            let child = std::thread::spawn(|| current_io_class().unwrap())
+                .join()
+                .unwrap();
+            (own, child)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(current_io_class().unwrap(), asking);
+        (own, child, asking)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_idle_io_class_holds_for_the_thread_and_its_children() {
+        let (own, child, asking) = io_classes_after(IoClass::Idle);
+        assert_eq!((own, child), (IoClass::Idle, IoClass::Idle));
+        assert_ne!(asking, IoClass::Idle);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn idle_puts_the_thread_and_its_children_in_the_idle_io_class() {
+        let classes = std::thread::spawn(|| {
+            apply(BackgroundPriority::Idle).unwrap();
+            let child = std::thread::spawn(|| current_io_class().unwrap())
+                .join()
+                .unwrap();
+            (current_io_class().unwrap(), child)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(classes, (IoClass::Idle, IoClass::Idle));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn nice_and_normal_leave_the_io_class_to_follow_the_cpu_priority() {
+        for priority in [BackgroundPriority::Nice(4), BackgroundPriority::Normal] {
+            let class = std::thread::spawn(move || {
+                apply(priority).unwrap();
+                current_io_class().unwrap()
+            })
+            .join()
+            .unwrap();
+            // Unset (or, as newer kernels report it, best effort).
+            assert!(
+                matches!(class, IoClass::None | IoClass::BestEffort),
+                "{priority}: {class:?}"
+            );
+        }
     }
 
     #[cfg(target_os = "linux")]

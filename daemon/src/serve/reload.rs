@@ -105,6 +105,7 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
                 current.checkpoint.display()
             );
             state.snapshot.store(Arc::new(*snapshot));
+            super::snapshot::retire(current);
             state.metrics.reload("swapped");
             outcome
         }

@@ -462,6 +462,7 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         state.set_serving(&train_dir, source);
         state.snapshot.store(Arc::new(snapshot));
     }
+    super::snapshot::retire(current);
     intake
         .overlay
         .write()
