@@ -737,21 +737,13 @@ async fn take_ratings(
         }
     };
     let accepted = batch.len();
-    let mut users: Vec<&str> = batch.iter().map(|r| r.user.as_str()).collect();
-    users.sort_unstable();
-    users.dedup();
-    let new_users = snapshot.unknown_users(&users);
-    let users_count = users.len();
-    let mut items: Vec<&str> = batch.iter().map(|r| r.item.as_str()).collect();
-    items.sort_unstable();
-    items.dedup();
-    let new_items = snapshot.unknown_items(&items);
+    let (users, items) = snapshot.count_batch_ids(&batch);
     match intake.log.append(batch).await {
         Ok(()) => Json(RatingsAnswer {
             accepted,
-            users: users_count,
-            new_users,
-            new_items,
+            users: users.distinct,
+            new_users: users.unknown,
+            new_items: items.unknown,
             epoch: snapshot.epoch,
         })
         .into_response(),
