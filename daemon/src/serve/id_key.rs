@@ -165,7 +165,19 @@ mod tests {
     #[test]
     fn keys_are_equal_exactly_when_the_ids_are() {
         let ids = [
-            "0", "00", "7", "007", "07", "10", "9", "1e1", "x", "X", "", "caf\u{e9}", "7 ",
+            "0",
+            "00",
+            "7",
+            "007",
+            "07",
+            "10",
+            "9",
+            "1e1",
+            "x",
+            "X",
+            "",
+            "caf\u{e9}",
+            "7 ",
         ];
         for a in ids {
             for b in ids {

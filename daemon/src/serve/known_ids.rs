@@ -90,8 +90,7 @@ fn number_table(index: IdIndex<'_>) -> Option<Vec<u32>> {
     let numbers: Vec<u64> = index.iter().map(canonical_number).collect::<Option<_>>()?;
     let largest = usize::try_from(*numbers.iter().max()?).ok()?;
     let slots = largest.checked_add(1)?;
-    if slots > (numbers.len() * SLOTS_PER_ID).max(MIN_SLOTS) || numbers.len() >= u32::MAX as usize
-    {
+    if slots > (numbers.len() * SLOTS_PER_ID).max(MIN_SLOTS) || numbers.len() >= u32::MAX as usize {
         return None;
     }
     let mut table = vec![0u32; slots];
@@ -168,8 +167,28 @@ mod tests {
     }
 
     const ASKED: [&str; 22] = [
-        "10", "9", "007", "7", "7", "0", "00", "-1", "+1", " 7", "7 ", "1e3", "x", "", "100", "99",
-        "1000000", "18446744073709551616", "99999999999999999999", "9", "10", "\u{661}",
+        "10",
+        "9",
+        "007",
+        "7",
+        "7",
+        "0",
+        "00",
+        "-1",
+        "+1",
+        " 7",
+        "7 ",
+        "1e3",
+        "x",
+        "",
+        "100",
+        "99",
+        "1000000",
+        "18446744073709551616",
+        "99999999999999999999",
+        "9",
+        "10",
+        "\u{661}",
     ];
 
     #[test]
@@ -232,9 +251,25 @@ mod tests {
     #[test]
     fn sorting_by_prefix_gives_string_order() {
         let mut words: Vec<String> = vec![
-            "", "a", "a\0", "a\0\0\0\0\0\0\0\0", "abcdefgh", "abcdefg", "abcdefghi", "abcdefgh\0",
-            "10", "9", "007", "7", "\u{ff}", "\u{e9}t\u{e9}", "\u{65e5}\u{672c}", "zz",
-            "aaaaaaaab", "aaaaaaaaa", "aaaaaaaa",
+            "",
+            "a",
+            "a\0",
+            "a\0\0\0\0\0\0\0\0",
+            "abcdefgh",
+            "abcdefg",
+            "abcdefghi",
+            "abcdefgh\0",
+            "10",
+            "9",
+            "007",
+            "7",
+            "\u{ff}",
+            "\u{e9}t\u{e9}",
+            "\u{65e5}\u{672c}",
+            "zz",
+            "aaaaaaaab",
+            "aaaaaaaaa",
+            "aaaaaaaa",
         ]
         .into_iter()
         .map(String::from)
