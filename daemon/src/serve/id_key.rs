@@ -88,7 +88,7 @@ impl IdKey {
     }
 
     /// The borrowed form.
-    pub fn as_ref(&self) -> IdRef<'_> {
+    pub fn borrowed(&self) -> IdRef<'_> {
         match self {
             IdKey::Number(n) => IdRef::Number(*n),
             IdKey::Text(s) => IdRef::Text(s),
@@ -107,13 +107,13 @@ impl Hash for IdRef<'_> {
 
 impl Hash for IdKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_ref().hash(state);
+        self.borrowed().hash(state);
     }
 }
 
 impl hashbrown::Equivalent<IdKey> for IdRef<'_> {
     fn equivalent(&self, key: &IdKey) -> bool {
-        *self == key.as_ref()
+        *self == key.borrowed()
     }
 }
 
@@ -128,7 +128,7 @@ impl fmt::Display for IdRef<'_> {
 
 impl fmt::Display for IdKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.as_ref().fmt(f)
+        self.borrowed().fmt(f)
     }
 }
 
@@ -182,7 +182,7 @@ mod tests {
         for a in ids {
             for b in ids {
                 let (ka, kb) = (IdKey::from_string(a.into()), IdRef::of(b));
-                assert_eq!(ka.as_ref() == kb, a == b, "{a:?} {b:?}");
+                assert_eq!(ka.borrowed() == kb, a == b, "{a:?} {b:?}");
                 assert_eq!(
                     hashbrown::Equivalent::equivalent(&kb, &ka),
                     a == b,

@@ -99,7 +99,7 @@ impl Overlay {
                 let n = &mut renumbered[item as usize];
                 if *n == u32::MAX {
                     let id = &self.items.ids[item as usize];
-                    *n = kept.intern(id.as_ref(), || id.clone());
+                    *n = kept.intern(id.borrowed(), || id.clone());
                 }
                 news.insert(*n, slot);
             }
