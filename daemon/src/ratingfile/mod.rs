@@ -33,7 +33,7 @@ mod blocking;
 mod error;
 mod extend;
 mod foreign;
-mod ids;
+pub(crate) mod ids;
 mod layout;
 mod rated;
 mod reader;

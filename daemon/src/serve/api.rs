@@ -709,6 +709,8 @@ async fn take_ratings(
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };
+    // From here on, a round of group commit waits for this request.
+    let announced = intake.log.preparing();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -737,21 +739,13 @@ async fn take_ratings(
         }
     };
     let accepted = batch.len();
-    let mut users: Vec<&str> = batch.iter().map(|r| r.user.as_str()).collect();
-    users.sort_unstable();
-    users.dedup();
-    let new_users = snapshot.unknown_users(&users);
-    let users_count = users.len();
-    let mut items: Vec<&str> = batch.iter().map(|r| r.item.as_str()).collect();
-    items.sort_unstable();
-    items.dedup();
-    let new_items = snapshot.unknown_items(&items);
-    match intake.log.append(batch).await {
+    let (users, items) = snapshot.count_batch_ids(&batch);
+    match intake.log.append(batch, Some(announced)).await {
         Ok(()) => Json(RatingsAnswer {
             accepted,
-            users: users_count,
-            new_users,
-            new_items,
+            users: users.distinct,
+            new_users: users.unknown,
+            new_items: items.unknown,
             epoch: snapshot.epoch,
         })
         .into_response(),

@@ -19,7 +19,12 @@
 //! **Group commit**: one writer thread owns the file. Requests hand it
 //! their batch over a channel; it takes every batch waiting, writes them
 //! in one go, calls `fdatasync` once, and only then answers each of them,
-//! so many concurrent requests share one flush. A failed write (a full
+//! so many concurrent requests share one flush. Requests announce
+//! themselves while they are being read and checked ([`Preparing`]): when
+//! the writer has taken what is waiting and some are still on their way,
+//! it lets them run and join this round (for at most [`GATHER`]) rather
+//! than flush without them and make them wait for the next flush. A
+//! failed write (a full
 //! disk, an I/O error) is cut back off the file and answered with an
 //! error to every request of that round: nothing is acknowledged that is
 //! not on disk, and the file keeps only whole records. If even the cut
@@ -36,6 +41,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Acquire};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -376,6 +382,8 @@ impl LogStats {
 #[derive(Debug, Clone)]
 pub struct LogWriter {
     tx: crossbeam_channel::Sender<Order>,
+    /// Requests between [`LogWriter::preparing`] and their append.
+    preparing: Arc<AtomicUsize>,
     /// The directory of the log's segments.
     pub dir: PathBuf,
     /// Counters.
@@ -384,6 +392,24 @@ pub struct LogWriter {
 
 /// The most bytes written in one round of group commit.
 const ROUND_BYTES: usize = 64 << 20;
+
+/// The longest the writer waits for requests being prepared to join a
+/// round, once it holds a batch.
+pub const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// A request on its way to [`LogWriter::append`]: while one is alive,
+/// the writer gives it a moment to join the round it is gathering.
+#[derive(Debug)]
+pub struct Preparing {
+    count: Arc<AtomicUsize>,
+}
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        self.count
+            .fetch_sub(1, std::sync::atomic::Ordering::Release);
+    }
+}
 
 /// The segment the writer appends to.
 struct Active {
@@ -400,13 +426,15 @@ impl LogWriter {
     /// thread for every batch once it is durable, in log order, with the
     /// number of its segment, before the batch is acknowledged. `gather`
     /// (a testing aid, normally zero) is waited after the first batch of a
-    /// round arrives, so that more join it.
+    /// round arrives, so that more join it. `wait_for_preparing` is the
+    /// longest a round waits for requests on their way ([`GATHER`]).
     pub fn start(
         dir: PathBuf,
         (number, file): (u64, File),
         replayed: &Replayed,
         pending: std::collections::BTreeMap<u64, SegmentStats>,
         gather: std::time::Duration,
+        wait_for_preparing: std::time::Duration,
         apply: impl Fn(Vec<NewRating>, u64) + Send + 'static,
     ) -> anyhow::Result<LogWriter> {
         use std::sync::atomic::Ordering::Relaxed;
@@ -425,6 +453,8 @@ impl LogWriter {
             len: replayed.len,
         };
         let segments_dir = dir.clone();
+        let preparing = Arc::new(AtomicUsize::new(0));
+        let on_the_way = Arc::clone(&preparing);
         std::thread::Builder::new()
             .name("funkd-ingest".into())
             .spawn(move || {
@@ -445,17 +475,25 @@ impl LogWriter {
                     let mut bytes = round[0].payload.len();
                     // A rotation waiting behind the batches is done after them.
                     let mut rotation = None;
-                    while bytes < ROUND_BYTES {
+                    let gathering = std::time::Instant::now();
+                    while bytes < ROUND_BYTES && rotation.is_none() {
                         match rx.try_recv() {
                             Ok(Order::Append(next)) => {
                                 bytes += next.payload.len();
                                 round.push(next);
                             }
-                            Ok(Order::Rotate(answer)) => {
-                                rotation = Some(answer);
-                                break;
+                            Ok(Order::Rotate(answer)) => rotation = Some(answer),
+                            Err(_) => {
+                                // Nothing waiting: wait for the requests on
+                                // their way (letting them run, where they
+                                // share this thread's CPU), briefly.
+                                if on_the_way.load(Acquire) == 0
+                                    || gathering.elapsed() >= wait_for_preparing
+                                {
+                                    break;
+                                }
+                                std::thread::yield_now();
                             }
-                            Err(_) => break,
                         }
                     }
                     if let Some(why) = &broken {
@@ -471,20 +509,42 @@ impl LogWriter {
                 }
             })
             .context("cannot start the ingest log's writer thread")?;
-        Ok(LogWriter { tx, dir, stats })
+        Ok(LogWriter {
+            tx,
+            preparing,
+            dir,
+            stats,
+        })
+    }
+
+    /// Announces a request that is about to append (call it once the
+    /// request's body is read; hand the guard to [`LogWriter::append`], or
+    /// drop it if the request ends otherwise).
+    pub fn preparing(&self) -> Preparing {
+        self.preparing
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        Preparing {
+            count: Arc::clone(&self.preparing),
+        }
     }
 
     /// Appends `batch` and waits until it is durable (and applied).
-    pub async fn append(&self, batch: Vec<NewRating>) -> Result<(), String> {
+    /// `announced` is the request's [`LogWriter::preparing`] guard, if it
+    /// took one.
+    pub async fn append(
+        &self,
+        batch: Vec<NewRating>,
+        announced: Option<Preparing>,
+    ) -> Result<(), String> {
         let (done, wait) = tokio::sync::oneshot::channel();
         let payload = encode(&batch);
-        self.tx
-            .send(Order::Append(Append {
-                payload,
-                batch,
-                done,
-            }))
-            .map_err(|_| "the ingest log's writer has stopped".to_string())?;
+        let sent = self.tx.send(Order::Append(Append {
+            payload,
+            batch,
+            done,
+        }));
+        drop(announced);
+        sent.map_err(|_| "the ingest log's writer has stopped".to_string())?;
         wait.await
             .map_err(|_| "the ingest log's writer has stopped".to_string())?
     }
@@ -682,6 +742,7 @@ mod tests {
             &replayed,
             Default::default(),
             std::time::Duration::ZERO,
+            GATHER,
             move |b, _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::SeqCst);
             },
@@ -690,9 +751,9 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let first = runtime.block_on(writer.append(batch(2))).unwrap_err();
+        let first = runtime.block_on(writer.append(batch(2), None)).unwrap_err();
         assert!(first.contains("cannot write the ingest log"), "{first}");
-        let second = runtime.block_on(writer.append(batch(1))).unwrap_err();
+        let second = runtime.block_on(writer.append(batch(1), None)).unwrap_err();
         assert!(second.contains("intake is off"), "{second}");
         assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
         let (pending, segments) = writer.stats.pending();
@@ -715,6 +776,7 @@ mod tests {
             &replayed,
             Default::default(),
             std::time::Duration::ZERO,
+            GATHER,
             move |b, segment| seen.lock().unwrap().push((b.len(), segment)),
         )
         .unwrap();
@@ -722,10 +784,10 @@ mod tests {
             .build()
             .unwrap();
         for n in 1..=3 {
-            runtime.block_on(writer.append(batch(n))).unwrap();
+            runtime.block_on(writer.append(batch(n), None)).unwrap();
         }
         assert_eq!(writer.rotate(), Ok(1));
-        runtime.block_on(writer.append(batch(4))).unwrap();
+        runtime.block_on(writer.append(batch(4), None)).unwrap();
         assert_eq!(*order.lock().unwrap(), [(1, 1), (2, 1), (3, 1), (4, 2)]);
         let (pending, segments) = writer.stats.pending();
         assert_eq!((pending.ratings, pending.batches, segments), (10, 4, 2));
@@ -738,6 +800,56 @@ mod tests {
         let second = super::super::segments::path(dir.path(), 2);
         let next = scan(&std::fs::read(second).unwrap()).unwrap();
         assert_eq!(next.batches, vec![batch(4)]);
+    }
+
+    #[test]
+    fn a_round_waits_for_the_requests_on_their_way() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let path = super::super::segments::path(dir.path(), 1);
+        let (file, replayed) = open(&path).unwrap();
+        // A wait long enough that only the announced request ends it.
+        let writer = LogWriter::start(
+            dir.path().to_path_buf(),
+            (1, file),
+            &replayed,
+            Default::default(),
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(60),
+            |_, _| {},
+        )
+        .unwrap();
+        let announced = writer.preparing();
+        let first = {
+            let writer = writer.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                runtime.block_on(writer.append(batch(2), None))
+            })
+        };
+        // The first batch waits for the announced one, not flushed alone.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(writer.stats.syncs.load(SeqCst), 0);
+        assert!(!first.is_finished());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(writer.append(batch(3), Some(announced)))
+            .unwrap();
+        first.join().unwrap().unwrap();
+        assert_eq!(writer.stats.syncs.load(SeqCst), 1);
+        let (pending, _) = writer.stats.pending();
+        assert_eq!((pending.records, pending.batches), (1, 2));
+        // With nothing announced, a batch is flushed at once.
+        runtime.block_on(writer.append(batch(1), None)).unwrap();
+        assert_eq!(writer.stats.syncs.load(SeqCst), 2);
+        // A guard dropped without appending ends the wait too.
+        drop(writer.preparing());
+        runtime.block_on(writer.append(batch(1), None)).unwrap();
+        assert_eq!(writer.stats.syncs.load(SeqCst), 3);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //!
 //! - [`parse_batch`]: a JSON array, NDJSON or CSV body (by `Content-Type`)
 //!   into ratings, every bad record named by its index; all or none.
-//! - [`Overlay`]: the ratings accepted since the served data file was made
-//!   (replayed from the ingest log on start), by user. A user with new
-//!   ratings is answered from a row folded in against the live item
-//!   factors from their train ratings plus the new ones (a re-rated item
-//!   takes its new value), and the items they rated are never
-//!   recommended to them. Items the model does not know yet cannot be
+//! - [`Overlay`] (in [`super::overlay`]): the ratings accepted since the
+//!   served data file was made (replayed from the ingest log on start), by
+//!   user. A user with new ratings is answered from a row folded in
+//!   against the live item factors from their train ratings plus the new
+//!   ones (a re-rated item takes its new value), and the items they rated
+//!   are never recommended to them. Items the model does not know yet cannot be
 //!   folded against: they are kept in the log and become recommendable
 //!   after the next training round.
 
@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::ingest_log::{NewRating, MAX_ID_BYTES};
 use super::json_record::{Fields, JsonRecord, JsonRecords};
+pub use super::overlay::Overlay;
 use super::snapshot::Snapshot;
 
 /// The body formats `POST /v1/ratings` reads.
@@ -251,14 +252,6 @@ fn check(user: &str, item: &str, value: f32, range: Option<(f32, f32)>) -> Resul
     Ok(())
 }
 
-/// The ratings accepted since the served data file was made, by user:
-/// item → the latest value of a re-rated item, and the log segment that
-/// holds it.
-#[derive(Debug, Default)]
-pub struct Overlay {
-    users: HashMap<String, HashMap<String, (f32, u64)>>,
-}
-
 /// A user's row refreshed by fold-in, and the items to leave out of
 /// their recommendations.
 #[derive(Debug)]
@@ -269,63 +262,6 @@ pub struct Refreshed {
     pub bias: f32,
     /// Items the user rated (data and new ratings), as a mask.
     pub excluded: Vec<bool>,
-}
-
-impl Overlay {
-    /// Adds accepted ratings of log segment `segment`, in log order.
-    pub fn apply(&mut self, batch: &[NewRating], segment: u64) {
-        for r in batch {
-            // Look up before inserting, so that a user (or item) already
-            // held costs no copy of its id.
-            let items = match self.users.get_mut(&r.user) {
-                Some(items) => items,
-                None => self.users.entry(r.user.clone()).or_default(),
-            };
-            match items.get_mut(&r.item) {
-                Some(slot) => *slot = (r.value, segment),
-                None => {
-                    items.insert(r.item.clone(), (r.value, segment));
-                }
-            }
-        }
-    }
-
-    /// Adds accepted ratings of log segment `segment`, in log order,
-    /// keeping their ids (as [`Overlay::apply`], without copying one).
-    pub fn take(&mut self, batch: Vec<NewRating>, segment: u64) {
-        for r in batch {
-            self.users
-                .entry(r.user)
-                .or_default()
-                .insert(r.item, (r.value, segment));
-        }
-    }
-
-    /// Forgets the ratings whose latest value is in a segment up to
-    /// `last`: the published model's data holds them now.
-    pub fn applied_through(&mut self, last: u64) {
-        self.users.retain(|_, items| {
-            items.retain(|_, (_, segment)| *segment > last);
-            !items.is_empty()
-        });
-    }
-
-    /// Users with new ratings.
-    pub fn users(&self) -> usize {
-        self.users.len()
-    }
-
-    /// Whether `user` has new ratings.
-    pub fn has(&self, user: &str) -> bool {
-        self.users.contains_key(user)
-    }
-
-    /// The new ratings of `user` (original item id, value).
-    pub fn ratings_of(&self, user: &str) -> Option<Vec<(String, f32)>> {
-        self.users
-            .get(user)
-            .map(|m| m.iter().map(|(i, (v, _))| (i.clone(), *v)).collect())
-    }
 }
 
 /// `user`'s row folded in against `snapshot`'s item factors from their
@@ -539,57 +475,6 @@ mod tests {
                 (8, QUOTED),
             ]
         );
-    }
-
-    #[test]
-    fn taking_a_batch_keeps_the_same_ratings_as_applying_it() {
-        let r = |user: &str, item: &str, value: f32| NewRating {
-            user: user.into(),
-            item: item.into(),
-            value,
-        };
-        let batches = [
-            vec![r("a", "x", 1.0), r("b", "x", 2.0), r("a", "y", 3.0)],
-            vec![r("a", "x", 4.0), r("c", "z", 5.0)],
-        ];
-        let (mut applied, mut taken) = (Overlay::default(), Overlay::default());
-        for (segment, b) in batches.iter().enumerate() {
-            applied.apply(b, segment as u64);
-            taken.take(b.clone(), segment as u64);
-        }
-        for user in ["a", "b", "c", "d"] {
-            let sorted = |o: &Overlay| {
-                o.ratings_of(user).map(|mut v| {
-                    v.sort_by(|p, q| p.0.cmp(&q.0));
-                    v
-                })
-            };
-            assert_eq!(sorted(&applied), sorted(&taken), "{user}");
-        }
-        assert_eq!(
-            taken.users.get("a").unwrap().get("x"),
-            Some(&(4.0, 1)),
-            "a re-rated item keeps its latest value and segment"
-        );
-    }
-
-    #[test]
-    fn a_publish_forgets_exactly_the_ratings_its_data_holds() {
-        let r = |user: &str, item: &str, value: f32| NewRating {
-            user: user.into(),
-            item: item.into(),
-            value,
-        };
-        let mut overlay = Overlay::default();
-        overlay.apply(&[r("a", "x", 1.0), r("b", "x", 2.0)], 1);
-        overlay.apply(&[r("a", "x", 3.0), r("c", "y", 4.0)], 2);
-        overlay.applied_through(1);
-        // "a" re-rated x in segment 2: the newer value stays.
-        assert_eq!(overlay.ratings_of("a"), Some(vec![("x".to_string(), 3.0)]));
-        assert!(!overlay.has("b"));
-        assert_eq!(overlay.users(), 2);
-        overlay.applied_through(2);
-        assert_eq!(overlay.users(), 0);
     }
 
     #[test]

@@ -23,12 +23,15 @@
 
 pub mod api;
 pub mod compaction;
+pub mod id_key;
 pub mod ingest_log;
 pub mod intake;
 mod json_record;
+pub mod known_ids;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;
+pub mod overlay;
 pub mod priority;
 pub mod reload;
 pub mod request;
@@ -383,6 +386,7 @@ fn start_intake(
         active_replay,
         pending,
         gather,
+        ingest_log::GATHER,
         move |batch, segment| {
             applied
                 .write()

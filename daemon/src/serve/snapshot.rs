@@ -9,7 +9,7 @@
 //! (see [`super::state`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -23,6 +23,9 @@ use crate::model::{predict_with_fallback, ItemTable, Model, Prediction, Scored};
 use crate::ratingfile::{FormatError, RatingFile};
 use crate::trained::rows::check_model_shape;
 use crate::with_k;
+
+use super::ingest_log::NewRating;
+use super::known_ids::{Counted, KnownIds};
 
 /// A model ready to answer queries.
 #[derive(Debug)]
@@ -60,6 +63,8 @@ pub struct Snapshot {
     /// The model kind, λ, λ_b, the per-row prior λ₀ and μ, for folding
     /// new users in.
     fold: FoldIn,
+    /// The data's user and item ids by number, made on first use.
+    known: OnceLock<(KnownIds, KnownIds)>,
 }
 
 /// Where the service finds its rating file.
@@ -179,6 +184,7 @@ impl Snapshot {
             model,
             items,
             fold,
+            known: OnceLock::new(),
         })
     }
 
@@ -192,16 +198,25 @@ impl Snapshot {
         self.data.item_index().get(id)
     }
 
-    /// How many of `ids` (sorted, distinct original user ids) the model
-    /// does not know.
-    pub fn unknown_users(&self, ids: &[&str]) -> usize {
-        self.data.user_index().count_missing(ids)
-    }
-
-    /// How many of `ids` (sorted, distinct original item ids) the model
-    /// does not know.
-    pub fn unknown_items(&self, ids: &[&str]) -> usize {
-        self.data.item_index().count_missing(ids)
+    /// The distinct users and items of `batch`, and how many of each the
+    /// model does not know (see [`super::known_ids`]).
+    pub fn count_batch_ids(&self, batch: &[NewRating]) -> (Counted, Counted) {
+        let (users, items) = self.known.get_or_init(|| {
+            (
+                KnownIds::new(self.data.user_index()),
+                KnownIds::new(self.data.item_index()),
+            )
+        });
+        (
+            users.count(
+                self.data.user_index(),
+                batch.iter().map(|r| r.user.as_str()),
+            ),
+            items.count(
+                self.data.item_index(),
+                batch.iter().map(|r| r.item.as_str()),
+            ),
+        )
     }
 
     /// The prediction for original ids, with the fallbacks of
