@@ -188,8 +188,8 @@ pub struct ServeArgs {
     /// checkpoint, checking the data file's blocks after start-up. `idle`
     /// (Linux's SCHED_IDLE): it runs only when queries leave the CPU free,
     /// so they keep their latency; on a server saturated for long it gets
-    /// about 0.3 % of a core and a round or a swap takes that much longer.
-    /// `nice:N` (1..=19): normal class, N lower (queries wait behind its
+    /// about 0.3 % of a core and a round or a swap takes that much longer;
+    /// its disk reads and writes are in the idle I/O class too. `nice:N` (1..=19): normal class, N lower (queries wait behind its
     /// time slices on a shared core). `normal`: as the queries.
     #[arg(long, value_name = "idle|nice:N|normal", default_value = "idle")]
     pub background_priority: priority::BackgroundPriority,
