@@ -191,11 +191,12 @@ pub fn train(
                     stop_with(e, "a warning was raised as an error", &mut raised);
                 }
             }
-            Wake::Heard(None) | Wake::Poll => {
-                if let Err(e) = py.check_signals() {
-                    stop_with(e, "KeyboardInterrupt", &mut raised);
-                }
-            }
+            Wake::Heard(None) | Wake::Poll => {}
+        }
+        // After every wake, not only when the poll times out: epochs that
+        // end faster than the poll would otherwise never let Ctrl-C in.
+        if let Err(e) = py.check_signals() {
+            stop_with(e, "KeyboardInterrupt", &mut raised);
         }
     };
     let _ = worker.join();
