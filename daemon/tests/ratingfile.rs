@@ -5,18 +5,12 @@ mod ratingfile_support;
 
 use funkd::ratingfile::{self, RatingFile, RatingSet, Triple, WriteOptions};
 use proptest::prelude::*;
-use ratingfile_support::{by_external, sample_set, write_tmp};
+use ratingfile_support::{by_external, sample_set, write_grid, write_tmp};
 
 #[test]
 fn write_then_open_gives_back_every_rating_by_external_id() {
     let set = sample_set(37, 23, 7);
-    let (_dir, path) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(4),
-            seed: 9,
-        },
-    );
+    let (_dir, path) = write_grid(&set, 4, 9);
     let file = RatingFile::open(&path).unwrap();
     assert_eq!((file.users(), file.items(), file.grid()), (37, 23, 4));
     assert_eq!(file.train_count(), set.train.len() as u64);
@@ -40,13 +34,7 @@ fn write_then_open_gives_back_every_rating_by_external_id() {
 #[test]
 fn blocks_hold_band_local_records_sorted_by_user_then_item() {
     let set = sample_set(50, 31, 3);
-    let (_dir, path) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(5),
-            seed: 1,
-        },
-    );
+    let (_dir, path) = write_grid(&set, 5, 1);
     let file = RatingFile::open(&path).unwrap();
     let mut total = 0;
     for ub in 0..5 {
@@ -96,27 +84,9 @@ fn id_index_maps_external_ids_to_internal_and_back() {
 #[test]
 fn same_set_and_seed_give_the_same_bytes_and_identity() {
     let set = sample_set(30, 12, 1);
-    let (_a, pa) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(3),
-            seed: 4,
-        },
-    );
-    let (_b, pb) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(3),
-            seed: 4,
-        },
-    );
-    let (_c, pc) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(3),
-            seed: 5,
-        },
-    );
+    let (_a, pa) = write_grid(&set, 3, 4);
+    let (_b, pb) = write_grid(&set, 3, 4);
+    let (_c, pc) = write_grid(&set, 3, 5);
     assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
     let (fa, fc) = (
         RatingFile::open(&pa).unwrap(),
@@ -282,13 +252,7 @@ fn gen_is_skewed_duplicate_free_and_deterministic_like_the_netflix_shape() {
 #[test]
 fn the_header_fields_read_back_as_written() {
     let set = sample_set(37, 23, 7);
-    let (_dir, path) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(4),
-            seed: 9,
-        },
-    );
+    let (_dir, path) = write_grid(&set, 4, 9);
     let file = RatingFile::open(&path).unwrap();
     assert_eq!(file.path(), path.as_path());
     assert_eq!(file.format_version(), ratingfile::FORMAT_VERSION);
@@ -327,13 +291,7 @@ fn the_header_fields_read_back_as_written() {
 
 #[test]
 fn the_section_table_lists_every_section_in_file_order() {
-    let (_dir, path) = write_tmp(
-        &sample_set(16, 9, 11),
-        WriteOptions {
-            grid: Some(3),
-            seed: 1,
-        },
-    );
+    let (_dir, path) = write_grid(&sample_set(16, 9, 11), 3, 1);
     let file = RatingFile::open(&path).unwrap();
     let sections = file.sections();
     let names: Vec<&str> = sections.iter().map(|(name, _)| *name).collect();
@@ -366,13 +324,7 @@ fn the_section_table_lists_every_section_in_file_order() {
 
 #[test]
 fn block_balance_counts_the_train_ratings_per_block() {
-    let (_dir, path) = write_tmp(
-        &sample_set(37, 23, 7),
-        WriteOptions {
-            grid: Some(4),
-            seed: 9,
-        },
-    );
+    let (_dir, path) = write_grid(&sample_set(37, 23, 7), 4, 9);
     let file = RatingFile::open(&path).unwrap();
     let lens: Vec<u64> = (0..16)
         .map(|b| file.train_block(b / 4, b % 4).len() as u64)
@@ -389,13 +341,7 @@ fn block_balance_counts_the_train_ratings_per_block() {
 
 #[test]
 fn checked_blocks_are_the_blocks_once_every_block_passed() {
-    let (_dir, path) = write_tmp(
-        &sample_set(16, 9, 11),
-        WriteOptions {
-            grid: Some(3),
-            seed: 1,
-        },
-    );
+    let (_dir, path) = write_grid(&sample_set(16, 9, 11), 3, 1);
     let file = RatingFile::open(&path).unwrap();
     assert_eq!(file.blocks_checked(), 0);
     file.check_all_blocks().unwrap();

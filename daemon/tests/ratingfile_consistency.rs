@@ -6,10 +6,10 @@
 
 mod ratingfile_support;
 
-use funkd::ratingfile::{FormatError, RatingFile, WriteOptions};
+use funkd::ratingfile::{FormatError, RatingFile};
 use ratingfile_support::{
     block_field, field, get_u64, good_bytes, open_err, put_u32, put_u64, record_at, reseal,
-    resealed_err, sample_set, section, section_at, set_section, write_tmp,
+    resealed_err, sample_set, section, section_at, set_section, write_grid,
 };
 
 /// `err` is a [`FormatError::Corrupt`] about the file `open_err` wrote,
@@ -106,13 +106,7 @@ fn too_few_or_too_many_users_or_items_for_the_grid_are_refused() {
 #[test]
 fn as_many_users_and_items_as_bands_is_a_valid_file() {
     let set = sample_set(3, 3, 5);
-    let (_dir, path) = write_tmp(
-        &set,
-        WriteOptions {
-            grid: Some(3),
-            seed: 2,
-        },
-    );
+    let (_dir, path) = write_grid(&set, 3, 2);
     let file = RatingFile::open(&path).unwrap();
     assert_eq!((file.users(), file.items(), file.grid()), (3, 3, 3));
     file.verify().unwrap();
@@ -432,13 +426,7 @@ fn check_block_names_the_damage_and_the_block() {
 fn verify_reports_what_it_checked() {
     for grid in [1, 3] {
         let set = sample_set(16, 9, 11);
-        let (_dir, path) = write_tmp(
-            &set,
-            WriteOptions {
-                grid: Some(grid),
-                seed: 1,
-            },
-        );
+        let (_dir, path) = write_grid(&set, grid, 1);
         let file = RatingFile::open(&path).unwrap();
         let report = file.verify().unwrap();
         let len = std::fs::metadata(&path).unwrap().len();

@@ -79,6 +79,21 @@ pub fn write_tmp(set: &RatingSet, opts: WriteOptions) -> (tempfile::TempDir, std
     (dir, path)
 }
 
+/// [`write_tmp`] with a `grid` × `grid` block grid and the split's `seed`.
+pub fn write_grid(
+    set: &RatingSet,
+    grid: usize,
+    seed: u64,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    write_tmp(
+        set,
+        WriteOptions {
+            grid: Some(grid),
+            seed,
+        },
+    )
+}
+
 pub fn open_err(bytes: &[u8]) -> FormatError {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.funk");
@@ -92,13 +107,7 @@ pub fn open_err(bytes: &[u8]) -> FormatError {
 }
 
 pub fn good_bytes() -> Vec<u8> {
-    let (_dir, path) = write_tmp(
-        &sample_set(16, 9, 11),
-        WriteOptions {
-            grid: Some(3),
-            seed: 1,
-        },
-    );
+    let (_dir, path) = write_grid(&sample_set(16, 9, 11), 3, 1);
     std::fs::read(path).unwrap()
 }
 
