@@ -244,7 +244,7 @@ pub fn run(args: ServeArgs, log: Log) -> Result<()> {
                 ));
             }
             let snapshot =
-                Snapshot::load(&checkpoint, &run_dir, &data, None).with_context(|| {
+                Snapshot::load(&checkpoint, &run_dir, &data, None, &log).with_context(|| {
                     format!(
                         "cannot serve the model {} published",
                         args.dir.join(manifest::MANIFEST_FILE_NAME).display()
@@ -258,7 +258,6 @@ pub fn run(args: ServeArgs, log: Log) -> Result<()> {
             (snapshot, (args.dir.clone(), source))
         }
     };
-    snapshot::check_blocks_in_background(&snapshot.data, &log);
     let intake = if args.intake {
         Some(start_intake(
             &args.dir,

@@ -173,7 +173,7 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attemp
                 continue;
             }
         }
-        match Snapshot::load(&path, &dir, &data, Some(current)) {
+        match Snapshot::load(&path, &dir, &data, Some(current), &state.log) {
             Ok(snapshot) => return (Attempt::Loaded(Box::new(snapshot)), refused),
             Err(e) if vanished(&e) => continue,
             Err(e) => {

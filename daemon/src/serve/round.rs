@@ -444,8 +444,8 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     step(Step::Publishing);
     let current = state.current();
     let source = DataSource::Given(data_path.clone());
-    let snapshot =
-        Snapshot::load(&checkpoint, &train_dir, &source, Some(&current)).with_context(|| {
+    let snapshot = Snapshot::load(&checkpoint, &train_dir, &source, Some(&current), &state.log)
+        .with_context(|| {
             format!(
                 "the round's model {} cannot be served",
                 checkpoint.display()

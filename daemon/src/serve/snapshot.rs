@@ -90,24 +90,26 @@ impl Snapshot {
             ));
         }
         let loaded = checked(found.checkpoint, found.path)?;
-        Snapshot::build(loaded, dir, source, None, started)
+        Snapshot::build(loaded, dir, source, None, started, log)
     }
 
     /// Loads checkpoint file `path` of directory `dir` and checks it whole:
     /// checksum, shape, finite values, and that it belongs to the rating
     /// file. The rating file of `previous` is reused when it is the same
-    /// file.
+    /// file; without one, the blocks of the rating file are checked in the
+    /// background, a damaged one reported to `log`.
     pub fn load(
         path: &Path,
         dir: &Path,
         source: &DataSource,
         previous: Option<&Snapshot>,
+        log: &Log,
     ) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         // The error names the file.
         let checkpoint = store::read(path)?;
         let loaded = checked(checkpoint, path.to_path_buf())?;
-        Snapshot::build(loaded, dir, source, previous, started)
+        Snapshot::build(loaded, dir, source, previous, started, log)
     }
 
     fn build(
@@ -116,6 +118,7 @@ impl Snapshot {
         source: &DataSource,
         previous: Option<&Snapshot>,
         started: std::time::Instant,
+        log: &Log,
     ) -> Result<Snapshot> {
         let path = loaded.path.clone();
         let position = path
@@ -148,9 +151,7 @@ impl Snapshot {
                 Some(_) => data.check_all_blocks().with_context(|| {
                     format!("the rating file {} is damaged", data_path.display())
                 })?,
-                // The first model's: checked in the background once the
-                // service starts ([`check_blocks_in_background`]).
-                None => {}
+                None => check_blocks_in_background(&data, log),
             }
         }
         let written_unix = std::fs::metadata(&path)
@@ -345,7 +346,7 @@ impl Snapshot {
 /// a second at full scale). A query that reaches a block before the thread
 /// does checks it itself, as without this; a damaged block is reported
 /// here and refused to every query that needs it.
-pub fn check_blocks_in_background(data: &Arc<RatingFile>, log: &Log) {
+fn check_blocks_in_background(data: &Arc<RatingFile>, log: &Log) {
     let data = Arc::clone(data);
     let thread_log = log.clone();
     let spawned = std::thread::Builder::new()
