@@ -429,6 +429,7 @@ impl LogWriter {
     /// round arrives, so that more join it. `wait_for_preparing` is the
     /// longest a round waits for requests on their way ([`GATHER`]). A
     /// failed write is told to `log`.
+    #[allow(clippy::too_many_arguments)] // one caller (and the tests), each of them needed
     pub fn start(
         dir: PathBuf,
         (number, file): (u64, File),

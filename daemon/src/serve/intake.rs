@@ -119,8 +119,11 @@ pub fn parse_batch(
             if lines.peek().is_some_and(|l| is_csv_header(l)) {
                 lines.next();
             }
+            // A body without a quote (the bulk case) never looks for one
+            // line by line.
+            let quoted = text.contains('"');
             for line in lines {
-                match csv_fields(line) {
+                match csv_fields(line, quoted) {
                     Ok((user, item, value)) => batch.push(user, item, value),
                     Err(e) => batch.refuse(e),
                 }
@@ -216,9 +219,9 @@ fn is_csv_header(line: &str) -> bool {
 
 /// The three fields of a CSV line, trimmed: borrowed from the line when
 /// it holds no quote (the fast path), unquoted by the `csv` crate when it
-/// does.
-fn csv_fields(line: &str) -> Result<(Cow<'_, str>, Cow<'_, str>, f32), String> {
-    if line.contains('"') {
+/// does. `quoted`: whether the body holds a quote anywhere.
+fn csv_fields(line: &str, quoted: bool) -> Result<(Cow<'_, str>, Cow<'_, str>, f32), String> {
+    if quoted && line.contains('"') {
         let fields = unquoted(line)?;
         let [user, item, value] = fields.as_slice() else {
             return Err(field_count(fields.len()));
