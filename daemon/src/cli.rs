@@ -5,10 +5,12 @@
 
 use std::any::TypeId;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use clap::{Arg, Command as ClapCommand, Parser, Subcommand};
 
 use crate::commands;
+use crate::report::Stderr;
 
 pub mod compact;
 
@@ -122,7 +124,9 @@ impl Cli {
             Command::Import(a) => commands::import::run(a),
             Command::Inspect(a) => commands::inspect::run(a),
             Command::Train(a) => commands::train::run(a),
-            Command::Serve(a) => crate::serve::run(a),
+            Command::Serve(a) => {
+                crate::serve::run(a, crate::serve::Log::new(Arc::new(Stderr::new(false))))
+            }
             Command::Compact(a) => compact::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Predict(a) => commands::predict::run(a),

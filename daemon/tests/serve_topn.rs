@@ -142,7 +142,12 @@ fn similar_lists_the_nearest_items_by_cosine_best_first() {
 fn loading_a_snapshot_checks_every_block_before_any_query_needs_it() {
     use funkd::serve::snapshot::{DataSource, Snapshot};
     let t = trained(1);
-    let snapshot = Snapshot::load_newest(&t.dir, &DataSource::Given(t.data.clone())).unwrap();
+    let snapshot = Snapshot::load_newest(
+        &t.dir,
+        &DataSource::Given(t.data.clone()),
+        &funkd::serve::Log::silent(),
+    )
+    .unwrap();
     let blocks = snapshot.data.grid().pow(2);
     assert!(blocks > 1);
     // No query has run: the blocks are checked by the snapshot's own thread.

@@ -61,7 +61,7 @@ pub fn load_snapshot(path: &Path, data: Option<PathBuf>) -> anyhow::Result<Snaps
     let checkpoint = funkd::checkpoint::store::read(&file)
         .with_context(|| format!("cannot load a model from {}", file.display()))?;
     let source = data_source(&dir, checkpoint.settings.data_identity, data);
-    Snapshot::load(&file, &dir, &source, None)
+    Snapshot::load(&file, &dir, &source, None, &funkd::serve::Log::silent())
 }
 
 /// Items (internal ids) and their scores, best first.

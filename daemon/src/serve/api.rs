@@ -49,9 +49,10 @@ impl ApiError {
     }
 }
 
-/// A 500 for a fault of the service's own (logged on stderr).
-fn internal(error: impl std::fmt::Display) -> ApiError {
-    eprintln!("funkd: serve: {error}");
+/// A 500 for a fault of the service's own (written to the log as
+/// `serve: {error}`).
+fn internal(log: &super::Log, error: impl std::fmt::Display) -> ApiError {
+    log.line(&format!("serve: {error}"));
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
@@ -297,7 +298,7 @@ fn recommend_now(
             let excluded: &[bool] = if q.include_rated { &[] } else { &f.excluded };
             let found = snapshot
                 .top_for_row(state.isa, &f.row, f.bias, excluded, q.n)
-                .map_err(internal)?;
+                .map_err(|e| internal(&state.log, e))?;
             let count = excluded.iter().filter(|&&e| e).count();
             (found, count, Source::FoldIn)
         }
@@ -308,11 +309,13 @@ fn recommend_now(
             let rated = if q.include_rated {
                 Vec::new()
             } else {
-                snapshot.rated_ids(user).map_err(internal)?
+                snapshot
+                    .rated_ids(user)
+                    .map_err(|e| internal(&state.log, e))?
             };
             let found = snapshot
                 .recommend(state.isa, user, &rated, q.n)
-                .map_err(internal)?;
+                .map_err(|e| internal(&state.log, e))?;
             (found, rated.len(), Source::Model)
         }
     };
@@ -409,7 +412,7 @@ async fn fold_in(
         excluded[item] = true;
         ratings.push((item, *value));
     }
-    let (job, isa, n) = (Arc::clone(&snapshot), state.isa, q.n);
+    let (job, isa, n, log) = (Arc::clone(&snapshot), state.isa, q.n, state.log.clone());
     let solved = state
         .scoring
         .run(move || {
@@ -421,7 +424,7 @@ async fn fold_in(
             })?;
             let found = job
                 .top_for_row(isa, &row, bias, &excluded, n)
-                .map_err(internal)?;
+                .map_err(|e| internal(&log, e))?;
             Ok::<_, ApiError>((row, bias, found, ratings.len()))
         })
         .await;

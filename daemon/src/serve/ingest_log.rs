@@ -427,7 +427,9 @@ impl LogWriter {
     /// number of its segment, before the batch is acknowledged. `gather`
     /// (a testing aid, normally zero) is waited after the first batch of a
     /// round arrives, so that more join it. `wait_for_preparing` is the
-    /// longest a round waits for requests on their way ([`GATHER`]).
+    /// longest a round waits for requests on their way ([`GATHER`]). A
+    /// failed write is told to `log`.
+    #[allow(clippy::too_many_arguments)] // one caller (and the tests), each of them needed
     pub fn start(
         dir: PathBuf,
         (number, file): (u64, File),
@@ -435,6 +437,7 @@ impl LogWriter {
         pending: std::collections::BTreeMap<u64, SegmentStats>,
         gather: std::time::Duration,
         wait_for_preparing: std::time::Duration,
+        log: super::Log,
         apply: impl Fn(Vec<NewRating>, u64) + Send + 'static,
     ) -> anyhow::Result<LogWriter> {
         use std::sync::atomic::Ordering::Relaxed;
@@ -501,7 +504,7 @@ impl LogWriter {
                             let _ = a.done.send(Err(why.clone()));
                         }
                     } else {
-                        broken = commit(round, &mut active, &mut buf, &shared, &apply);
+                        broken = commit(round, &mut active, &mut buf, &shared, &apply, &log);
                     }
                     if let Some(answer) = rotation {
                         let _ = answer.send(rotate(&segments_dir, &mut active, &shared));
@@ -572,6 +575,7 @@ fn commit(
     buf: &mut Vec<u8>,
     shared: &LogStats,
     apply: &impl Fn(Vec<NewRating>, u64),
+    log: &super::Log,
 ) -> Option<String> {
     use std::sync::atomic::Ordering::Relaxed;
     // The round is one record, so that a crash part-way through its write
@@ -603,7 +607,7 @@ fn commit(
         Err(e) => {
             shared.failures.fetch_add(1, Relaxed);
             let why = format!("cannot write the ingest log: {e}");
-            eprintln!("funkd: error: {why}; the ratings of this round are refused");
+            log.error(&format!("{why}; the ratings of this round are refused"));
             let mut fatal = None;
             if let Err(cut) = active
                 .file
@@ -614,7 +618,7 @@ fn commit(
                     "{why}, and cannot cut the failed write off it ({cut}): \
                      intake is off until the service restarts"
                 );
-                eprintln!("funkd: error: {message}");
+                log.error(&message);
                 fatal = Some(message);
             }
             for a in round {
@@ -736,6 +740,7 @@ mod tests {
         };
         let applied = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = Arc::clone(&applied);
+        let told = Arc::new(crate::report::Collecting::default());
         let writer = LogWriter::start(
             "/dev".into(),
             (1, file),
@@ -743,6 +748,7 @@ mod tests {
             Default::default(),
             std::time::Duration::ZERO,
             GATHER,
+            crate::serve::Log::new(Arc::clone(&told) as _),
             move |b, _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::SeqCst);
             },
@@ -756,6 +762,23 @@ mod tests {
         let second = runtime.block_on(writer.append(batch(1), None)).unwrap_err();
         assert!(second.contains("intake is off"), "{second}");
         assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // The service's log was told both, as errors.
+        use crate::report::Event::Notice;
+        match told.events().as_slice() {
+            [Notice(failed), Notice(off)] => {
+                assert!(
+                    failed.starts_with("error: cannot write the ingest log: ")
+                        && failed.ends_with("; the ratings of this round are refused"),
+                    "{failed}"
+                );
+                assert!(
+                    off.starts_with("error: cannot write the ingest log: ")
+                        && off.ends_with("intake is off until the service restarts"),
+                    "{off}"
+                );
+            }
+            other => panic!("the log was told {other:?}"),
+        }
         let (pending, segments) = writer.stats.pending();
         assert_eq!(
             (pending.ratings, pending.bytes, segments),
@@ -777,6 +800,7 @@ mod tests {
             Default::default(),
             std::time::Duration::ZERO,
             GATHER,
+            crate::serve::Log::silent(),
             move |b, segment| seen.lock().unwrap().push((b.len(), segment)),
         )
         .unwrap();
@@ -816,6 +840,7 @@ mod tests {
             Default::default(),
             std::time::Duration::ZERO,
             std::time::Duration::from_secs(60),
+            crate::serve::Log::silent(),
             |_, _| {},
         )
         .unwrap();

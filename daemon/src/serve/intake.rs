@@ -29,7 +29,9 @@ pub enum BodyFormat {
     Json,
     /// One such object per line (`application/x-ndjson`, `application/jsonl`).
     Ndjson,
-    /// `user,item,rating` lines, an optional header of those names (`text/csv`).
+    /// `user,item,rating` lines, an optional header of those names
+    /// (`text/csv`); a field may be quoted as RFC 4180 has it
+    /// (`"Movie, The"`, `"say ""hi"""`).
     Csv,
 }
 
@@ -117,9 +119,12 @@ pub fn parse_batch(
             if lines.peek().is_some_and(|l| is_csv_header(l)) {
                 lines.next();
             }
+            // A body without a quote (the bulk case) never looks for one
+            // line by line.
+            let quoted = text.contains('"');
             for line in lines {
-                match csv_fields(line) {
-                    Ok((user, item, value)) => batch.push(user.into(), item.into(), value),
+                match csv_fields(line, quoted) {
+                    Ok((user, item, value)) => batch.push(user, item, value),
                     Err(e) => batch.refuse(e),
                 }
             }
@@ -196,38 +201,124 @@ impl Batch {
 }
 
 /// Whether a CSV line is the header `user,item,rating` (any case, spaces
-/// around the names allowed).
+/// around the names allowed, quoted or not).
 fn is_csv_header(line: &str) -> bool {
-    let mut names = line.split(',').map(str::trim);
-    ["user", "item", "rating"]
-        .iter()
-        .all(|want| names.next().is_some_and(|n| n.eq_ignore_ascii_case(want)))
-        && names.next().is_none()
+    let is = |names: &mut dyn Iterator<Item = &str>| {
+        ["user", "item", "rating"].iter().all(|want| {
+            names
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(want))
+        }) && names.next().is_none()
+    };
+    if line.contains('"') {
+        unquoted(line).is_ok_and(|fields| is(&mut fields.iter().map(String::as_str)))
+    } else {
+        is(&mut line.split(','))
+    }
 }
 
-/// The three fields of a CSV line, trimmed, borrowed from the line.
-fn csv_fields(line: &str) -> Result<(&str, &str, f32), String> {
+/// The three fields of a CSV line, trimmed: borrowed from the line when
+/// it holds no quote (the fast path), unquoted by the `csv` crate when it
+/// does. `quoted`: whether the body holds a quote anywhere.
+fn csv_fields(line: &str, quoted: bool) -> Result<(Cow<'_, str>, Cow<'_, str>, f32), String> {
+    if quoted && line.contains('"') {
+        let fields = unquoted(line)?;
+        let [user, item, value] = fields.as_slice() else {
+            return Err(field_count(fields.len()));
+        };
+        return Ok((
+            Cow::Owned(user.trim().to_string()),
+            Cow::Owned(item.trim().to_string()),
+            rating(value.trim())?,
+        ));
+    }
     let mut fields = line.split(',').map(str::trim);
     let (Some(user), Some(item), Some(value), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
     else {
-        return Err(format!(
-            "{} fields, expected 3 (user,item,rating; quoting is not supported)",
-            line.split(',').count()
-        ));
+        return Err(field_count(line.split(',').count()));
     };
-    if user.contains('"') || item.contains('"') {
-        // Read literally, a quoted id would become another id than the
-        // one meant (its quotes kept).
-        return Err(
-            "a quoted field: quoting is not supported in CSV bodies (send ids with commas or quotes as JSON or NDJSON)"
-                .into(),
-        );
-    }
-    let value: f32 = value
+    Ok((user.into(), item.into(), rating(value)?))
+}
+
+/// The refusal of a line of `n` fields.
+fn field_count(n: usize) -> String {
+    format!("{n} fields, expected 3 (user,item,rating; quote a field that holds a comma)")
+}
+
+/// The rating field, read.
+fn rating(value: &str) -> Result<f32, String> {
+    value
         .parse()
-        .map_err(|_| format!("rating {value:?} is not a number"))?;
-    Ok((user, item, value))
+        .map_err(|_| format!("rating {value:?} is not a number"))
+}
+
+/// The fields of a CSV line that holds a quote, unquoted as `funkd import`
+/// reads CSV (the `csv` crate: a field that begins with `"` runs to the
+/// next lone `"`, and `""` inside it is one `"`). The crate reads any line
+/// somehow; a line it would read otherwise than RFC 4180 means (a quote
+/// not closed, a quote inside an unquoted field, text after a closing
+/// quote) is refused instead, its field named.
+fn unquoted(line: &str) -> Result<Vec<String>, String> {
+    check_quoting(line)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(_) => Ok(record.iter().map(str::to_string).collect()),
+        Err(e) => Err(format!("cannot read the line as CSV: {e}")),
+    }
+}
+
+/// Where a line's quoting breaks RFC 4180, if it does (fields counted
+/// from 1). A quoted field begins with its quote; spaces after its closing
+/// quote are allowed (fields are trimmed).
+fn check_quoting(line: &str) -> Result<(), String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        Start,
+        Unquoted,
+        Quoted,
+        /// A quote inside a quoted field: its end, or the first of `""`.
+        Quote,
+        AfterQuoted,
+    }
+    let mut at = At::Start;
+    let mut field = 1;
+    for c in line.bytes() {
+        at = match (at, c) {
+            (At::Quoted, b'"') => At::Quote,
+            (At::Quoted, _) => At::Quoted,
+            (At::Quote, b'"') => At::Quoted,
+            (_, b',') => {
+                field += 1;
+                At::Start
+            }
+            (At::Start, b'"') => At::Quoted,
+            (At::Unquoted, b'"') => {
+                return Err(format!(
+                    "bad quoting in field {field}: a quote inside an unquoted field \
+                     (a quoted field begins with its quote and doubles the quotes it holds)"
+                ))
+            }
+            (At::Start | At::Unquoted, _) => At::Unquoted,
+            (At::Quote | At::AfterQuoted, b' ' | b'\t' | b'\r') => At::AfterQuoted,
+            (At::Quote | At::AfterQuoted, _) => {
+                return Err(format!(
+                    "bad quoting in field {field}: text after its closing quote \
+                     (a quote inside a quoted field is doubled)"
+                ))
+            }
+        };
+    }
+    if at == At::Quoted {
+        return Err(format!(
+            "bad quoting in field {field}: its quote is not closed"
+        ));
+    }
+    Ok(())
 }
 
 fn check(user: &str, item: &str, value: f32, range: Option<(f32, f32)>) -> Result<(), String> {
@@ -426,9 +517,6 @@ mod tests {
         );
     }
 
-    /// The refusal of a quoted CSV field.
-    const QUOTED: &str = "a quoted field: quoting is not supported in CSV bodies (send ids with commas or quotes as JSON or NDJSON)";
-
     #[test]
     fn odd_but_valid_csv_is_read_and_bad_lines_are_named() {
         let body = "\u{feff}USER , Item,RATING\r\n\r\n  caf\u{e9} ,\u{65e5}, 4.5 \r\n\t7\t,9,1\n\n";
@@ -452,7 +540,7 @@ mod tests {
             ]
         );
         let bad = refused(
-            b"u,i,3\nu,i,x\n\"u,1\",i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n\"u\",i,3\nu,\"i\",3\n",
+            b"u,i,3\nu,i,x\nu,1,i,3\n,i,3\nu,i,3,\nu,i,9\nu,i,inf\n\"u\",\"\",3\n\"u,1\",i,3,4\n",
             BodyFormat::Csv,
         );
         let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
@@ -460,19 +548,80 @@ mod tests {
             named,
             [
                 (1, "rating \"x\" is not a number"),
-                (
-                    2,
-                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
-                ),
+                (2, FOUR_FIELDS),
                 (3, "empty user id"),
-                (
-                    4,
-                    "4 fields, expected 3 (user,item,rating; quoting is not supported)"
-                ),
+                (4, FOUR_FIELDS),
                 (5, "rating 9 is outside the data's range 1..5"),
                 (6, "rating inf is not a finite number"),
-                (7, QUOTED),
-                (8, QUOTED),
+                (7, "empty item id"),
+                (8, FOUR_FIELDS),
+            ]
+        );
+    }
+
+    /// The refusal of a line of four fields.
+    const FOUR_FIELDS: &str =
+        "4 fields, expected 3 (user,item,rating; quote a field that holds a comma)";
+
+    #[test]
+    fn quoted_csv_fields_are_read_as_rfc_4180_has_them() {
+        let body = "user,item,rating\n\
+                    \"Movie, The\",\"say \"\"hi\"\"\",4\n\
+                    7,\"a,b\" ,\"2.5\"\r\n\
+                    \"\u{65e5}\",plain,1\n";
+        let got = parse_batch(body.as_bytes(), BodyFormat::Csv, Some((1.0, 5.0))).unwrap();
+        let want = |user: &str, item: &str, value| NewRating {
+            user: user.into(),
+            item: item.into(),
+            value,
+        };
+        assert_eq!(
+            got,
+            [
+                want("Movie, The", "say \"hi\"", 4.0),
+                want("7", "a,b", 2.5),
+                want("\u{65e5}", "plain", 1.0),
+            ]
+        );
+        // The same ratings as JSON: quoting changes how an id is written,
+        // not which id it is.
+        let json = r#"[{"user": "Movie, The", "item": "say \"hi\"", "rating": 4},
+                        {"user": 7, "item": "a,b", "rating": 2.5},
+                        {"user": "日", "item": "plain", "rating": 1}]"#;
+        assert_eq!(
+            parse_batch(json.as_bytes(), BodyFormat::Json, None).unwrap(),
+            got
+        );
+        // A quoted header is a header.
+        let headed = parse_batch(
+            b"\"user\",\"item\",\"rating\"\n\"u\",i,3\n",
+            BodyFormat::Csv,
+            None,
+        )
+        .unwrap();
+        assert_eq!(headed, [want("u", "i", 3.0)]);
+    }
+
+    #[test]
+    fn bad_quoting_is_refused_with_its_line_and_field() {
+        let bad = refused(
+            b"u,i,3\n\"u,i,3\nu,ab\"c,3\nu, \"i\",3\n\"u\"x,i,3\nu,\"i\" ,3\nu,\"i\"\"\",3\n",
+            BodyFormat::Csv,
+        );
+        let named: Vec<(usize, &str)> = bad.iter().map(|e| (e.index, e.error.as_str())).collect();
+        let inside = "a quote inside an unquoted field \
+                      (a quoted field begins with its quote and doubles the quotes it holds)";
+        assert_eq!(
+            named,
+            [
+                (1, "bad quoting in field 1: its quote is not closed"),
+                (2, &*format!("bad quoting in field 2: {inside}")),
+                (3, &*format!("bad quoting in field 2: {inside}")),
+                (
+                    4,
+                    "bad quoting in field 1: text after its closing quote \
+                     (a quote inside a quoted field is doubled)"
+                ),
             ]
         );
     }

@@ -13,6 +13,8 @@
 //!   `--intake`.
 //! - [`round`] and [`manifest`]: training rounds in the background, and
 //!   what they leave on disk to survive a crash.
+//! - [`log`]: the service's log, written to a reporter the front end
+//!   hands in (the command line's writes it on stderr).
 //!
 //! `serve` only reads the checkpoints, so it runs beside a `funkd train`
 //! writing into the directory (the normal case) and never takes the
@@ -28,6 +30,7 @@ pub mod ingest_log;
 pub mod intake;
 mod json_record;
 pub mod known_ids;
+pub mod log;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;
@@ -53,6 +56,7 @@ use arc_swap::ArcSwap;
 use crate::commands::context::choose_isa;
 use crate::input::titles::Titles;
 use crate::usage_bail;
+pub use log::Log;
 use reload::Trigger;
 use server::ConnectionLimits;
 use snapshot::{DataSource, Snapshot};
@@ -198,8 +202,8 @@ pub struct ServeArgs {
     pub isa: Option<String>,
 }
 
-/// Runs `funkd serve` until SIGINT or SIGTERM.
-pub fn run(args: ServeArgs) -> Result<()> {
+/// Runs `funkd serve` until SIGINT or SIGTERM, writing its log to `log`.
+pub fn run(args: ServeArgs, log: Log) -> Result<()> {
     let entered = Instant::now();
     priority::choose(args.background_priority);
     let isa = choose_isa(args.isa.as_deref())?;
@@ -233,14 +237,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 .parent()
                 .map_or_else(|| args.dir.clone(), std::path::Path::to_path_buf);
             if args.data.is_some() {
-                eprintln!(
-                    "funkd: note: --data is not used: {} names the data of the model round {} published",
+                log.line(&format!(
+                    "note: --data is not used: {} names the data of the model round {} published",
                     args.dir.join(manifest::MANIFEST_FILE_NAME).display(),
                     m.generation
-                );
+                ));
             }
             let snapshot =
-                Snapshot::load(&checkpoint, &run_dir, &data, None).with_context(|| {
+                Snapshot::load(&checkpoint, &run_dir, &data, None, &log).with_context(|| {
                     format!(
                         "cannot serve the model {} published",
                         args.dir.join(manifest::MANIFEST_FILE_NAME).display()
@@ -249,7 +253,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             (snapshot, (run_dir, data))
         }
         None => {
-            let snapshot = Snapshot::load_newest(&args.dir, &source)
+            let snapshot = Snapshot::load_newest(&args.dir, &source, &log)
                 .with_context(|| format!("nothing to serve in {}", args.dir.display()))?;
             (snapshot, (args.dir.clone(), source))
         }
@@ -259,6 +263,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             &args.dir,
             &recovered,
             Duration::from_millis(args.intake_gather_ms),
+            &log,
         )?)
     } else {
         None
@@ -323,6 +328,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         intake,
         rounds,
         scoring: scoring::ScoringPool::new(threads).context("cannot start the scoring threads")?,
+        log,
     });
     round::start(&state)?;
     let limits = ConnectionLimits {
@@ -345,15 +351,16 @@ fn start_intake(
     dir: &std::path::Path,
     recovered: &manifest::Recovered,
     gather: Duration,
+    log: &Log,
 ) -> Result<state::Intake> {
     let claimed = recovered.pending.as_ref().map_or(0, |p| p.last_segment);
     let opened = segments::open(dir, recovered.applied_through(), claimed)?;
     for (path, bytes, why) in &opened.cuts {
-        eprintln!(
-            "funkd: warning: cut a torn tail of {bytes} bytes off {} ({why}); \
+        log.warning(&format!(
+            "cut a torn tail of {bytes} bytes off {} ({why}); \
              it held no acknowledged rating",
             path.display()
-        );
+        ));
     }
     let mut overlay = intake::Overlay::default();
     for (batch, segment) in opened.batches() {
@@ -367,12 +374,12 @@ fn start_intake(
         active,
         ..
     } = opened;
-    eprintln!(
-        "funkd: intake on: {} replayed ({ratings} ratings of {} users in {} segment(s) not yet trained on)",
+    log.line(&format!(
+        "intake on: {} replayed ({ratings} ratings of {} users in {} segment(s) not yet trained on)",
         segments::path(dir, active.0).display(),
         overlay.users(),
         replayed.len()
-    );
+    ));
     let overlay = Arc::new(std::sync::RwLock::new(overlay));
     let applied = Arc::clone(&overlay);
     let active_replay = replayed
@@ -387,6 +394,7 @@ fn start_intake(
         pending,
         gather,
         ingest_log::GATHER,
+        log.clone(),
         move |batch, segment| {
             applied
                 .write()
@@ -429,23 +437,24 @@ async fn serve_until_stopped(
         api::router(Arc::clone(&state)),
         limits,
         Arc::clone(&state.metrics),
+        state.log.clone(),
         stop_rx,
     ));
     {
         let s = state.current();
-        eprintln!(
-            "funkd: serving {} (epoch {}, {} users × {} items, rank {}), ready in {:.3} s",
+        state.log.line(&format!(
+            "serving {} (epoch {}, {} users × {} items, rank {}), ready in {:.3} s",
             s.checkpoint.display(),
             s.epoch,
             s.model.users(),
             s.model.items(),
             s.model.rank,
             entered.elapsed().as_secs_f64()
-        );
+        ));
     }
-    eprintln!("funkd: listening on http://{bound}");
+    state.log.line(&format!("listening on http://{bound}"));
     if let Err(e) = notify::sd_notify("READY=1") {
-        eprintln!("funkd: warning: cannot notify systemd: {e}");
+        state.log.warning(&format!("cannot notify systemd: {e}"));
     }
     let poller = (poll_ms > 0).then(|| {
         let state = Arc::clone(&state);
@@ -468,7 +477,9 @@ async fn serve_until_stopped(
             _ = terminations.recv() => break "SIGTERM",
         }
     };
-    eprintln!("funkd: {why}: finishing the requests in flight, then stopping");
+    state.log.line(&format!(
+        "{why}: finishing the requests in flight, then stopping"
+    ));
     let _ = notify::sd_notify("STOPPING=1");
     if let Some(poller) = poller {
         poller.abort();

@@ -83,14 +83,14 @@ pub fn chosen() -> BackgroundPriority {
 
 /// Puts the calling thread, and the threads it starts from then on, at the
 /// chosen background priority; `what` names the work in the log line
-/// written if that fails (the work then runs at normal priority).
-pub fn enter_background(what: &str) {
+/// written to `log` if that fails (the work then runs at normal priority).
+pub fn enter_background(what: &str, log: &super::Log) {
     if let Err(why) = apply(chosen()) {
-        eprintln!(
-            "funkd: warning: {what} runs at normal priority: cannot lower it to {} ({why}); \
+        log.warning(&format!(
+            "{what} runs at normal priority: cannot lower it to {} ({why}); \
              queries may wait behind it",
             chosen()
-        );
+        ));
     }
 }
 

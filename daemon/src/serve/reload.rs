@@ -69,7 +69,7 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
     let spawned = std::thread::Builder::new()
         .name("funkd-load".into())
         .spawn(move || {
-            super::priority::enter_background("loading a checkpoint");
+            super::priority::enter_background("loading a checkpoint", &work_state.log);
             let _ = done.send(load_newer(&work_state, &work_current, trigger));
         });
     let attempt = match spawned {
@@ -97,15 +97,15 @@ pub async fn reload(state: &Arc<AppState>, trigger: Trigger) -> Outcome {
                 epoch: snapshot.epoch,
                 load_seconds: snapshot.load_seconds,
             };
-            eprintln!(
-                "funkd: serving {} (epoch {}, loaded in {:.3} s; was {})",
+            state.log.line(&format!(
+                "serving {} (epoch {}, loaded in {:.3} s; was {})",
                 snapshot.checkpoint.display(),
                 snapshot.epoch,
                 snapshot.load_seconds,
                 current.checkpoint.display()
-            );
+            ));
             state.snapshot.store(Arc::new(*snapshot));
-            super::snapshot::retire(current);
+            super::snapshot::retire(current, &state.log);
             state.metrics.reload("swapped");
             outcome
         }
@@ -173,7 +173,7 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attemp
                 continue;
             }
         }
-        match Snapshot::load(&path, &dir, &data, Some(current)) {
+        match Snapshot::load(&path, &dir, &data, Some(current), &state.log) {
             Ok(snapshot) => return (Attempt::Loaded(Box::new(snapshot)), refused),
             Err(e) if vanished(&e) => continue,
             Err(e) => {
@@ -183,10 +183,10 @@ fn load_newer(state: &AppState, current: &Snapshot, trigger: Trigger) -> (Attemp
                 if !error.contains(&named) {
                     error = format!("{named}: {error}");
                 }
-                eprintln!(
-                    "funkd: refusing checkpoint {error}; still serving {}",
+                state.log.line(&format!(
+                    "refusing checkpoint {error}; still serving {}",
                     current.checkpoint.display()
-                );
+                ));
                 fresh_error.get_or_insert_with(|| error.clone());
                 refused.push(Refused {
                     path,

@@ -229,7 +229,7 @@ pub fn start(state: &Arc<AppState>) -> anyhow::Result<()> {
         .spawn(move || {
             // Compaction, training and the check of the new data file all
             // run on this thread or on threads it starts, which inherit it.
-            priority::enter_background("the training round");
+            priority::enter_background("the training round", &worker.log);
             while let Ok(why) = inbox.recv() {
                 let Some(rounds) = worker.rounds.as_ref() else {
                     break;
@@ -244,22 +244,22 @@ pub fn start(state: &Arc<AppState>) -> anyhow::Result<()> {
                 match outcome {
                     Ok(generation) => {
                         let s = worker.current();
-                        eprintln!(
-                            "funkd: round {generation} published in {:.1} s: serving {} (epoch {}, {} users × {} items, train rmse {})",
+                        worker.log.line(&format!(
+                            "round {generation} published in {:.1} s: serving {} (epoch {}, {} users × {} items, train rmse {})",
                             began.elapsed().as_secs_f64(),
                             s.checkpoint.display(),
                             s.epoch,
                             s.model.users(),
                             s.model.items(),
                             s.train_rmse.map_or("-".to_string(), |r| format!("{r:.4}"))
-                        );
+                        ));
                     }
                     Err(e) => {
                         let why = format!("{e:#}");
-                        eprintln!(
-                            "funkd: error: training round failed: {why}; the model served is unchanged \
+                        worker.log.error(&format!(
+                            "training round failed: {why}; the model served is unchanged \
                              and the round is tried again (its ratings stay in the log)"
-                        );
+                        ));
                         worker.metrics.round_outcome("failed");
                         rounds.update(|p| {
                             p.running = None;
@@ -385,8 +385,8 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     };
     let segments = (plan.first_segment, plan.last_segment);
     let train_dir = round.join(TRAIN_DIR_NAME);
-    eprintln!(
-        "funkd: training round {generation} ({}): ingest log segments {}..={} onto {}",
+    state.log.line(&format!(
+        "training round {generation} ({}): ingest log segments {}..={} onto {}",
         match why {
             "ratings" => "enough new ratings",
             "time" => "time since the last publish",
@@ -396,7 +396,7 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         segments.0,
         segments.1,
         plan.base_data.display()
-    );
+    ));
     rounds.update(|p| {
         p.running
             .iter_mut()
@@ -424,7 +424,11 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     pause();
 
     step(Step::Training);
-    let reporter = RoundReporter { rounds, generation };
+    let reporter = RoundReporter {
+        rounds,
+        generation,
+        log: &state.log,
+    };
     let warm = WarmStart::load(&plan.base_checkpoint, Some(&plan.base_data), &reporter)?;
     let mut config = round_config(&data, &warm, settings);
     warm.adapt(&mut config)?;
@@ -440,8 +444,8 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
     step(Step::Publishing);
     let current = state.current();
     let source = DataSource::Given(data_path.clone());
-    let snapshot =
-        Snapshot::load(&checkpoint, &train_dir, &source, Some(&current)).with_context(|| {
+    let snapshot = Snapshot::load(&checkpoint, &train_dir, &source, Some(&current), &state.log)
+        .with_context(|| {
             format!(
                 "the round's model {} cannot be served",
                 checkpoint.display()
@@ -462,7 +466,7 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         state.set_serving(&train_dir, source);
         state.snapshot.store(Arc::new(snapshot));
     }
-    super::snapshot::retire(current);
+    super::snapshot::retire(current, &state.log);
     intake
         .overlay
         .write()
@@ -477,7 +481,7 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
         p.failed_at = None;
     });
     pause();
-    remove_replaced(dir, &plan);
+    remove_replaced(dir, &plan, &state.log);
     state.metrics.round_outcome("published");
     rounds.update(|p| {
         p.running = None;
@@ -488,20 +492,20 @@ fn run_round(state: &AppState, rounds: &Rounds, why: &'static str) -> anyhow::Re
 
 /// After a publish: the applied segments and the rounds before this one
 /// go. A failure here loses nothing (the next start removes them).
-fn remove_replaced(dir: &Path, plan: &Plan) {
+fn remove_replaced(dir: &Path, plan: &Plan, log: &super::Log) {
     for n in plan.first_segment..=plan.last_segment {
         let path = super::segments::path(dir, n);
         if let Err(e) = crate::atomic::remove_durably(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!(
-                    "funkd: warning: cannot remove the applied segment {}: {e}",
+                log.warning(&format!(
+                    "cannot remove the applied segment {}: {e}",
                     path.display()
-                );
+                ));
             }
         }
     }
     if let Err(e) = recover(dir) {
-        eprintln!("funkd: warning: cannot remove the previous round's files: {e:#}");
+        log.warning(&format!("cannot remove the previous round's files: {e:#}"));
     }
 }
 
@@ -548,20 +552,20 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 
 /// What the round's training run tells: its epochs and RMSEs go to the
 /// round's progress (for `/v1/status` and `/metrics`), its warnings to
-/// stderr; its notes are not shown (the round's own lines say enough).
+/// the service's log; its notes are not shown (the round's own lines say
+/// enough).
 struct RoundReporter<'a> {
     rounds: &'a Rounds,
     generation: u64,
+    log: &'a super::Log,
 }
 
 impl Reporter for RoundReporter<'_> {
     fn note(&self, _message: &str) {}
 
     fn warning(&self, message: &str) {
-        eprintln!(
-            "funkd: warning: training round {}: {message}",
-            self.generation
-        );
+        self.log
+            .warning(&format!("training round {}: {message}", self.generation));
     }
 
     fn epoch_started(&self, epoch: u32, epochs: u32, _strata_done: u64, _strata: u64) {

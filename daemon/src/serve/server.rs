@@ -51,12 +51,14 @@ fn refusal() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `router` on `listener` until `stop` turns true.
+/// Serves `router` on `listener` until `stop` turns true; a failure to
+/// accept goes to `log`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
     metrics: Arc<Metrics>,
+    log: super::Log,
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -70,7 +72,7 @@ pub async fn serve(
             Err(e) => {
                 // Out of file descriptors and the like: wait a little
                 // rather than spin.
-                eprintln!("funkd: warning: cannot accept a connection: {e}");
+                log.warning(&format!("cannot accept a connection: {e}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

@@ -26,6 +26,7 @@ use crate::with_k;
 
 use super::ingest_log::NewRating;
 use super::known_ids::{Counted, KnownIds};
+use super::log::Log;
 
 /// A model ready to answer queries.
 #[derive(Debug)]
@@ -78,35 +79,37 @@ pub enum DataSource {
 
 impl Snapshot {
     /// Loads the newest readable checkpoint of `dir` (skipping damaged
-    /// newer ones, each reported on stderr) with its rating file.
-    pub fn load_newest(dir: &Path, source: &DataSource) -> Result<Snapshot> {
+    /// newer ones, each reported to `log`) with its rating file.
+    pub fn load_newest(dir: &Path, source: &DataSource, log: &Log) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         let found = CheckpointDir::new(dir).newest_good()?;
         for (skipped, why) in &found.skipped {
-            eprintln!(
-                "funkd: warning: skipping unreadable checkpoint {}: {why}",
+            log.warning(&format!(
+                "skipping unreadable checkpoint {}: {why}",
                 skipped.display()
-            );
+            ));
         }
         let loaded = checked(found.checkpoint, found.path)?;
-        Snapshot::build(loaded, dir, source, None, started)
+        Snapshot::build(loaded, dir, source, None, started, log)
     }
 
     /// Loads checkpoint file `path` of directory `dir` and checks it whole:
     /// checksum, shape, finite values, and that it belongs to the rating
     /// file. The rating file of `previous` is reused when it is the same
-    /// file.
+    /// file; without one, the blocks of the rating file are checked in the
+    /// background, a damaged one reported to `log`.
     pub fn load(
         path: &Path,
         dir: &Path,
         source: &DataSource,
         previous: Option<&Snapshot>,
+        log: &Log,
     ) -> Result<Snapshot> {
         let started = std::time::Instant::now();
         // The error names the file.
         let checkpoint = store::read(path)?;
         let loaded = checked(checkpoint, path.to_path_buf())?;
-        Snapshot::build(loaded, dir, source, previous, started)
+        Snapshot::build(loaded, dir, source, previous, started, log)
     }
 
     fn build(
@@ -115,6 +118,7 @@ impl Snapshot {
         source: &DataSource,
         previous: Option<&Snapshot>,
         started: std::time::Instant,
+        log: &Log,
     ) -> Result<Snapshot> {
         let path = loaded.path.clone();
         let position = path
@@ -147,7 +151,7 @@ impl Snapshot {
                 Some(_) => data.check_all_blocks().with_context(|| {
                     format!("the rating file {} is damaged", data_path.display())
                 })?,
-                None => check_blocks_in_background(&data),
+                None => check_blocks_in_background(&data, log),
             }
         }
         let written_unix = std::fs::metadata(&path)
@@ -342,18 +346,21 @@ impl Snapshot {
 /// a second at full scale). A query that reaches a block before the thread
 /// does checks it itself, as without this; a damaged block is reported
 /// here and refused to every query that needs it.
-fn check_blocks_in_background(data: &Arc<RatingFile>) {
+fn check_blocks_in_background(data: &Arc<RatingFile>, log: &Log) {
     let data = Arc::clone(data);
+    let thread_log = log.clone();
     let spawned = std::thread::Builder::new()
         .name("funkd-check-blocks".into())
         .spawn(move || {
-            super::priority::enter_background("checking the rating file");
+            super::priority::enter_background("checking the rating file", &thread_log);
             if let Err(e) = data.check_all_blocks() {
-                eprintln!("funkd: error: {e}; queries of that band are refused");
+                thread_log.error(&format!("{e}; queries of that band are refused"));
             }
         });
     if let Err(e) = spawned {
-        eprintln!("funkd: warning: cannot start the block check thread ({e}); blocks are checked when first used");
+        log.warning(&format!(
+            "cannot start the block check thread ({e}); blocks are checked when first used"
+        ));
     }
 }
 
@@ -364,11 +371,12 @@ fn check_blocks_in_background(data: &Arc<RatingFile>) {
 /// shares it (a round's swap: 300,000 page-table entries for the 1.2 GB
 /// full-scale file) and frees the factors (65.7 MB at full scale); done by
 /// the last request that held it, that request would wait for it.
-pub fn retire<T: Send + Sync + 'static>(old: Arc<T>) {
+pub fn retire<T: Send + Sync + 'static>(old: Arc<T>, log: &Log) {
+    let log = log.clone();
     let spawned = std::thread::Builder::new()
         .name("funkd-retire".into())
         .spawn(move || {
-            super::priority::enter_background("freeing a replaced model");
+            super::priority::enter_background("freeing a replaced model", &log);
             let since = std::time::Instant::now();
             while Arc::strong_count(&old) > 1 && since.elapsed() < RETIRE_WAIT {
                 std::thread::sleep(std::time::Duration::from_millis(2));
@@ -419,7 +427,7 @@ mod tests {
         let dropped_by = Arc::new(Mutex::new(None));
         let old = Arc::new(Witness(Arc::clone(&dropped_by)));
         let request = Arc::clone(&old);
-        retire(old);
+        retire(old, &Log::silent());
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(
             *dropped_by.lock().unwrap(),

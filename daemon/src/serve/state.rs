@@ -67,6 +67,8 @@ pub struct AppState {
     /// Where top-N queries run: off the request threads, one per request
     /// thread at a time.
     pub scoring: ScoringPool,
+    /// The service's log.
+    pub log: super::Log,
 }
 
 /// Rating intake: the ingest log's writer and the ratings taken in.
