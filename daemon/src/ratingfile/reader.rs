@@ -262,23 +262,26 @@ impl RatingFile {
             const CHUNK: usize = 64 << 20;
             let records = self.section_bytes(Section::Records);
             let start = records.as_ptr() as usize - self.map.as_ptr() as usize;
-            let mut at = 0;
-            while at < records.len() {
-                let len = CHUNK.min(records.len() - at);
-                #[cfg(target_os = "linux")]
-                let populated = self
-                    .map
-                    .advise_range(Advice::PopulateRead, start + at, len)
-                    .is_ok();
-                #[cfg(not(target_os = "linux"))]
-                let populated = false;
-                if !populated {
-                    let rest = records.len() - at;
-                    let _ = self.map.advise_range(Advice::WillNeed, start + at, rest);
-                    return;
-                }
-                at += len;
-            }
+            advise_in_chunks(
+                records.len(),
+                CHUNK,
+                |at, len| {
+                    #[cfg(target_os = "linux")]
+                    let populated = self
+                        .map
+                        .advise_range(Advice::PopulateRead, start + at, len)
+                        .is_ok();
+                    #[cfg(not(target_os = "linux"))]
+                    let populated = {
+                        let _ = (at, len);
+                        false
+                    };
+                    populated
+                },
+                |at, len| {
+                    let _ = self.map.advise_range(Advice::WillNeed, start + at, len);
+                },
+            );
         }
     }
 
@@ -465,5 +468,93 @@ impl RatingFile {
                 .unwrap_or(&[]),
             bytes: self.section_bytes(Section::ItemBytes),
         }
+    }
+}
+
+/// The advice [`RatingFile::prefault_records`] gives over `len` bytes:
+/// `populate` on consecutive chunks of at most `chunk` bytes from offset 0,
+/// until one is refused (it returns `false`); then `read_ahead` once on
+/// everything from that chunk's start to the end, and nothing more.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn advise_in_chunks(
+    len: usize,
+    chunk: usize,
+    mut populate: impl FnMut(usize, usize) -> bool,
+    mut read_ahead: impl FnMut(usize, usize),
+) {
+    let mut at = 0;
+    while at < len {
+        let n = chunk.min(len - at);
+        if !populate(at, n) {
+            read_ahead(at, len - at);
+            return;
+        }
+        at += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advise_in_chunks;
+
+    /// The calls `advise_in_chunks` makes over `len` bytes in chunks of
+    /// `chunk`, the populate advice refused from the `refuse_from`-th call
+    /// on: ("populate" | "read ahead", offset, length) in order.
+    fn advice(len: usize, chunk: usize, refuse_from: usize) -> Vec<(&'static str, usize, usize)> {
+        let calls = std::cell::RefCell::new(Vec::new());
+        advise_in_chunks(
+            len,
+            chunk,
+            |at, n| {
+                let mut calls = calls.borrow_mut();
+                let accepted = calls.len() < refuse_from;
+                calls.push(("populate", at, n));
+                accepted
+            },
+            |at, n| calls.borrow_mut().push(("read ahead", at, n)),
+        );
+        calls.into_inner()
+    }
+
+    #[test]
+    fn populate_covers_every_byte_once_in_chunks_when_it_is_accepted() {
+        assert_eq!(
+            advice(250, 100, usize::MAX),
+            [
+                ("populate", 0, 100),
+                ("populate", 100, 100),
+                ("populate", 200, 50)
+            ]
+        );
+        assert_eq!(
+            advice(200, 100, usize::MAX),
+            [("populate", 0, 100), ("populate", 100, 100)]
+        );
+        assert_eq!(advice(0, 100, usize::MAX), []);
+    }
+
+    #[test]
+    fn a_refused_populate_reads_ahead_the_rest_once_and_stops() {
+        assert_eq!(
+            advice(250, 100, 1),
+            [
+                ("populate", 0, 100),
+                ("populate", 100, 100),
+                ("read ahead", 100, 150)
+            ]
+        );
+        assert_eq!(
+            advice(250, 100, 0),
+            [("populate", 0, 100), ("read ahead", 0, 250)]
+        );
+        assert_eq!(
+            advice(250, 100, 2),
+            [
+                ("populate", 0, 100),
+                ("populate", 100, 100),
+                ("populate", 200, 50),
+                ("read ahead", 200, 50)
+            ]
+        );
     }
 }
