@@ -386,7 +386,6 @@ fn start_intake(
         active_replay,
         pending,
         gather,
-        ingest_log::GATHER,
         move |batch, segment| {
             applied
                 .write()
