@@ -712,8 +712,6 @@ async fn take_ratings(
         Ok(bytes) => bytes,
         Err(e) => return e.into_response(),
     };
-    // From here on, a round of group commit waits for this request.
-    let announced = intake.log.preparing();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -743,7 +741,7 @@ async fn take_ratings(
     };
     let accepted = batch.len();
     let (users, items) = snapshot.count_batch_ids(&batch);
-    match intake.log.append(batch, Some(announced)).await {
+    match intake.log.append(batch).await {
         Ok(()) => Json(RatingsAnswer {
             accepted,
             users: users.distinct,

@@ -19,13 +19,11 @@
 //! **Group commit**: one writer thread owns the file. Requests hand it
 //! their batch over a channel; it takes every batch waiting, writes them
 //! in one go, calls `fdatasync` once, and only then answers each of them,
-//! so many concurrent requests share one flush. Requests announce
-//! themselves while they are being read and checked ([`Preparing`]): when
-//! the writer has taken what is waiting and some are still on their way,
-//! it lets them run and join this round (for at most [`GATHER`]) rather
-//! than flush without them and make them wait for the next flush. A
-//! failed write (a full
-//! disk, an I/O error) is cut back off the file and answered with an
+//! so many concurrent requests share one flush. It does not wait for more
+//! to arrive: the requests that come while a flush is in progress are
+//! read and checked meanwhile and make the next round, so the flush of
+//! one round overlaps the request work of the next. A failed write (a
+//! full disk, an I/O error) is cut back off the file and answered with an
 //! error to every request of that round: nothing is acknowledged that is
 //! not on disk, and the file keeps only whole records. If even the cut
 //! fails, intake stays refused until restart.
@@ -41,7 +39,6 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering::Acquire};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -382,8 +379,6 @@ impl LogStats {
 #[derive(Debug, Clone)]
 pub struct LogWriter {
     tx: crossbeam_channel::Sender<Order>,
-    /// Requests between [`LogWriter::preparing`] and their append.
-    preparing: Arc<AtomicUsize>,
     /// The directory of the log's segments.
     pub dir: PathBuf,
     /// Counters.
@@ -392,24 +387,6 @@ pub struct LogWriter {
 
 /// The most bytes written in one round of group commit.
 const ROUND_BYTES: usize = 64 << 20;
-
-/// The longest the writer waits for requests being prepared to join a
-/// round, once it holds a batch.
-pub const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
-
-/// A request on its way to [`LogWriter::append`]: while one is alive,
-/// the writer gives it a moment to join the round it is gathering.
-#[derive(Debug)]
-pub struct Preparing {
-    count: Arc<AtomicUsize>,
-}
-
-impl Drop for Preparing {
-    fn drop(&mut self) {
-        self.count
-            .fetch_sub(1, std::sync::atomic::Ordering::Release);
-    }
-}
 
 /// The segment the writer appends to.
 struct Active {
@@ -426,17 +403,14 @@ impl LogWriter {
     /// thread for every batch once it is durable, in log order, with the
     /// number of its segment, before the batch is acknowledged. `gather`
     /// (a testing aid, normally zero) is waited after the first batch of a
-    /// round arrives, so that more join it. `wait_for_preparing` is the
-    /// longest a round waits for requests on their way ([`GATHER`]). A
-    /// failed write is told to `log`.
-    #[allow(clippy::too_many_arguments)] // one caller (and the tests), each of them needed
+    /// round arrives, so that more join it. A failed write is told to
+    /// `log`.
     pub fn start(
         dir: PathBuf,
         (number, file): (u64, File),
         replayed: &Replayed,
         pending: std::collections::BTreeMap<u64, SegmentStats>,
         gather: std::time::Duration,
-        wait_for_preparing: std::time::Duration,
         log: super::Log,
         apply: impl Fn(Vec<NewRating>, u64) + Send + 'static,
     ) -> anyhow::Result<LogWriter> {
@@ -456,8 +430,6 @@ impl LogWriter {
             len: replayed.len,
         };
         let segments_dir = dir.clone();
-        let preparing = Arc::new(AtomicUsize::new(0));
-        let on_the_way = Arc::clone(&preparing);
         std::thread::Builder::new()
             .name("funkd-ingest".into())
             .spawn(move || {
@@ -478,7 +450,6 @@ impl LogWriter {
                     let mut bytes = round[0].payload.len();
                     // A rotation waiting behind the batches is done after them.
                     let mut rotation = None;
-                    let gathering = std::time::Instant::now();
                     while bytes < ROUND_BYTES && rotation.is_none() {
                         match rx.try_recv() {
                             Ok(Order::Append(next)) => {
@@ -486,17 +457,7 @@ impl LogWriter {
                                 round.push(next);
                             }
                             Ok(Order::Rotate(answer)) => rotation = Some(answer),
-                            Err(_) => {
-                                // Nothing waiting: wait for the requests on
-                                // their way (letting them run, where they
-                                // share this thread's CPU), briefly.
-                                if on_the_way.load(Acquire) == 0
-                                    || gathering.elapsed() >= wait_for_preparing
-                                {
-                                    break;
-                                }
-                                std::thread::yield_now();
-                            }
+                            Err(_) => break,
                         }
                     }
                     if let Some(why) = &broken {
@@ -512,33 +473,11 @@ impl LogWriter {
                 }
             })
             .context("cannot start the ingest log's writer thread")?;
-        Ok(LogWriter {
-            tx,
-            preparing,
-            dir,
-            stats,
-        })
-    }
-
-    /// Announces a request that is about to append (call it once the
-    /// request's body is read; hand the guard to [`LogWriter::append`], or
-    /// drop it if the request ends otherwise).
-    pub fn preparing(&self) -> Preparing {
-        self.preparing
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
-        Preparing {
-            count: Arc::clone(&self.preparing),
-        }
+        Ok(LogWriter { tx, dir, stats })
     }
 
     /// Appends `batch` and waits until it is durable (and applied).
-    /// `announced` is the request's [`LogWriter::preparing`] guard, if it
-    /// took one.
-    pub async fn append(
-        &self,
-        batch: Vec<NewRating>,
-        announced: Option<Preparing>,
-    ) -> Result<(), String> {
+    pub async fn append(&self, batch: Vec<NewRating>) -> Result<(), String> {
         let (done, wait) = tokio::sync::oneshot::channel();
         let payload = encode(&batch);
         let sent = self.tx.send(Order::Append(Append {
@@ -546,7 +485,6 @@ impl LogWriter {
             batch,
             done,
         }));
-        drop(announced);
         sent.map_err(|_| "the ingest log's writer has stopped".to_string())?;
         wait.await
             .map_err(|_| "the ingest log's writer has stopped".to_string())?
@@ -747,7 +685,6 @@ mod tests {
             &replayed,
             Default::default(),
             std::time::Duration::ZERO,
-            GATHER,
             crate::serve::Log::new(Arc::clone(&told) as _),
             move |b, _| {
                 seen.fetch_add(b.len(), std::sync::atomic::Ordering::SeqCst);
@@ -757,9 +694,9 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let first = runtime.block_on(writer.append(batch(2), None)).unwrap_err();
+        let first = runtime.block_on(writer.append(batch(2))).unwrap_err();
         assert!(first.contains("cannot write the ingest log"), "{first}");
-        let second = runtime.block_on(writer.append(batch(1), None)).unwrap_err();
+        let second = runtime.block_on(writer.append(batch(1))).unwrap_err();
         assert!(second.contains("intake is off"), "{second}");
         assert_eq!(applied.load(std::sync::atomic::Ordering::SeqCst), 0);
         // The service's log was told both, as errors.
@@ -799,7 +736,6 @@ mod tests {
             &replayed,
             Default::default(),
             std::time::Duration::ZERO,
-            GATHER,
             crate::serve::Log::silent(),
             move |b, segment| seen.lock().unwrap().push((b.len(), segment)),
         )
@@ -808,10 +744,10 @@ mod tests {
             .build()
             .unwrap();
         for n in 1..=3 {
-            runtime.block_on(writer.append(batch(n), None)).unwrap();
+            runtime.block_on(writer.append(batch(n))).unwrap();
         }
         assert_eq!(writer.rotate(), Ok(1));
-        runtime.block_on(writer.append(batch(4), None)).unwrap();
+        runtime.block_on(writer.append(batch(4))).unwrap();
         assert_eq!(*order.lock().unwrap(), [(1, 1), (2, 1), (3, 1), (4, 2)]);
         let (pending, segments) = writer.stats.pending();
         assert_eq!((pending.ratings, pending.batches, segments), (10, 4, 2));
@@ -826,55 +762,88 @@ mod tests {
         assert_eq!(next.batches, vec![batch(4)]);
     }
 
+    /// The record (counted from 1) of each batch in the whole records of
+    /// a log image, by the batch's first user id (a record still being
+    /// written at the end is left out).
+    fn record_of_each_batch(bytes: &[u8]) -> std::collections::HashMap<String, u64> {
+        let mut at = HEADER_LEN as usize;
+        let mut record = 0;
+        let mut found = std::collections::HashMap::new();
+        while at + FRAME_LEN <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            let Some(payload) = bytes.get(at + FRAME_LEN..at + FRAME_LEN + len) else {
+                break;
+            };
+            if xxh3_64(payload).to_le_bytes() != bytes[at + 4..at + FRAME_LEN] {
+                break;
+            }
+            record += 1;
+            for b in decode(payload).unwrap() {
+                assert!(found.insert(b[0].user.clone(), record).is_none());
+            }
+            at += FRAME_LEN + len;
+        }
+        found
+    }
+
     #[test]
-    fn a_round_waits_for_the_requests_on_their_way() {
+    fn concurrent_appenders_are_each_acknowledged_only_after_the_flush_of_their_record() {
         use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().unwrap();
         let path = super::super::segments::path(dir.path(), 1);
         let (file, replayed) = open(&path).unwrap();
-        // A wait long enough that only the announced request ends it.
+        let applied = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&applied);
         let writer = LogWriter::start(
             dir.path().to_path_buf(),
             (1, file),
             &replayed,
             Default::default(),
             std::time::Duration::ZERO,
-            std::time::Duration::from_secs(60),
             crate::serve::Log::silent(),
-            |_, _| {},
+            move |b, _| seen.lock().unwrap().push(b[0].user.clone()),
         )
         .unwrap();
-        let announced = writer.preparing();
-        let first = {
-            let writer = writer.clone();
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap();
-                runtime.block_on(writer.append(batch(2), None))
+        let (threads, each) = (16, 25);
+        let appenders: Vec<_> = (0..threads)
+            .map(|t| {
+                let (writer, path) = (writer.clone(), path.clone());
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    for n in 0..each {
+                        let id = format!("c{t}-{n}");
+                        let one = vec![NewRating {
+                            user: id.clone(),
+                            item: "i".into(),
+                            value: 1.0,
+                        }];
+                        runtime.block_on(writer.append(one)).unwrap();
+                        // Acknowledged: its record is whole in the file and
+                        // the flush that wrote it has returned (the k-th
+                        // record is on disk once k flushes are done).
+                        let syncs = writer.stats.syncs.load(SeqCst);
+                        let records = record_of_each_batch(&std::fs::read(&path).unwrap());
+                        let record = records[&id];
+                        assert!(
+                            record <= syncs,
+                            "{id} acknowledged in record {record} after {syncs} flushes"
+                        );
+                    }
+                })
             })
-        };
-        // The first batch waits for the announced one, not flushed alone.
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        assert_eq!(writer.stats.syncs.load(SeqCst), 0);
-        assert!(!first.is_finished());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(writer.append(batch(3), Some(announced)))
-            .unwrap();
-        first.join().unwrap().unwrap();
-        assert_eq!(writer.stats.syncs.load(SeqCst), 1);
+            .collect();
+        for a in appenders {
+            a.join().unwrap();
+        }
+        let records = record_of_each_batch(&std::fs::read(&path).unwrap());
+        assert_eq!(records.len(), threads * each, "every batch once");
+        let flushes = writer.stats.syncs.load(SeqCst);
         let (pending, _) = writer.stats.pending();
-        assert_eq!((pending.records, pending.batches), (1, 2));
-        // With nothing announced, a batch is flushed at once.
-        runtime.block_on(writer.append(batch(1), None)).unwrap();
-        assert_eq!(writer.stats.syncs.load(SeqCst), 2);
-        // A guard dropped without appending ends the wait too.
-        drop(writer.preparing());
-        runtime.block_on(writer.append(batch(1), None)).unwrap();
-        assert_eq!(writer.stats.syncs.load(SeqCst), 3);
+        assert_eq!(pending.records, flushes, "one record a flush");
+        assert_eq!(pending.batches, (threads * each) as u64);
+        assert_eq!(applied.lock().unwrap().len(), threads * each);
     }
 
     #[test]

@@ -393,7 +393,6 @@ fn start_intake(
         active_replay,
         pending,
         gather,
-        ingest_log::GATHER,
         log.clone(),
         move |batch, segment| {
             applied
