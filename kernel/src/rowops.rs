@@ -106,14 +106,31 @@ unsafe fn products_chunks<V: Vector, const K: usize, const NORMS: bool>(
         let mut pq = [V::zero(); MAX_ACCUMULATORS];
         let mut pp = [V::zero(); MAX_ACCUMULATORS];
         let mut qq = [V::zero(); MAX_ACCUMULATORS];
-        for c in 0..chunks::<V, K>() {
-            let a = c % V::ACCUMULATORS;
+        let mut chunk = |c: usize, a: usize| {
             let (pc, qc) = (p(c), q(c));
             pq[a] = pc.mul_add(qc, pq[a]);
             if NORMS {
                 pp[a] = pc.mul_add(pc, pp[a]);
                 qq[a] = qc.mul_add(qc, qq[a]);
             }
+        };
+        // Chunk c goes to accumulator c mod ACCUMULATORS, written as
+        // rounds of one chunk per accumulator so that every accumulator
+        // index is a constant once the short inner loop unrolls: as one
+        // loop over c with the index c mod ACCUMULATORS, the compiler
+        // left it rolled where it is long (AVX2 at K = 128 with the
+        // norms: 16 × 3 multiply-adds) and kept the accumulators on the
+        // stack, a store and a reload per multiply-add.
+        let (n, width) = (chunks::<V, K>(), V::ACCUMULATORS);
+        let mut c = 0;
+        while c + width <= n {
+            for a in 0..width {
+                chunk(c + a, a);
+            }
+            c += width;
+        }
+        for a in 0..n - c {
+            chunk(c + a, a);
         }
         let used = if chunks::<V, K>() < V::ACCUMULATORS {
             chunks::<V, K>()
