@@ -10,7 +10,7 @@ mod serve_support;
 
 use std::time::Duration;
 
-use serve_support::{trained, wait_until, Server};
+use serve_support::{trained, Server};
 
 /// `SCHED_IDLE` in the policy field of `/proc/.../stat`.
 const SCHED_IDLE: u32 = 5;
@@ -50,19 +50,28 @@ fn threads(pid: u32) -> Vec<Sched> {
 }
 
 /// The threads of a service started with `extra` flags, once its round
-/// thread runs.
-fn threads_at_start(extra: &[&str]) -> Vec<Sched> {
+/// thread has entered the class `entered` looks for. The thread is named
+/// before it changes its own class, so a look in between sees it in the
+/// class it was started in: wait for the change (a thread that never makes
+/// it fails the wait, after 30 s, with what was seen).
+fn threads_once_the_round_thread(extra: &[&str], entered: impl Fn(&Sched) -> bool) -> Vec<Sched> {
     let t = trained(3);
     let mut args = vec!["--intake", "--no-auto-rounds"];
     args.extend_from_slice(extra);
     let server = Server::start(&t.dir, &args);
     let pid = server.child.id();
-    let mut seen = Vec::new();
-    wait_until("the round thread", Duration::from_secs(30), || {
-        seen = threads(pid);
-        seen.iter().any(|t| t.name == "funkd-round")
-    });
-    seen
+    let start = std::time::Instant::now();
+    loop {
+        let seen = threads(pid);
+        if seen.iter().any(|t| t.name == "funkd-round" && entered(t)) {
+            return seen;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the round thread never entered its class in 30 s: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn check_request_threads_are_normal(seen: &[Sched]) {
@@ -82,7 +91,7 @@ fn the_round_thread_is_in_the_idle_class_and_request_threads_are_not() {
     // and the threads a round starts inherit it (the unit tests of
     // `serve::priority`). Not waited for a round here: on a host busy with
     // other work an idle-class round may take long, which is the point.
-    let seen = threads_at_start(&[]);
+    let seen = threads_once_the_round_thread(&[], |t| t.policy == SCHED_IDLE);
     for t in seen.iter().filter(|t| t.name == "funkd-round") {
         assert_eq!(t.policy, SCHED_IDLE, "the round thread: {t:?} of {seen:?}");
     }
@@ -91,7 +100,9 @@ fn the_round_thread_is_in_the_idle_class_and_request_threads_are_not() {
 
 #[test]
 fn background_priority_nice_lowers_the_round_thread_by_that_much() {
-    let seen = threads_at_start(&["--background-priority", "nice:5"]);
+    let seen = threads_once_the_round_thread(&["--background-priority", "nice:5"], |t| {
+        (t.policy, t.nice) == (0, 5)
+    });
     for t in seen.iter().filter(|t| t.name == "funkd-round") {
         assert_eq!(
             (t.policy, t.nice),
