@@ -61,7 +61,10 @@ pub fn load_snapshot(path: &Path, data: Option<PathBuf>) -> anyhow::Result<Snaps
     let checkpoint = funkd::checkpoint::store::read(&file)
         .with_context(|| format!("cannot load a model from {}", file.display()))?;
     let source = data_source(&dir, checkpoint.settings.data_identity, data);
-    Snapshot::load(&file, &dir, &source, None, &funkd::serve::Log::silent())
+    // A damaged block found by the background check is told on stderr,
+    // as `funkd serve` tells it (queries that need the block fail).
+    let log = funkd::serve::Log::new(std::sync::Arc::new(funkd::report::Stderr::new(false)));
+    Snapshot::load(&file, &dir, &source, None, &log)
 }
 
 /// Items (internal ids) and their scores, best first.
