@@ -13,6 +13,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tempfile::NamedTempFile;
 
+use crate::bounded_io::Bounded;
+
 /// The file-system calls of an atomic replacement or a durable removal,
 /// in the order they must happen.
 pub(crate) trait DurableFs {
@@ -57,12 +59,13 @@ impl DurableFs for RealFs {
 }
 
 /// Writes a file atomically: `write` fills a buffered writer over a
-/// temporary file next to `path`; only if it succeeds is the file synced
+/// temporary file next to `path` (which takes the bytes in system calls of
+/// bounded size: [`Bounded`]); only if it succeeds is the file synced
 /// and renamed over `path`. On any error the temporary file is removed and
 /// `path` is untouched.
 pub fn write_atomically<F>(path: &Path, write: F) -> Result<()>
 where
-    F: FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
+    F: FnOnce(&mut BufWriter<Bounded<&mut File>>) -> Result<()>,
 {
     write_atomically_on(&mut RealFs, path, write)
 }
@@ -70,14 +73,14 @@ where
 /// [`write_atomically`] through the calls of `fs`.
 pub(crate) fn write_atomically_on<F>(fs: &mut impl DurableFs, path: &Path, write: F) -> Result<()>
 where
-    F: FnOnce(&mut BufWriter<&mut File>) -> Result<()>,
+    F: FnOnce(&mut BufWriter<Bounded<&mut File>>) -> Result<()>,
 {
     let dir = parent_dir(path);
     let mut tmp = fs
         .create_temp(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     {
-        let mut writer = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        let mut writer = BufWriter::with_capacity(1 << 20, Bounded(tmp.as_file_mut()));
         write(&mut writer)?;
         writer
             .flush()

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod bounded_io;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;

@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::{Checkpoint, CheckpointError, CheckpointView};
 use crate::atomic::{remove_durably, write_atomically};
+use crate::bounded_io::read_file;
 
 const PREFIX: &str = "ckpt-";
 const SUFFIX: &str = ".funkckpt";
@@ -51,9 +52,10 @@ pub struct Found {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// Reads and decodes one checkpoint file.
+/// Reads and decodes one checkpoint file (read in calls of bounded size:
+/// [`crate::bounded_io`]).
 pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
-    let bytes = fs::read(path).map_err(|error| CheckpointError::Io {
+    let bytes = read_file(path).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
         error,
     })?;

@@ -506,7 +506,7 @@ const PIECE_BYTES: usize = 1 << 20;
 
 /// The most one system call writes: a piece is written in parts of this
 /// size (see the module documentation).
-const WRITE_CALL_BYTES: usize = 256 << 10;
+const WRITE_CALL_BYTES: usize = crate::bounded_io::CALL_BYTES;
 
 /// Writes to a file that go to the disk as they are made instead of in
 /// one burst when the file is synced: each piece of [`PIECE_BYTES`] is

@@ -189,13 +189,14 @@ pub fn open(dir: &Path, applied_through: u64, claimed_through: u64) -> anyhow::R
 }
 
 /// The whole records of the segments `first..=last` of `dir`, in log
-/// order (a torn tail is not a record). A segment missing from the range
+/// order (a torn tail is not a record); each segment is read in calls of
+/// bounded size ([`crate::bounded_io`]). A segment missing from the range
 /// is an error: its ratings would be lost.
 pub fn read_range(dir: &Path, first: u64, last: u64) -> anyhow::Result<Vec<NewRating>> {
     let mut out = Vec::new();
     for n in first..=last {
         let path = path(dir, n);
-        let bytes = std::fs::read(&path)
+        let bytes = crate::bounded_io::read_file(&path)
             .with_context(|| format!("cannot read the ingest log segment {}", path.display()))?;
         let replayed = ingest_log::scan(&bytes)
             .with_context(|| format!("the ingest log segment {} is damaged", path.display()))?;
