@@ -11,11 +11,12 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::epoch_end::all_finite;
 use crate::checkpoint::{ParamParts, Parameters};
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
 /// AdaGrad accumulators.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct BandState<const K: usize> {
     /// Factor rows (the padded dimensions stay zero).
     pub factors: Vec<FactorRow<K>>,
@@ -23,6 +24,23 @@ pub struct BandState<const K: usize> {
     pub biases: Vec<f32>,
     /// One accumulator per row for the adaptive schedule, else empty.
     pub grad_sq: Vec<f32>,
+}
+
+impl<const K: usize> Clone for BandState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            factors: self.factors.clone(),
+            biases: self.biases.clone(),
+            grad_sq: self.grad_sq.clone(),
+        }
+    }
+
+    /// In place: no allocation when the lengths agree.
+    fn clone_from(&mut self, source: &Self) {
+        self.factors.clone_from(&source.factors);
+        self.biases.clone_from(&source.biases);
+        self.grad_sq.clone_from(&source.grad_sq);
+    }
 }
 
 impl<const K: usize> BandState<K> {
@@ -53,12 +71,9 @@ impl<const K: usize> BandState<K> {
 
     /// Whether every value of the band is finite.
     pub fn all_finite(&self) -> bool {
-        self.biases.iter().all(|x| x.is_finite())
-            && self.grad_sq.iter().all(|x| x.is_finite())
-            && self
-                .factors
-                .iter()
-                .all(|row| row.0.iter().all(|x| x.is_finite()))
+        all_finite(&self.biases)
+            && all_finite(&self.grad_sq)
+            && all_finite(bytemuck::cast_slice(&self.factors))
     }
 }
 
@@ -89,7 +104,7 @@ impl<const K: usize> Gradient<K> {
 }
 
 /// All parameters of a model being trained.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ModelState<const K: usize> {
     /// Global mean μ (0 for the plain model).
     pub mu: f32,
@@ -97,6 +112,23 @@ pub struct ModelState<const K: usize> {
     pub users: Vec<BandState<K>>,
     /// Item bands, in band order.
     pub items: Vec<BandState<K>>,
+}
+
+impl<const K: usize> Clone for ModelState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            mu: self.mu,
+            users: self.users.clone(),
+            items: self.items.clone(),
+        }
+    }
+
+    /// In place, band by band: no allocation when the shapes agree.
+    fn clone_from(&mut self, source: &Self) {
+        self.mu = source.mu;
+        self.users.clone_from(&source.users);
+        self.items.clone_from(&source.items);
+    }
 }
 
 /// SplitMix64's finaliser over two words: a well-mixed seed for a stream.
