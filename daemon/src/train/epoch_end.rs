@@ -5,6 +5,7 @@
 //! is worked on alone, element by element, so the values are the same
 //! bits whatever the number of threads.
 
+use super::parallel::each_in_parallel;
 use super::state::{BandState, ModelState};
 
 /// The exponent bits of an `f32`: all set for ±∞ and NaN only.
@@ -35,57 +36,6 @@ impl<const K: usize> BandState<K> {
         }
         bad == 0 && all_finite(&self.biases) && all_finite(&self.grad_sq)
     }
-}
-
-/// Runs `f` on each item of `items` on up to `threads` threads (each
-/// takes every n-th item) and returns the results in the items' order.
-fn each_in_parallel<I: Send, R: Send>(
-    threads: usize,
-    items: Vec<I>,
-    f: impl Fn(I) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, items.len().max(1));
-    if threads == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let n = items.len();
-    let mut shares: Vec<Vec<(usize, I)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, item) in items.into_iter().enumerate() {
-        shares[i % threads].push((i, item));
-    }
-    let mut slots: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let f = &f;
-        let mut shares = shares.into_iter();
-        // The calling thread takes the first share itself.
-        let own = shares.next().unwrap_or_default();
-        let handles: Vec<_> = shares
-            .map(|share| {
-                scope.spawn(move || {
-                    share
-                        .into_iter()
-                        .map(|(i, item)| (i, f(item)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for (i, r) in own.into_iter().map(|(i, item)| (i, f(item))) {
-            slots[i] = Some(r);
-        }
-        for handle in handles {
-            // A panic in a helper thread is a bug: pass it on.
-            let done = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (i, r) in done {
-                slots[i] = Some(r);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| unreachable!("every item was done")))
-        .collect()
 }
 
 impl<const K: usize> ModelState<K> {

@@ -12,6 +12,7 @@ use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::epoch_end::all_finite;
+use super::parallel::each_in_parallel;
 use crate::checkpoint::{ParamParts, Parameters};
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
@@ -198,37 +199,7 @@ fn init_bands_in_parallel<const K: usize>(
         let (rows, stream) = &jobs[n];
         init_band::<K>(rows.clone(), *stream, seed, rank, adaptive)
     };
-    if threads == 1 {
-        return (0..jobs.len()).map(init).collect();
-    }
-    let mut slots: Vec<Option<BandState<K>>> = (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let init = &init;
-                scope.spawn(move || {
-                    (t..jobs.len())
-                        .step_by(threads)
-                        .map(|n| (n, init(n)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for handle in handles {
-            // A panic in a drawing thread is a bug: pass it on.
-            let drawn = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (n, band) in drawn {
-                slots[n] = Some(band);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(n, band)| band.unwrap_or_else(|| init(n)))
-        .collect()
+    each_in_parallel(threads, (0..jobs.len()).collect(), init)
 }
 
 impl<const K: usize> ModelState<K> {
