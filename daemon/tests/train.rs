@@ -35,6 +35,43 @@ fn one_two_and_three_threads_give_the_same_model() {
     );
 }
 
+/// What training writes, pinned to the bit: the checksum of the final
+/// checkpoint (settings, progress with every epoch's errors, parameters)
+/// of fixed runs on the scalar kernel (the same on every CPU), for one and
+/// two threads: the defaults (row prior, validation slice), LIBMF's plain
+/// model with AdaGrad steps (accumulators), and a learning rate that
+/// diverges twice and is rolled back to the epoch's start each time. The
+/// work between epochs (the row prior, the finiteness check, the copies of
+/// the model) is arranged for speed and must not move a bit; only a change
+/// meant to alter training may update these figures.
+#[test]
+fn training_outputs_are_pinned_to_the_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path(), 11);
+    let cases: [(&[&str], u64, u64); 3] = [
+        (&[], 0x6959_2897_c569_011a, 0),
+        (
+            &["--plain", "--schedule", "adaptive"],
+            0xedb9_afd2_ac34_2ecb,
+            0,
+        ),
+        (&["--learning-rate", "0.5"], 0xc107_fd2a_4e44_873d, 2),
+    ];
+    for (n, (extra, pinned, backoffs)) in cases.into_iter().enumerate() {
+        for threads in ["1", "2"] {
+            let dir = tmp.path().join(format!("c{n}-t{threads}"));
+            let mut args = vec!["--epochs", "5", "--isa", "scalar", "--threads", threads];
+            args.extend_from_slice(extra);
+            let s = train_ok(&data, &dir, &args);
+            assert_eq!(s["backoffs"], backoffs, "{args:?}");
+            let bytes = final_checkpoint(&dir, 5);
+            let (_, sum) = bytes.split_at(bytes.len() - 8);
+            let sum = u64::from_le_bytes(sum.try_into().unwrap());
+            assert_eq!(sum, pinned, "{args:?}: checksum {sum:#018x}");
+        }
+    }
+}
+
 #[test]
 fn the_json_summary_has_the_promised_fields_and_sane_numbers() {
     let tmp = tempfile::tempdir().unwrap();

@@ -12,27 +12,18 @@ use super::workers::Split;
 use crate::runstate::best_epoch;
 
 impl<const K: usize> Trainer<'_, K> {
-    /// The per-row prior λ₀‖p‖² of every factor row, one step of it per
-    /// epoch: p ← (1 − η_t·λ₀)·p, row by row (no order to depend on).
-    pub(super) fn apply_row_prior(&mut self) -> anyhow::Result<()> {
-        if self.settings.reg_row <= 0.0 {
-            return Ok(());
-        }
-        let eta = self.hyper_params()?.step_size(self.progress.epoch);
-        let keep = (1.0 - eta * self.settings.reg_row).max(0.0);
-        for band in self
-            .state
-            .users
-            .iter_mut()
-            .chain(self.state.items.iter_mut())
-        {
-            for row in &mut band.factors {
-                for x in row.0.iter_mut() {
-                    *x *= keep;
-                }
-            }
-        }
-        Ok(())
+    /// The end of an epoch's training: the per-row prior λ₀‖p‖² of every
+    /// factor row, one step of it per epoch, p ← (1 − η_t·λ₀)·p, row by row
+    /// (no order to depend on), in one pass with the check that every
+    /// parameter is finite, on the run's `threads`. Whether they all are.
+    pub(super) fn prior_and_check(&mut self, threads: usize) -> anyhow::Result<bool> {
+        let keep = if self.settings.reg_row > 0.0 {
+            let eta = self.hyper_params()?.step_size(self.progress.epoch);
+            Some((1.0 - eta * self.settings.reg_row).max(0.0))
+        } else {
+            None
+        };
+        Ok(self.state.scale_and_check(keep, threads))
     }
 
     /// The error on the validation slice (clamped like the test error),

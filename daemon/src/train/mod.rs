@@ -9,7 +9,10 @@
 //! - [`state`]: the parameters as owned per-band buffers; initialisation.
 //! - [`workers`]: the worker pool's jobs; [`run`](mod@run): the training loop, with
 //!   its passes over the blocks (`passes`) and its control between strata
-//!   (`control`: signals, checkpoints, divergence, status).
+//!   (`control`: signals, checkpoints, divergence, status) and the work on
+//!   the whole model between epochs (`epoch_end`: the row prior with the
+//!   finiteness check, copies of the model) in parallel over the bands
+//!   (`parallel`).
 //! - [`report`]: the summary a run returns, and its settings in words.
 //! - [`fresh`]: `--fresh`, moving an old run aside to start over.
 
@@ -17,7 +20,9 @@ pub mod args;
 pub mod config;
 mod control;
 mod early;
+mod epoch_end;
 pub mod fresh;
+mod parallel;
 mod passes;
 pub mod report;
 pub mod run;

@@ -251,9 +251,8 @@ impl<const K: usize> Trainer<'_, K> {
                 }
             }
 
-            self.apply_row_prior()?;
             // The epoch is complete: check it, evaluate it, record it.
-            if !self.state.all_finite() {
+            if !self.prior_and_check(ch.workers)? {
                 self.diverged("a parameter became non-finite")?;
                 continue 'epochs;
             }
@@ -288,7 +287,7 @@ impl<const K: usize> Trainer<'_, K> {
                 == Some(self.progress.validation_rmse.len() - 1)
             {
                 match &mut self.best {
-                    Some(best) => best.clone_from(&self.state),
+                    Some(best) => best.copy_from(&self.state, ch.workers),
                     None => self.best = Some(self.state.clone()),
                 }
             }
@@ -296,7 +295,7 @@ impl<const K: usize> Trainer<'_, K> {
             self.progress.stratum = 0;
             self.progress.partial_sse = 0.0;
             self.progress.partial_count = 0;
-            self.epoch_start.clone_from(&self.state);
+            self.epoch_start.copy_from(&self.state, ch.workers);
 
             let epoch_time = self.train_time - epoch_train_time;
             let updates = self.updates_here - epoch_updates;

@@ -11,11 +11,13 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::epoch_end::all_finite;
+use super::parallel::each_in_parallel;
 use crate::checkpoint::{ParamParts, Parameters};
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
 /// AdaGrad accumulators.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct BandState<const K: usize> {
     /// Factor rows (the padded dimensions stay zero).
     pub factors: Vec<FactorRow<K>>,
@@ -23,6 +25,23 @@ pub struct BandState<const K: usize> {
     pub biases: Vec<f32>,
     /// One accumulator per row for the adaptive schedule, else empty.
     pub grad_sq: Vec<f32>,
+}
+
+impl<const K: usize> Clone for BandState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            factors: self.factors.clone(),
+            biases: self.biases.clone(),
+            grad_sq: self.grad_sq.clone(),
+        }
+    }
+
+    /// In place: no allocation when the lengths agree.
+    fn clone_from(&mut self, source: &Self) {
+        self.factors.clone_from(&source.factors);
+        self.biases.clone_from(&source.biases);
+        self.grad_sq.clone_from(&source.grad_sq);
+    }
 }
 
 impl<const K: usize> BandState<K> {
@@ -53,12 +72,9 @@ impl<const K: usize> BandState<K> {
 
     /// Whether every value of the band is finite.
     pub fn all_finite(&self) -> bool {
-        self.biases.iter().all(|x| x.is_finite())
-            && self.grad_sq.iter().all(|x| x.is_finite())
-            && self
-                .factors
-                .iter()
-                .all(|row| row.0.iter().all(|x| x.is_finite()))
+        all_finite(&self.biases)
+            && all_finite(&self.grad_sq)
+            && all_finite(bytemuck::cast_slice(&self.factors))
     }
 }
 
@@ -89,7 +105,7 @@ impl<const K: usize> Gradient<K> {
 }
 
 /// All parameters of a model being trained.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ModelState<const K: usize> {
     /// Global mean μ (0 for the plain model).
     pub mu: f32,
@@ -97,6 +113,23 @@ pub struct ModelState<const K: usize> {
     pub users: Vec<BandState<K>>,
     /// Item bands, in band order.
     pub items: Vec<BandState<K>>,
+}
+
+impl<const K: usize> Clone for ModelState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            mu: self.mu,
+            users: self.users.clone(),
+            items: self.items.clone(),
+        }
+    }
+
+    /// In place, band by band: no allocation when the shapes agree.
+    fn clone_from(&mut self, source: &Self) {
+        self.mu = source.mu;
+        self.users.clone_from(&source.users);
+        self.items.clone_from(&source.items);
+    }
 }
 
 /// SplitMix64's finaliser over two words: a well-mixed seed for a stream.
@@ -166,37 +199,7 @@ fn init_bands_in_parallel<const K: usize>(
         let (rows, stream) = &jobs[n];
         init_band::<K>(rows.clone(), *stream, seed, rank, adaptive)
     };
-    if threads == 1 {
-        return (0..jobs.len()).map(init).collect();
-    }
-    let mut slots: Vec<Option<BandState<K>>> = (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let init = &init;
-                scope.spawn(move || {
-                    (t..jobs.len())
-                        .step_by(threads)
-                        .map(|n| (n, init(n)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for handle in handles {
-            // A panic in a drawing thread is a bug: pass it on.
-            let drawn = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (n, band) in drawn {
-                slots[n] = Some(band);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .enumerate()
-        .map(|(n, band)| band.unwrap_or_else(|| init(n)))
-        .collect()
+    each_in_parallel(threads, (0..jobs.len()).collect(), init)
 }
 
 impl<const K: usize> ModelState<K> {
