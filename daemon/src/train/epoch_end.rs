@@ -25,16 +25,16 @@ impl<const K: usize> BandState<K> {
     /// Multiplies every factor by `keep` (`None`: leaves them) and tells
     /// whether every value of the band is finite afterwards, in one pass.
     pub fn scale_and_check(&mut self, keep: Option<f32>) -> bool {
-        let mut bad = 0;
+        let mut finite = true;
         for row in &mut self.factors {
             if let Some(keep) = keep {
                 for x in row.0.iter_mut() {
                     *x *= keep;
                 }
             }
-            bad |= row.0.iter().fold(0, |bad, &x| bad | non_finite(x));
+            finite &= all_finite(&row.0);
         }
-        bad == 0 && all_finite(&self.biases) && all_finite(&self.grad_sq)
+        finite && all_finite(&self.biases) && all_finite(&self.grad_sq)
     }
 }
 
