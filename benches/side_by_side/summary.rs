@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The median of `xs` (NaN when empty).
 pub fn median(mut xs: Vec<f64>) -> f64 {
@@ -19,6 +19,33 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     } else {
         (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
+}
+
+/// (E − 1)·N / (t_E − t_1): the updates per second of the epochs after
+/// the first, from the wall times `t1` and `te` of a 1-epoch and an
+/// E-epoch run over `n` ratings, so that what both runs pay once (loading,
+/// set-up, the first epoch's extra work, saving) cancels out. NaN (not a
+/// negative or infinite rate) when it cannot be measured: fewer than two
+/// epochs, or an E-epoch run no slower than the 1-epoch one.
+pub fn differential_rate(n: f64, epochs: u32, t1: f64, te: f64) -> f64 {
+    let rate = f64::from(epochs.saturating_sub(1)) * n / (te - t1);
+    if epochs >= 2 && te > t1 && rate.is_finite() {
+        rate
+    } else {
+        f64::NAN
+    }
+}
+
+/// funkd's E-epoch `record` with its rate in LIBMF's scope added: the
+/// wall time of its 1-epoch run's `train` call (`one_epoch`'s `call_secs`)
+/// as `one_epoch_call_secs`, and [`differential_rate`] of the two calls
+/// over `n` ratings as `same_scope_updates_per_sec`.
+pub fn with_same_scope(mut record: Value, one_epoch: &Value, n: f64, epochs: u32) -> Value {
+    let t1 = one_epoch["call_secs"].as_f64().unwrap_or(f64::NAN);
+    let te = record["call_secs"].as_f64().unwrap_or(f64::NAN);
+    record["one_epoch_call_secs"] = json!(t1);
+    record["same_scope_updates_per_sec"] = json!(differential_rate(n, epochs, t1, te));
+    record
 }
 
 /// Every group recorded in the raw-results file `path`, in file order.
@@ -44,7 +71,7 @@ pub fn read_raw(path: &Path) -> Result<Vec<Value>> {
 type Pair<'a> = (&'a Value, Option<&'a Value>);
 
 /// One table row: a funkd variant at one K × threads, and its pairs.
-struct Row<'a> {
+pub struct Row<'a> {
     k: u64,
     threads: u64,
     isa: String,
@@ -53,7 +80,7 @@ struct Row<'a> {
 
 /// The rows of `model` ("defaults" or "like"), ordered by K, threads and
 /// then the ISAs in the order first met.
-fn rows_for<'a>(groups: &'a [Value], model: &str) -> Vec<Row<'a>> {
+pub fn rows_for<'a>(groups: &'a [Value], model: &str) -> Vec<Row<'a>> {
     let mut rows: Vec<Row> = Vec::new();
     for g in groups {
         let (k, threads) = (uint(g, "k"), uint(g, "threads"));
@@ -109,8 +136,11 @@ fn describe(groups: &[Value]) -> Vec<String> {
     seen.into_iter().collect()
 }
 
-const HEADER: &str = "| K | threads | ISA | funkd M upd/s | LIBMF M upd/s | ratio | ratio per rep | funkd in-window M upd/s | funkd test RMSE | LIBMF test RMSE | funkd s to LIBMF's RMSE | LIBMF s to its RMSE | funkd start-up s | LIBMF start-up s | funkd peak MiB | LIBMF peak MiB | reps |";
-const RULE: &str = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+/// The header of every table.
+pub const HEADER: &str = "| K | threads | ISA | funkd M upd/s | LIBMF M upd/s | ratio | ratio per rep | funkd same-scope M upd/s | same-scope ratio | same-scope ratio per rep | funkd in-window M upd/s | funkd test RMSE | LIBMF test RMSE | funkd s to LIBMF's RMSE | LIBMF s to its RMSE | funkd start-up s | LIBMF start-up s | funkd peak MiB | LIBMF peak MiB | reps |";
+/// The rule under [`HEADER`], one cell per column.
+pub const RULE: &str =
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// Prints the description and one table per funkd model found in
 /// `groups`; with `curves`, the test RMSE per epoch of each row's first
@@ -144,13 +174,33 @@ pub fn print(groups: &[Value], curves: bool) {
     }
 }
 
-/// funkd ÷ LIBMF updates/s of each pair that has both.
-fn ratios(row: &Row) -> Vec<f64> {
-    let rate = |m: &Value| m["updates_per_sec"].as_f64();
+/// funkd's `funk_key` ÷ LIBMF's `updates_per_sec` of each pair that has
+/// both (a NaN rate, one not measured, counts as absent).
+fn ratios(row: &Row, funk_key: &str) -> Vec<f64> {
+    let rate = |m: &Value, key: &str| m[key].as_f64().filter(|x| !x.is_nan());
     row.pairs
         .iter()
-        .filter_map(|&(f, l)| Some(rate(f)? / rate(l?)?))
+        .filter_map(|&(f, l)| Some(rate(f, funk_key)? / rate(l?, "updates_per_sec")?))
         .collect()
+}
+
+/// The median of `ratios` as a table cell (`2.50×`, or "—").
+fn ratio_cell(ratios: &[f64]) -> String {
+    let ratio = median(ratios.to_vec());
+    if ratio.is_nan() {
+        "—".to_string()
+    } else {
+        format!("{ratio:.2}×")
+    }
+}
+
+/// `ratios` in order, as a table cell ("—" when there are none).
+fn per_rep_cell(ratios: &[f64]) -> String {
+    if ratios.is_empty() {
+        return "—".to_string();
+    }
+    let cells: Vec<String> = ratios.iter().map(|&r| cell(r, 2)).collect();
+    cells.join(", ")
 }
 
 /// funkd's median seconds to the LIBMF RMSE of each pair (∞ in a pair
@@ -188,24 +238,24 @@ fn cell(x: f64, decimals: usize) -> String {
     }
 }
 
-fn format_row(row: &Row) -> String {
+/// One table row as markdown: medians over the row's pairs ("—" for what
+/// was not measured).
+pub fn format_row(row: &Row) -> String {
     let funk = || row.pairs.iter().map(|p| p.0);
     let libmf = || row.pairs.iter().filter_map(|p| p.1);
-    let ratios = ratios(row);
-    let per_rep: Vec<String> = ratios.iter().map(|&r| cell(r, 2)).collect();
-    let ratio = median(ratios);
+    let whole = ratios(row, "updates_per_sec");
+    let same_scope = ratios(row, "same_scope_updates_per_sec");
     let cells = [
         row.k.to_string(),
         row.threads.to_string(),
         row.isa.clone(),
         cell(field(funk(), "updates_per_sec") / 1e6, 1),
         cell(field(libmf(), "updates_per_sec") / 1e6, 1),
-        if ratio.is_nan() {
-            "—".to_string()
-        } else {
-            format!("{ratio:.2}×")
-        },
-        per_rep.join(", "),
+        ratio_cell(&whole),
+        per_rep_cell(&whole),
+        cell(field(funk(), "same_scope_updates_per_sec") / 1e6, 1),
+        ratio_cell(&same_scope),
+        per_rep_cell(&same_scope),
         cell(field(funk(), "window_updates_per_sec") / 1e6, 1),
         cell(field(funk(), "test_rmse"), 4),
         cell(field(libmf(), "test_rmse"), 4),

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 use funk::daemon::ratingfile::RatingFile;
 
+use crate::summary::differential_rate;
+
 /// Which model funkd trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
@@ -94,7 +96,9 @@ pub fn funk(args: &[String]) -> Result<()> {
     let opened = start.elapsed().as_secs_f64();
     let config = funk_config(&w, &data)?;
     let dir = tempfile::tempdir()?;
+    let call = Instant::now();
     let summary = train::train(&data, &config, dir.path(), &funk::daemon::report::Silent)?;
+    let call_secs = call.elapsed().as_secs_f64();
     let total = start.elapsed().as_secs_f64();
     let epochs: Vec<Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
         .unwrap_or_default()
@@ -123,6 +127,7 @@ pub fn funk(args: &[String]) -> Result<()> {
             "train_secs": summary.seconds,
             "startup_secs": opened + summary.startup_seconds.unwrap_or(f64::NAN),
             "total_secs": total,
+            "call_secs": call_secs,
             "curve": curve,
             "epochs_at": epochs_at,
         })
@@ -222,19 +227,14 @@ pub fn libmf(args: &[String]) -> Result<()> {
         .map_err(|e| anyhow!("{e:?}"))?;
     let te = t.elapsed().as_secs_f64();
     let per_epoch = (te - t1) / f64::from(w.epochs.saturating_sub(1).max(1));
-    if per_epoch <= 0.0 {
+    let rate = differential_rate(n, w.epochs, t1, te);
+    if rate.is_nan() {
         eprintln!(
             "LIBMF: its {}-iteration fit took no longer than its 1-iteration fit; \
              the data set is too small to measure its rate differentially",
             w.epochs
         );
     }
-    // NaN, not a negative or infinite rate, when it cannot be measured.
-    let rate = if per_epoch > 0.0 {
-        n / per_epoch
-    } else {
-        f64::NAN
-    };
     let test_rmse = model.rmse(&test).map_err(|e| anyhow!("{e:?}"))?;
 
     if w.curves {
