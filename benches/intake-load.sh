@@ -84,6 +84,9 @@ start_service() {
     mkdir -p "$dir"
     cp "$newest" "$dir/"
     cp "$run/status.json" "$dir/"
+    # The copy's 66 MB go to the disk now, not in the kernel's writeback
+    # during the first windows measured.
+    sync
     "${server_pin[@]}" "$funkd" serve --dir "$dir" --data "$data" --listen "127.0.0.1:$port" \
         --intake --no-auto-rounds --round-epochs "$round_epochs" --poll-ms 0 \
         --max-body-bytes $((256 << 20)) --max-connections 4096 2>"$work/intake-serve.log" &

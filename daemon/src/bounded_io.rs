@@ -9,6 +9,8 @@
 //! hundreds of MB) in one call can then hold a query thread of the same
 //! CPU for the whole copy. [`Bounded`] hands the file at most
 //! [`CALL_BYTES`] a call instead; the bytes read or written are the same.
+//! Each call is followed by a pause point ([`crate::courtesy`]), where a
+//! background thread hands the CPU back every so often.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -26,7 +28,9 @@ pub struct Bounded<T>(pub T);
 impl<W: Write> Write for Bounded<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(CALL_BYTES);
-        self.0.write(&buf[..n])
+        let written = self.0.write(&buf[..n]);
+        crate::courtesy::pause_point();
+        written
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -37,7 +41,9 @@ impl<W: Write> Write for Bounded<W> {
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(CALL_BYTES);
-        self.0.read(&mut buf[..n])
+        let read = self.0.read(&mut buf[..n]);
+        crate::courtesy::pause_point();
+        read
     }
 }
 

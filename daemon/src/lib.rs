@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod compact;
+pub mod courtesy;
 pub mod cv;
 pub mod dirlock;
 pub mod error;

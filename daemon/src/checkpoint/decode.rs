@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use funk_kernel::{LearningRate, ModelKind};
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::{
     Checkpoint, HoldOut, Method, Parameters, Progress, Settings, ISA_NAME_BYTES, MAGIC,
@@ -43,7 +42,7 @@ impl Checkpoint {
         let mut stored = [0u8; 8];
         stored.copy_from_slice(&bytes[body_len..]);
         let stored = u64::from_le_bytes(stored);
-        let computed = xxh3_64(&bytes[..body_len]);
+        let computed = crate::courtesy::xxh3_64(&bytes[..body_len]);
         if stored != computed {
             // A file cut short fails its checksum too (its last 8 bytes are
             // not the checksum); say so when its own fields run past its end.
@@ -292,10 +291,17 @@ impl<'a> Reader<'a> {
             )));
         };
         let raw = self.take(n * 4, what)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        // In pieces, with a pause point after each (crate::courtesy).
+        let mut values = Vec::with_capacity(n);
+        for piece in raw.chunks(crate::courtesy::BYTES_BETWEEN_PAUSES) {
+            values.extend(
+                piece
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+            crate::courtesy::pause_point();
+        }
+        Ok(values)
     }
     fn params(&mut self, s: &Settings, what: &'static str) -> Result<Parameters, CheckpointError> {
         let too_big = || {

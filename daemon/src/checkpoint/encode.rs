@@ -32,9 +32,15 @@ struct HashingWriter<'w, W: Write> {
 }
 
 impl<W: Write> HashingWriter<'_, W> {
+    /// Hashes and writes `b` in pieces, with a pause point after each
+    /// (`crate::courtesy`): the factors are tens of MB.
     fn bytes(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(b);
-        self.inner.write_all(b)
+        for piece in b.chunks(crate::courtesy::BYTES_BETWEEN_PAUSES) {
+            self.hasher.update(piece);
+            self.inner.write_all(piece)?;
+            crate::courtesy::pause_point();
+        }
+        Ok(())
     }
     fn u8(&mut self, v: u8) -> std::io::Result<()> {
         self.bytes(&[v])

@@ -23,14 +23,20 @@ pub(crate) fn balanced_permutation(
     rng: &mut Xoshiro256PlusPlus,
 ) -> Vec<u32> {
     let n = load.len();
+    let mut pacer = crate::courtesy::Pacer::new();
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(rng);
-    order.sort_by_key(|&r| std::cmp::Reverse(load[r as usize]));
+    // Stable: the order is the same whatever the pause points do.
+    order.sort_by(|&a, &b| {
+        pacer.step();
+        load[b as usize].cmp(&load[a as usize])
+    });
     let mut members: Vec<Vec<u32>> = (0..grid)
         .map(|b| Vec::with_capacity(band_range(n, grid, b).len()))
         .collect();
     let mut heap: BinaryHeap<Reverse<(u64, usize)>> = (0..grid).map(|b| Reverse((0, b))).collect();
     for r in order {
+        pacer.step();
         // Every band popped here has room: full bands are not pushed back.
         let Some(Reverse((weight, b))) = heap.pop() else {
             break;
@@ -45,6 +51,7 @@ pub(crate) fn balanced_permutation(
         rows.shuffle(rng);
         let start = band_range(n, grid, b).start;
         for (k, r) in rows.into_iter().enumerate() {
+            pacer.step();
             perm[r as usize] = (start + k) as u32;
         }
     }

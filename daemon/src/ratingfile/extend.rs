@@ -30,6 +30,12 @@
 //! to its end before a waiting thread gets the CPU on a kernel without
 //! preemption, and 8 MiB at once cost the queries of a server on the
 //! same CPU about 4 ms at their 99th percentile.
+//!
+//! CPU: every long loop (over the old records, the extra ratings, the ids;
+//! each block's sort and checksum) passes a pause point at a fine grain
+//! ([`crate::courtesy`]), where a background thread hands the CPU back to
+//! waiting queries every 200 µs of work instead of holding it to the
+//! scheduler's next tick. The pause points change nothing the file holds.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -39,7 +45,6 @@ use std::path::Path;
 use funk_kernel::Rating;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::ids::encode_ids;
 use super::layout::{
@@ -47,6 +52,7 @@ use super::layout::{
     ENDIAN_WORD, FLAG_MEAN_RMSE, FLAG_RANGE, FORMAT_VERSION, HEADER_LEN, MAGIC, SECTIONS,
 };
 use super::{FormatError, RatingFile, WriteSummary};
+use crate::courtesy::{self, xxh3_64, Pacer};
 
 /// One extra rating by original ids.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,7 +116,9 @@ fn extend_in_runs(
     let item_index = base.item_index();
     // Latest value of each extra pair, by new external index.
     let mut latest: HashMap<(u32, u32), f32> = HashMap::with_capacity(extra.len());
+    let mut pacer = Pacer::every(64);
     for r in extra {
+        pacer.step();
         if !r.value.is_finite() {
             return Err(invalid(format!(
                 "an extra rating of user {:?}, item {:?} is not finite ({})",
@@ -138,12 +146,26 @@ fn extend_in_runs(
     if users > u32::MAX as usize || items > u32::MAX as usize {
         return Err(invalid("more than 2^32 − 1 users or items".into()));
     }
-    let mut extras: Vec<(u32, u32, f32)> = latest.iter().map(|(&(u, i), &v)| (u, i, v)).collect();
-    extras.sort_unstable_by_key(|&(u, i, _)| (u, i));
+    let mut pacer = Pacer::new();
+    let mut extras: Vec<(u32, u32, f32)> = latest
+        .iter()
+        .map(|(&(u, i), &v)| {
+            pacer.step();
+            (u, i, v)
+        })
+        .collect();
+    // The pairs are distinct: any order of the sort is this one.
+    extras.sort_unstable_by(|a, b| {
+        pacer.step();
+        (a.0, a.1).cmp(&(b.0, b.1))
+    });
     let replaces: HashSet<(u32, u32)> = extras
         .iter()
         .filter(|&&(u, i, _)| (u as usize) < old_users && (i as usize) < old_items)
-        .map(|&(u, i, _)| (u, i))
+        .map(|&(u, i, _)| {
+            pacer.step();
+            (u, i)
+        })
         .collect();
 
     // Pass 1 over the old train blocks: loads, and the old ratings kept.
@@ -156,6 +178,7 @@ fn extend_in_runs(
         for ib in 0..p_old {
             let i0 = base.item_band(ib).start as u32;
             for r in base.checked_train_records(ub, ib)? {
+                pacer.step();
                 let (u, i) = (u0 + r.user, i0 + r.item);
                 if replaces.contains(&(u, i)) {
                     replaced_old += 1;
@@ -167,6 +190,7 @@ fn extend_in_runs(
         }
     }
     for &(u, i, _) in &extras {
+        pacer.step();
         user_load[u as usize] += 1;
         item_load[i as usize] += 1;
     }
@@ -195,14 +219,17 @@ fn extend_in_runs(
     let mut train_per_block = vec![0u64; grid * grid];
     let mut test_per_block = vec![0u64; grid * grid];
     let each_old = |f: &mut dyn FnMut(u32, u32, f32, bool)| -> Result<(), FormatError> {
+        let mut pacer = Pacer::new();
         for ub in 0..p_old {
             let u0 = base.user_band(ub).start as u32;
             for ib in 0..p_old {
                 let i0 = base.item_band(ib).start as u32;
                 for r in base.checked_train_records(ub, ib)? {
+                    pacer.step();
                     f(u0 + r.user, i0 + r.item, r.value, true);
                 }
                 for r in base.checked_test_records(ub, ib)? {
+                    pacer.step();
                     f(u0 + r.user, i0 + r.item, r.value, false);
                 }
             }
@@ -221,6 +248,7 @@ fn extend_in_runs(
         }
     })?;
     for &(u, i, _) in &extras {
+        pacer.step();
         train_per_block[place(u, i).0] += 1;
     }
     let starts = |counts: &[u64], from: u64| -> Vec<u64> {
@@ -254,10 +282,12 @@ fn extend_in_runs(
     };
     let mut user_names: Vec<&str> = vec![""; users];
     for (ext, &int) in user_perm.iter().enumerate() {
+        pacer.step();
         user_names[int as usize] = name_of_user(ext);
     }
     let mut item_names: Vec<&str> = vec![""; items];
     for (ext, &int) in item_perm.iter().enumerate() {
+        pacer.step();
         item_names[int as usize] = name_of_item(ext);
     }
     let user_tables = encode_ids(&user_names)
@@ -314,7 +344,10 @@ fn extend_in_runs(
     let rec = sections[Section::Records as usize];
     let user_band: Vec<u32> = user_perm
         .iter()
-        .map(|&nu| band_of(users, grid, nu as usize) as u32)
+        .map(|&nu| {
+            pacer.step();
+            band_of(users, grid, nu as usize) as u32
+        })
         .collect();
     let run_len = |from: usize, to: usize| -> u64 {
         let blocks = from * grid..to * grid;
@@ -334,8 +367,8 @@ fn extend_in_runs(
         let (train_lo, test_lo) = (train_starts[blocks.start], test_starts[blocks.start]);
         let train_len: u64 = train_per_block[blocks.clone()].iter().sum();
         let test_len: u64 = test_per_block[blocks.clone()].iter().sum();
-        let mut train_run = vec![Rating::default(); train_len as usize];
-        let mut test_run = vec![Rating::default(); test_len as usize];
+        let mut train_run = courtesy::filled(train_len as usize, Rating::default());
+        let mut test_run = courtesy::filled(test_len as usize, Rating::default());
         let mut train_fill: Vec<usize> = train_starts[blocks.clone()]
             .iter()
             .map(|&s| (s - train_lo) as usize)
@@ -359,6 +392,7 @@ fn extend_in_runs(
             *fill += 1;
         })?;
         for &(u, i, value) in extras.iter().filter(|&&(u, _, _)| in_run(u)) {
+            pacer.step();
             let (b, mut r) = place(u, i);
             r.value = value;
             let fill = &mut train_fill[b - blocks.start];
@@ -370,12 +404,21 @@ fn extend_in_runs(
                 ..(train_starts[b] - train_lo + train_per_block[b]) as usize;
             let te = (test_starts[b] - test_lo) as usize
                 ..(test_starts[b] - test_lo + test_per_block[b]) as usize;
+            // The pairs of a block are distinct: any order of the sort is
+            // this one, whatever the pause points in its comparisons.
             let by_row = |r: &Rating| (u64::from(r.user) << 32) | u64::from(r.item);
-            train_run[tr.clone()].sort_unstable_by_key(by_row);
-            test_run[te.clone()].sort_unstable_by_key(by_row);
+            let mut in_order = |a: &Rating, b: &Rating| {
+                pacer.step();
+                by_row(a).cmp(&by_row(b))
+            };
+            train_run[tr.clone()].sort_unstable_by(&mut in_order);
+            test_run[te.clone()].sort_unstable_by(&mut in_order);
             train_sum += train_run[tr.clone()]
                 .iter()
-                .map(|r| f64::from(r.value))
+                .map(|r| {
+                    pacer.step();
+                    f64::from(r.value)
+                })
                 .sum::<f64>();
             table.push(BlockEntry {
                 train_start: train_starts[b],
@@ -392,6 +435,8 @@ fn extend_in_runs(
         paced
             .write(bytemuck::cast_slice(&test_run), rec.offset + test_lo * 12)
             .map_err(io)?;
+        courtesy::release(train_run);
+        courtesy::release(test_run);
         from = to;
     }
     paced.finish().map_err(io)?;
@@ -412,6 +457,7 @@ fn extend_in_runs(
             .map(|r| (f64::from(r.value) - mean).powi(2))
             .sum::<f64>();
         at += n as u64;
+        courtesy::pause_point();
     }
     let mean_rmse =
         (test_count > 0 && train_count > 0).then(|| (test_sse / test_count as f64).sqrt());
@@ -435,7 +481,11 @@ fn extend_in_runs(
         let r = &mut sections[s as usize];
         let bytes = contents[s as usize];
         r.hash = xxh3_64(bytes);
-        file.write_all_at(bytes, r.offset).map_err(io)?;
+        for (k, part) in bytes.chunks(WRITE_CALL_BYTES).enumerate() {
+            file.write_all_at(part, r.offset + (k * WRITE_CALL_BYTES) as u64)
+                .map_err(io)?;
+            courtesy::pause_point();
+        }
     }
     let mut flags = 0;
     let (lo, hi) = match base.rating_range() {
@@ -540,6 +590,7 @@ impl<'f> PacedWrites<'f> {
             for (j, part) in piece.chunks(WRITE_CALL_BYTES).enumerate() {
                 self.file
                     .write_all_at(part, offset + (j * WRITE_CALL_BYTES) as u64)?;
+                courtesy::pause_point();
             }
             if self.pacing {
                 self.start_writeback((offset, piece.len() as u64))?;
@@ -784,6 +835,16 @@ mod tests {
             );
             RatingFile::open(&out).unwrap().check_all_blocks().unwrap();
         }
+        // On a background thread, which yields at the pause points every
+        // 200 µs of work: the same bytes.
+        let out = tmp.path().join("background.funk");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                crate::courtesy::set_background(true);
+                extend_in_runs(&base, &extra, &out, "runs", 1).unwrap();
+            });
+        });
+        assert_eq!(std::fs::read(&out).unwrap(), expected);
     }
 
     #[test]

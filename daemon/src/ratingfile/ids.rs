@@ -14,15 +14,22 @@ pub(crate) struct IdTables {
 /// Builds the tables for `names` (in internal order). Fails with the first
 /// repeated name.
 pub(crate) fn encode_ids(names: &[&str]) -> Result<IdTables, String> {
+    let mut pacer = crate::courtesy::Pacer::new();
     let mut offsets = Vec::with_capacity(names.len() + 1);
     let mut bytes = Vec::with_capacity(names.iter().map(|n| n.len()).sum());
     offsets.push(0u64);
     for name in names {
+        pacer.step();
         bytes.extend_from_slice(name.as_bytes());
         offsets.push(bytes.len() as u64);
     }
     let mut sorted: Vec<u32> = (0..names.len() as u32).collect();
-    sorted.sort_unstable_by(|&a, &b| names[a as usize].cmp(names[b as usize]));
+    // Distinct names sort one way only, whatever the pause points do (and
+    // equal ones are refused below).
+    sorted.sort_unstable_by(|&a, &b| {
+        pacer.step();
+        names[a as usize].cmp(names[b as usize])
+    });
     if let Some(w) = sorted
         .windows(2)
         .find(|w| names[w[0] as usize] == names[w[1] as usize])

@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use funk_kernel::Rating;
 use serde::Serialize;
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::{FormatError, RatingFile};
 
@@ -135,7 +134,7 @@ impl RatingFile {
             ("train", self.train_block(ub, ib), e.train_hash),
             ("test", self.test_block(ub, ib), e.test_hash),
         ] {
-            let computed = xxh3_64(bytemuck::cast_slice(records));
+            let computed = crate::courtesy::xxh3_64(bytemuck::cast_slice(records));
             if computed != stored {
                 return Some(BlockDamage::Checksum {
                     which,
@@ -190,7 +189,9 @@ impl std::fmt::Display for BlockDamage {
 
 fn check_records(records: &[Rating], rows: u32, cols: u32) -> Result<(), String> {
     let mut prev: Option<(u32, u32)> = None;
+    let mut pacer = crate::courtesy::Pacer::new();
     for (n, r) in records.iter().enumerate() {
+        pacer.step();
         if r.user >= rows || r.item >= cols {
             return Err(format!(
                 "record #{n} ({}, {}) lies outside the {rows} × {cols} block",

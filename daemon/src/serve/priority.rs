@@ -94,8 +94,18 @@ pub fn enter_background(what: &str, log: &super::Log) {
     }
 }
 
-/// Puts the calling thread at `priority`.
+/// Puts the calling thread at `priority`; a thread lowered (idle or niced)
+/// also hands the CPU back at the pause points of its long loops
+/// ([`crate::courtesy`]).
 pub fn apply(priority: BackgroundPriority) -> Result<(), String> {
+    let applied = lower(priority);
+    if applied.is_ok() {
+        crate::courtesy::set_background(priority != BackgroundPriority::Normal);
+    }
+    applied
+}
+
+fn lower(priority: BackgroundPriority) -> Result<(), String> {
     #[cfg(target_os = "linux")]
     {
         match priority {
@@ -318,6 +328,25 @@ mod tests {
             applied(BackgroundPriority::Nice(3)),
             ((false, 3), (false, 3))
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lowered_thread_hands_the_cpu_back_at_pause_points_a_normal_one_does_not() {
+        for (priority, yields) in [
+            (BackgroundPriority::Idle, true),
+            (BackgroundPriority::Nice(2), true),
+            (BackgroundPriority::Normal, false),
+        ] {
+            let background = std::thread::spawn(move || {
+                apply(priority).unwrap();
+                crate::courtesy::is_background()
+            })
+            .join()
+            .unwrap();
+            assert_eq!(background, yields, "{priority}");
+        }
+        assert!(!crate::courtesy::is_background());
     }
 
     #[cfg(target_os = "linux")]
