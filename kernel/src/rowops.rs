@@ -98,9 +98,48 @@ impl Products {
 /// The CPU has the features `V` needs.
 #[inline(always)]
 unsafe fn products_chunks<V: Vector, const K: usize, const NORMS: bool>(
+    p: impl FnMut(usize) -> V,
+    q: impl FnMut(usize) -> V,
+) -> Products {
+    // SAFETY: the caller's promise.
+    unsafe { reduce::<V, NORMS>(sums_chunks::<V, K, NORMS>(p, q)) }
+}
+
+/// The first pass's sums, reduced: p·q's alone, or with `NORMS` all three
+/// in one [`Vector::reduce_sum3`] (the same bits as three reductions).
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn reduce<V: Vector, const NORMS: bool>(sums: [V; 3]) -> Products {
+    // SAFETY: the caller's promise.
+    unsafe {
+        if NORMS {
+            let [pq, pp, qq] = V::reduce_sum3(sums);
+            Products { pq, pp, qq }
+        } else {
+            Products {
+                pq: sums[0].reduce_sum(),
+                pp: 0.0,
+                qq: 0.0,
+            }
+        }
+    }
+}
+
+/// The first pass of [`products_chunks`] before the horizontal sums: the
+/// accumulators of p·q, ‖p‖² and ‖q‖² (the last two zero without
+/// `NORMS`), each combined into one vector.
+///
+/// # Safety
+///
+/// The CPU has the features `V` needs.
+#[inline(always)]
+unsafe fn sums_chunks<V: Vector, const K: usize, const NORMS: bool>(
     mut p: impl FnMut(usize) -> V,
     mut q: impl FnMut(usize) -> V,
-) -> Products {
+) -> [V; 3] {
     // SAFETY: the caller's promise.
     unsafe {
         let mut pq = [V::zero(); MAX_ACCUMULATORS];
@@ -137,20 +176,10 @@ unsafe fn products_chunks<V: Vector, const K: usize, const NORMS: bool>(
         } else {
             V::ACCUMULATORS
         };
-        // Three independent reductions: the dot product's, which the step
-        // waits for, is the same as without the norms.
-        Products {
-            pq: combine(pq, used).reduce_sum(),
-            pp: if NORMS {
-                combine(pp, used).reduce_sum()
-            } else {
-                0.0
-            },
-            qq: if NORMS {
-                combine(qq, used).reduce_sum()
-            } else {
-                0.0
-            },
+        if NORMS {
+            [combine(pq, used), combine(pp, used), combine(qq, used)]
+        } else {
+            [combine(pq, used), V::zero(), V::zero()]
         }
     }
 }
@@ -311,6 +340,17 @@ impl<V: Vector> HeldRows<V> {
         unsafe { products_chunks::<V, K, NORMS>(|c| self.p[c], |c| self.q[c]) }
     }
 
+    /// [`HeldRows::products`] before the horizontal sums.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HeldRows::load`].
+    #[inline(always)]
+    unsafe fn sums<const K: usize, const NORMS: bool>(&self) -> [V; 3] {
+        // SAFETY: the caller's promise.
+        unsafe { sums_chunks::<V, K, NORMS>(|c| self.p[c], |c| self.q[c]) }
+    }
+
     /// Stores the step's new rows, computed from the held old values.
     ///
     /// # Safety
@@ -403,10 +443,29 @@ pub(crate) unsafe fn dot_then_update_pair<V: Vector, const K: usize, const NORMS
             HeldRows::<V>::load::<K>(rows[0].0, rows[0].1),
             HeldRows::<V>::load::<K>(rows[1].0, rows[1].1),
         ];
-        let products = [
-            held[0].products::<K, NORMS>(),
-            held[1].products::<K, NORMS>(),
-        ];
+        let products = if NORMS {
+            // The six sums of both steps in one shuffle tree.
+            let ([a0, a1, a2], [b0, b1, b2]) =
+                (held[0].sums::<K, true>(), held[1].sums::<K, true>());
+            let [pq_a, pp_a, qq_a, pq_b, pp_b, qq_b] = V::reduce_sum6([a0, a1, a2, b0, b1, b2]);
+            [
+                Products {
+                    pq: pq_a,
+                    pp: pp_a,
+                    qq: qq_a,
+                },
+                Products {
+                    pq: pq_b,
+                    pp: pp_b,
+                    qq: qq_b,
+                },
+            ]
+        } else {
+            [
+                held[0].products::<K, false>(),
+                held[1].products::<K, false>(),
+            ]
+        };
         let steps = [step_for(0, products[0]), step_for(1, products[1])];
         for (s, &(pp, qp)) in rows.iter().enumerate() {
             held[s].store_step::<K>(pp, qp, steps[s]);
@@ -517,6 +576,60 @@ impl Isa {
 #[cfg(test)]
 mod tests {
     use super::Products;
+    use crate::arch::vector::{Vector, WithVector};
+    use crate::arch::{dispatch, Isa};
+    use crate::FactorRow;
+
+    /// Six vectors' sums through the shared shuffle trees and one by one.
+    struct Reductions<'a>(&'a [FactorRow<16>; 6]);
+
+    impl WithVector for Reductions<'_> {
+        type Output = ([f32; 6], [f32; 3], [f32; 6]);
+        unsafe fn run<V: Vector>(self) -> Self::Output {
+            // SAFETY: each row is 16 f32, 64-byte aligned (at least one
+            // vector); the CPU features are the caller's promise.
+            unsafe {
+                let v: [V; 6] = core::array::from_fn(|n| V::load(self.0[n].0.as_ptr()));
+                (
+                    V::reduce_sum6(v),
+                    V::reduce_sum3([v[0], v[1], v[2]]),
+                    v.map(|x| x.reduce_sum()),
+                )
+            }
+        }
+    }
+
+    /// `reduce_sum3` and `reduce_sum6` give each vector's `reduce_sum` to
+    /// the bit on every ISA, over sums whose rounding depends on the order
+    /// (mixed magnitudes and signs).
+    #[test]
+    fn shared_reductions_are_each_reduction_to_the_bit() {
+        let mut seed = 0x9E37_79B9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let scale = [1e-3f32, 1.0, 3e4][(seed % 3) as usize];
+            (seed as f32 / u32::MAX as f32 - 0.5) * scale
+        };
+        for _ in 0..200 {
+            let rows: [FactorRow<16>; 6] = core::array::from_fn(|_| {
+                let mut row = FactorRow::<16>::zeroed();
+                row.0.iter_mut().for_each(|x| *x = next());
+                row
+            });
+            for isa in Isa::available() {
+                let (six, three, each) = dispatch(isa, Reductions(&rows));
+                let bits = |v: &[f32]| {
+                    v.iter()
+                        .map(|x| x.to_bits())
+                        .collect::<heapless::Vec<u32, 6>>()
+                };
+                assert_eq!(bits(&six), bits(&each), "{isa:?}");
+                assert_eq!(bits(&three), bits(&each[..3]), "{isa:?}");
+            }
+        }
+    }
 
     /// ‖e q − λ p‖² and ‖e p − λ q‖² from the first pass's sums agree with
     /// squaring the gradients lane by lane, and rounding below zero is

@@ -70,6 +70,30 @@ pub(crate) trait Vector: Copy {
     /// The sum of the lanes, in the backend's fixed order.
     unsafe fn reduce_sum(self) -> f32;
 
+    /// [`Vector::reduce_sum`] of each of three vectors (a step's p·q,
+    /// ‖p‖² and ‖q‖²), to the bit, where a backend may share one shuffle
+    /// tree between them.
+    #[inline(always)]
+    unsafe fn reduce_sum3(v: [Self; 3]) -> [f32; 3] {
+        // SAFETY: the caller's promise.
+        unsafe { [v[0].reduce_sum(), v[1].reduce_sum(), v[2].reduce_sum()] }
+    }
+
+    /// [`Vector::reduce_sum`] of each of six vectors (two steps' p·q, ‖p‖²
+    /// and ‖q‖²), to the bit, where a backend may share one shuffle tree
+    /// between them.
+    #[inline(always)]
+    unsafe fn reduce_sum6(v: [Self; 6]) -> [f32; 6] {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let [a, b] = [
+                Self::reduce_sum3([v[0], v[1], v[2]]),
+                Self::reduce_sum3([v[3], v[4], v[5]]),
+            ];
+            [a[0], a[1], a[2], b[0], b[1], b[2]]
+        }
+    }
+
     /// Every lane zero.
     #[inline(always)]
     unsafe fn zero() -> Self {

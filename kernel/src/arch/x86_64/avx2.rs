@@ -61,6 +61,35 @@ impl Vector for __m256 {
             _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
         }
     }
+    /// One shuffle tree for the three sums: each is added up in
+    /// [`Vector::reduce_sum`]'s order (lanes 4 apart, then 2, then 1), so
+    /// the same bits, in 8 shuffles and 4 additions instead of 9 and 9.
+    #[inline(always)]
+    unsafe fn reduce_sum3(v: [Self; 3]) -> [f32; 3] {
+        // SAFETY: see above (register-only AVX operations).
+        unsafe {
+            let [pq, pp, qq] = v;
+            // Lanes 4 apart: [pq′ | pp′] and [qq′ | qq′] (4 lanes each).
+            let r1 = _mm256_add_ps(
+                _mm256_permute2f128_ps::<0x20>(pq, pp),
+                _mm256_permute2f128_ps::<0x31>(pq, pp),
+            );
+            let r2 = _mm256_add_ps(qq, _mm256_permute2f128_ps::<0x01>(qq, qq));
+            // 2 apart: per 128-bit lane [r1 r1 r2 r2].
+            let z = _mm256_add_ps(
+                _mm256_shuffle_ps::<0b01_00_01_00>(r1, r2),
+                _mm256_shuffle_ps::<0b11_10_11_10>(r1, r2),
+            );
+            // 1 apart: pq in lane 0, qq in 2, pp in 4.
+            let f = _mm256_add_ps(z, _mm256_movehdup_ps(z));
+            let low = _mm256_castps256_ps128(f);
+            [
+                _mm_cvtss_f32(low),
+                _mm_cvtss_f32(_mm256_extractf128_ps::<1>(f)),
+                _mm_cvtss_f32(_mm_movehl_ps(low, low)),
+            ]
+        }
+    }
     #[inline(always)]
     unsafe fn prefetch(at: *const u8) {
         // SAFETY: a prefetch never faults, whatever the address.
