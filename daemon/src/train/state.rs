@@ -14,6 +14,11 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::epoch_end::all_finite;
 use super::parallel::each_in_parallel;
 use crate::checkpoint::{ParamParts, Parameters};
+use crate::courtesy::{self, Pacer};
+
+/// Factor rows drawn between two pause points: tens of microseconds of
+/// work (a row is `rank` normal draws).
+const ROWS_BETWEEN_PAUSES: u32 = 64;
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
 /// AdaGrad accumulators.
@@ -28,11 +33,13 @@ pub struct BandState<const K: usize> {
 }
 
 impl<const K: usize> Clone for BandState<K> {
+    /// A copy made a piece at a time, with pause points between the pieces
+    /// ([`courtesy::concatenated`]): a user band is megabytes of new memory.
     fn clone(&self) -> Self {
         Self {
-            factors: self.factors.clone(),
-            biases: self.biases.clone(),
-            grad_sq: self.grad_sq.clone(),
+            factors: courtesy::concatenated([&self.factors[..]]),
+            biases: courtesy::concatenated([&self.biases[..]]),
+            grad_sq: courtesy::concatenated([&self.grad_sq[..]]),
         }
     }
 
@@ -163,8 +170,10 @@ fn init_band<const K: usize>(
     // `sigma` is finite and positive for any rank ≥ 1.
     let normal = Normal::new(0.0f32, sigma).unwrap_or_else(|_| unreachable!("σ = {sigma}"));
     let n = rows.len();
+    let mut pacer = Pacer::every(ROWS_BETWEEN_PAUSES);
     let factors = rows
         .map(|id| {
+            pacer.step();
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ stream, id as u64));
             let mut row = FactorRow::<K>::zeroed();
             for v in row.0.iter_mut().take(rank) {
@@ -240,13 +249,14 @@ impl<const K: usize> ModelState<K> {
     }
 
     /// The parameters as flat arrays in internal-id order (bands are
-    /// contiguous ranges in order, so concatenating them is that order).
+    /// contiguous ranges in order, so concatenating them is that order),
+    /// copied with pause points ([`courtesy::concatenated`]).
     pub fn to_parameters(&self) -> Parameters {
         fn flat<const K: usize>(
             bands: &[BandState<K>],
-            f: impl Fn(&BandState<K>) -> &[f32],
+            f: impl Fn(&BandState<K>) -> &[f32] + Clone,
         ) -> Vec<f32> {
-            bands.iter().flat_map(|b| f(b).iter().copied()).collect()
+            courtesy::concatenated(bands.iter().map(f))
         }
         Parameters {
             mu: self.mu,
@@ -260,7 +270,8 @@ impl<const K: usize> ModelState<K> {
     }
 
     /// Rebuilds banded state from flat parameters (lengths were checked
-    /// when the checkpoint was decoded against the same counts).
+    /// when the checkpoint was decoded against the same counts), with
+    /// pause points between pieces of the copy.
     pub fn from_parameters(
         p: &Parameters,
         user_bands: &[Range<usize>],
@@ -272,22 +283,24 @@ impl<const K: usize> ModelState<K> {
             biases: &[f32],
             grad_sq: &[f32],
         ) -> Vec<BandState<K>> {
+            let mut pacer = Pacer::new();
             ranges
                 .iter()
                 .map(|r| BandState {
                     factors: factors[r.start * K..r.end * K]
                         .chunks_exact(K)
                         .map(|c| {
+                            pacer.step();
                             let mut row = FactorRow::<K>::zeroed();
                             row.0.copy_from_slice(c);
                             row
                         })
                         .collect(),
-                    biases: biases[r.clone()].to_vec(),
+                    biases: courtesy::concatenated([&biases[r.clone()]]),
                     grad_sq: if grad_sq.is_empty() {
                         Vec::new()
                     } else {
-                        grad_sq[r.clone()].to_vec()
+                        courtesy::concatenated([&grad_sq[r.clone()]])
                     },
                 })
                 .collect()
@@ -377,6 +390,33 @@ mod tests {
             assert!(row.0[..20].iter().any(|v| *v != 0.0));
         }
         assert_eq!(s.users[0].grad_sq.len(), s.users[0].factors.len());
+    }
+
+    #[test]
+    fn a_background_thread_draws_flattens_and_copies_the_same_bits() {
+        // Large enough for several pause points in every paced loop (rows
+        // drawn, rows and biases copied, pieces of the flat arrays).
+        let (users, items) = (bands(9_000, 3), bands(700, 2));
+        let make = || {
+            let drawn = ModelState::<16>::init(&users, &items, 12, 5, 3.5, LearningRate::Adaptive);
+            let flat = drawn.to_parameters();
+            let rebuilt = ModelState::<16>::from_parameters(&flat, &users, &items);
+            let copy = rebuilt.clone();
+            (drawn, flat, copy)
+        };
+        let (drawn, flat, copy) = make();
+        assert_eq!(copy, drawn);
+        assert_eq!(flat.user_factors.len(), 9_000 * 16);
+        let background = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    crate::courtesy::set_background(true);
+                    make()
+                })
+                .join()
+                .unwrap()
+        });
+        assert_eq!(background, (drawn, flat, copy));
     }
 
     #[test]

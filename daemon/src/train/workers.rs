@@ -127,7 +127,11 @@ pub enum Outcome<const K: usize> {
     },
 }
 
-/// Runs jobs until the job channel closes.
+/// Runs jobs until the job channel closes. A job is one block in the
+/// kernel (a millisecond or less at full scale) or one evaluation; a
+/// pause point follows each block, so that a worker in the background
+/// (a service's round) holds the CPU a block at a time, not until the
+/// scheduler's next tick.
 pub fn work<const K: usize>(
     data: &RatingFile,
     validation: &ValidationSlice,
@@ -140,6 +144,7 @@ pub fn work<const K: usize>(
         if results.send(outcome).is_err() {
             return;
         }
+        crate::courtesy::pause_point();
     }
 }
 
@@ -249,6 +254,8 @@ fn run_job<const K: usize>(
                     Split::Validation => vec![validation.ratings(user_band, item_band)],
                     Split::Test => vec![data.test_block(user_band, item_band)],
                 };
+                // One block's evaluation between two pause points.
+                crate::courtesy::pause_point();
                 for ratings in runs {
                     match evaluate_block(
                         isa,
