@@ -205,6 +205,19 @@ pub fn concatenated<'a, T: Copy + 'a>(parts: impl IntoIterator<Item = &'a [T]> +
     v
 }
 
+/// Whether `a` and `b` are equal (the same answer as `a == b`), compared
+/// a piece of [`BYTES_BETWEEN_PAUSES`] at a time with a pause point after
+/// each.
+pub fn equal<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    a.len() == b.len()
+        && a.chunks(per_piece).zip(b.chunks(per_piece)).all(|(x, y)| {
+            let same = x == y;
+            pause_point();
+            same
+        })
+}
+
 /// Frees `v`; on a background thread, a piece of its memory at a time with
 /// a pause point after each (unmapping a large buffer at once is kernel
 /// work of milliseconds that a waiting query would sit behind).
@@ -377,6 +390,37 @@ mod tests {
                     .unwrap()
             });
             assert_eq!(paced, whole);
+        }
+    }
+
+    #[test]
+    fn slices_compared_in_pieces_compare_as_wholes() {
+        let per_piece = BYTES_BETWEEN_PAUSES / 4;
+        let a: Vec<f32> = (0..3 * per_piece + 5).map(|k| k as f32).collect();
+        let mut late = a.clone();
+        *late.last_mut().unwrap() = -1.0;
+        let mut nan = a.clone();
+        nan[per_piece + 1] = f32::NAN;
+        let pairs: [(&[f32], &[f32]); 6] = [
+            (&a, &a),
+            (&a, &late),
+            (&a, &a[..a.len() - 1]),
+            (&[], &[]),
+            (&[0.0], &[-0.0]),
+            (&nan, &nan),
+        ];
+        for (x, y) in pairs {
+            assert_eq!(equal(x, y), x == y);
+            let paced = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        set_background(true);
+                        equal(x, y)
+                    })
+                    .join()
+                    .unwrap()
+            });
+            assert_eq!(paced, x == y);
         }
     }
 

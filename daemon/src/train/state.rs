@@ -51,6 +51,17 @@ impl<const K: usize> Clone for BandState<K> {
     }
 }
 
+impl<const K: usize> Drop for BandState<K> {
+    /// On a background thread the band's memory goes back a piece at a
+    /// time ([`courtesy::release`]): a run ends by dropping several copies
+    /// of the model.
+    fn drop(&mut self) {
+        courtesy::release(std::mem::take(&mut self.factors));
+        courtesy::release(std::mem::take(&mut self.biases));
+        courtesy::release(std::mem::take(&mut self.grad_sq));
+    }
+}
+
 impl<const K: usize> BandState<K> {
     /// The band lent to the kernel.
     pub fn as_band(&mut self) -> Band<'_, K> {
@@ -241,11 +252,33 @@ impl<const K: usize> ModelState<K> {
         }
     }
 
-    /// Whether every parameter is finite.
+    /// Whether every parameter is finite (a pause point after each band).
     pub fn all_finite(&self) -> bool {
+        let band_finite = |band: &BandState<K>| {
+            let finite = band.all_finite();
+            courtesy::pause_point();
+            finite
+        };
         self.mu.is_finite()
-            && self.users.iter().all(BandState::all_finite)
-            && self.items.iter().all(BandState::all_finite)
+            && self.users.iter().all(band_finite)
+            && self.items.iter().all(band_finite)
+    }
+
+    /// Whether `self` and `other` hold the same parameters (the answer of
+    /// `==`), compared a piece at a time with pause points between the
+    /// pieces: a model is tens of megabytes.
+    pub fn same_as(&self, other: &Self) -> bool {
+        fn bands_equal<const K: usize>(a: &[BandState<K>], b: &[BandState<K>]) -> bool {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| {
+                    courtesy::equal(&x.factors, &y.factors)
+                        && courtesy::equal(&x.biases, &y.biases)
+                        && courtesy::equal(&x.grad_sq, &y.grad_sq)
+                })
+        }
+        self.mu == other.mu
+            && bands_equal(&self.users, &other.users)
+            && bands_equal(&self.items, &other.items)
     }
 
     /// The parameters as flat arrays in internal-id order (bands are
@@ -417,6 +450,32 @@ mod tests {
                 .unwrap()
         });
         assert_eq!(background, (drawn, flat, copy));
+    }
+
+    #[test]
+    fn a_paced_comparison_answers_as_equality() {
+        let a = ModelState::<16>::init(
+            &bands(9_000, 3),
+            &bands(700, 2),
+            12,
+            5,
+            3.5,
+            LearningRate::Adaptive,
+        );
+        let changes: [fn(&mut ModelState<16>); 6] = [
+            |_| {},
+            |m| m.mu = 3.25,
+            |m| m.users[2].factors[2_999].0[11] += 1.0,
+            |m| m.items[1].biases[0] = -0.0,
+            |m| m.items[0].grad_sq[3] = 0.5,
+            |m| m.items.truncate(1),
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            let mut b = a.clone();
+            change(&mut b);
+            assert_eq!(a.same_as(&b), a == b, "{n}");
+            assert_eq!(a.same_as(&b), n == 0 || n == 3, "{n}");
+        }
     }
 
     #[test]
