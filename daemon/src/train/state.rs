@@ -425,13 +425,18 @@ mod tests {
         assert_eq!(s.users[0].grad_sq.len(), s.users[0].factors.len());
     }
 
+    /// A model large enough for several pause points in every paced loop
+    /// (rows drawn, rows and biases copied, pieces of the flat arrays).
+    fn large() -> ModelState<16> {
+        let (users, items) = (bands(9_000, 3), bands(700, 2));
+        ModelState::init(&users, &items, 12, 5, 3.5, LearningRate::Adaptive)
+    }
+
     #[test]
     fn a_background_thread_draws_flattens_and_copies_the_same_bits() {
-        // Large enough for several pause points in every paced loop (rows
-        // drawn, rows and biases copied, pieces of the flat arrays).
         let (users, items) = (bands(9_000, 3), bands(700, 2));
         let make = || {
-            let drawn = ModelState::<16>::init(&users, &items, 12, 5, 3.5, LearningRate::Adaptive);
+            let drawn = large();
             let flat = drawn.to_parameters();
             let rebuilt = ModelState::<16>::from_parameters(&flat, &users, &items);
             let copy = rebuilt.clone();
@@ -454,14 +459,7 @@ mod tests {
 
     #[test]
     fn a_paced_comparison_answers_as_equality() {
-        let a = ModelState::<16>::init(
-            &bands(9_000, 3),
-            &bands(700, 2),
-            12,
-            5,
-            3.5,
-            LearningRate::Adaptive,
-        );
+        let a = large();
         let changes: [fn(&mut ModelState<16>); 6] = [
             |_| {},
             |m| m.mu = 3.25,
