@@ -128,10 +128,11 @@ pub enum Outcome<const K: usize> {
 }
 
 /// Runs jobs until the job channel closes. A job is one block in the
-/// kernel (a millisecond or less at full scale) or one evaluation; a
-/// pause point follows each block, so that a worker in the background
-/// (a service's round) holds the CPU a block at a time, not until the
-/// scheduler's next tick.
+/// kernel (under a millisecond at full scale) or one evaluation. There is
+/// no pause point between two blocks: measured in a service's round, a
+/// yield there made the scheduler give the background worker a runnable
+/// query's turn several times as often, a block each, and raised the
+/// queries' p99 during training (see `docs/benchmarks.md`).
 pub fn work<const K: usize>(
     data: &RatingFile,
     validation: &ValidationSlice,
@@ -144,7 +145,6 @@ pub fn work<const K: usize>(
         if results.send(outcome).is_err() {
             return;
         }
-        crate::courtesy::pause_point();
     }
 }
 
@@ -254,8 +254,6 @@ fn run_job<const K: usize>(
                     Split::Validation => vec![validation.ratings(user_band, item_band)],
                     Split::Test => vec![data.test_block(user_band, item_band)],
                 };
-                // One block's evaluation between two pause points.
-                crate::courtesy::pause_point();
                 for ratings in runs {
                     match evaluate_block(
                         isa,
