@@ -272,7 +272,9 @@ impl WarmStart {
             Side::Items => (old.items(), new.item_index(), "item"),
         };
         let mut pairs = Vec::with_capacity(count);
-        let mut pacer = Pacer::new();
+        // A lookup is a binary search over the new file's ids (a
+        // microsecond or two): a pause point every 64.
+        let mut pacer = Pacer::every(64);
         for internal in 0..count {
             pacer.step();
             let id = match side {
