@@ -13,8 +13,9 @@
 #           ROUND_CONNECTIONS, POST /v1/train starts a round, and both are
 #           measured in turns of ROUND_WINDOW until the round publishes
 #           (each window names the round's steps it covered, with the MiB
-#           written to disk meanwhile, the dirty page cache at its end and
-#           the share of CPU time the host took from this machine: steal),
+#           written to disk meanwhile, the dirty page cache at its end, the
+#           share of CPU time the host took from this machine (steal) and
+#           when it began, in seconds after the POST),
 #           then ROUND_AFTER times each again.
 #
 # Each part starts the service on a fresh copy of the model's directory
@@ -199,24 +200,32 @@ EOF
     # here controls).
     cpu_ticks() { awk '$1 == "cpu" { t = 0; for (k = 2; k <= NF; k++) t += $k; print $9, t }' /proc/stat; }
     # One window of `kind`: the table's row, named `when` or else by the
-    # round's step(s) it covered, plus the disk and stolen-time columns.
+    # round's step(s) it covered, plus the disk and stolen-time columns and
+    # when the window began, in seconds after POST /v1/train (negative
+    # before it), to set the window beside a trace of the same run.
+    posted=
     round_window() {
-        local when="$1" kind="$2" before after w0 c0 c1 line
+        local when="$1" kind="$2" before after w0 c0 c1 line t0
         before=$(round_step)
         w0=$(written_mib)
         c0=$(cpu_ticks)
+        t0=$(date +%s.%N)
         line=$(window "$kind")
         c1=$(cpu_ticks)
         after=$(round_step)
         [ "$after" != "$before" ] && before="$before → $after"
-        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') |"
+        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') | $(if [ -n "$posted" ]; then echo "$t0 $posted" | awk '{ printf "%.1f", $1 - $2 }'; else echo "@$t0"; fi) |"
     }
-    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    round_window "idle, before" predict
-    round_window "idle, before" recommend
+    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % | began, s after the POST |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    # The idle windows before the round: their times are filled in once
+    # the POST is known (negative).
+    idle_rows=$(round_window "idle, before" predict; round_window "idle, before" recommend)
     curl -sf -X POST "$host/v1/train" >/dev/null
-    started=$(date +%s)
+    posted=$(date +%s.%N)
+    started=${posted%.*}
+    echo "$idle_rows" | awk -v posted="$posted" 'BEGIN { FS = OFS = "|" }
+        { sub(/^ *@/, "", $(NF - 1)); $(NF - 1) = sprintf(" %.1f ", $(NF - 1) - posted); print }'
     for i in $(seq 1 "$round_windows"); do
         [ "$(round_step)" = published ] && break
         kind=predict
@@ -229,7 +238,7 @@ EOF
         fi
         sleep 1
     done
-    echo "   round published $(( $(date +%s) - started )) s after POST /v1/train: $(grep 'published in' "$work/intake-serve.log" | sed 's/^funkd: //')"
+    echo "   round published $(( $(date +%s) - started )) s after POST /v1/train (posted at $(date -u -d "@$posted" +%H:%M:%S.%N | cut -c1-12) UTC): $(grep 'published in' "$work/intake-serve.log" | sed 's/^funkd: //')"
     for _ in $(seq 1 "${ROUND_AFTER:-2}"); do
         round_window "idle, after" predict
         round_window "idle, after" recommend

@@ -187,6 +187,37 @@ pub fn filled<T: Copy>(len: usize, value: T) -> Vec<T> {
     v
 }
 
+/// `parts` one after the other in a new vector, copied a piece of
+/// [`BYTES_BETWEEN_PAUSES`] at a time with a pause point after each (the
+/// same values as concatenating them; a background thread that copies
+/// tens of megabytes, page faults of the new memory included, does not do
+/// it in one stretch).
+pub fn concatenated<'a, T: Copy + 'a>(parts: impl IntoIterator<Item = &'a [T]> + Clone) -> Vec<T> {
+    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    let len = parts.clone().into_iter().map(<[T]>::len).sum();
+    let mut v = Vec::with_capacity(len);
+    for part in parts {
+        for piece in part.chunks(per_piece) {
+            v.extend_from_slice(piece);
+            pause_point();
+        }
+    }
+    v
+}
+
+/// Whether `a` and `b` are equal (the same answer as `a == b`), compared
+/// a piece of [`BYTES_BETWEEN_PAUSES`] at a time with a pause point after
+/// each.
+pub fn equal<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    a.len() == b.len()
+        && a.chunks(per_piece).zip(b.chunks(per_piece)).all(|(x, y)| {
+            let same = x == y;
+            pause_point();
+            same
+        })
+}
+
 /// Frees `v`; on a background thread, a piece of its memory at a time with
 /// a pause point after each (unmapping a large buffer at once is kernel
 /// work of milliseconds that a waiting query would sit behind).
@@ -333,6 +364,63 @@ mod tests {
             .join()
             .unwrap();
             release(filled(len, 3u8));
+        }
+    }
+
+    #[test]
+    fn parts_concatenated_in_pieces_are_the_parts_concatenated() {
+        let per_piece = BYTES_BETWEEN_PAUSES / 4;
+        let a: Vec<u32> = (0..3 * per_piece as u32 + 7).collect();
+        let b: Vec<u32> = vec![9; per_piece];
+        for parts in [
+            vec![],
+            vec![&a[..0]],
+            vec![&a[..1], &b[..0], &b[..3]],
+            vec![&a[..], &b[..], &a[..per_piece + 1]],
+        ] {
+            let whole: Vec<u32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+            assert_eq!(concatenated(parts.iter().copied()), whole);
+            let paced = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        set_background(true);
+                        concatenated(parts.iter().copied())
+                    })
+                    .join()
+                    .unwrap()
+            });
+            assert_eq!(paced, whole);
+        }
+    }
+
+    #[test]
+    fn slices_compared_in_pieces_compare_as_wholes() {
+        let per_piece = BYTES_BETWEEN_PAUSES / 4;
+        let a: Vec<f32> = (0..3 * per_piece + 5).map(|k| k as f32).collect();
+        let mut late = a.clone();
+        *late.last_mut().unwrap() = -1.0;
+        let mut nan = a.clone();
+        nan[per_piece + 1] = f32::NAN;
+        let pairs: [(&[f32], &[f32]); 6] = [
+            (&a, &a),
+            (&a, &late),
+            (&a, &a[..a.len() - 1]),
+            (&[], &[]),
+            (&[0.0], &[-0.0]),
+            (&nan, &nan),
+        ];
+        for (x, y) in pairs {
+            assert_eq!(equal(x, y), x == y);
+            let paced = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        set_background(true);
+                        equal(x, y)
+                    })
+                    .join()
+                    .unwrap()
+            });
+            assert_eq!(paced, x == y);
         }
     }
 

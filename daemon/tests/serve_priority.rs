@@ -63,12 +63,16 @@ fn threads_once_the_round_thread(extra: &[&str], entered: impl Fn(&Sched) -> boo
     let start = std::time::Instant::now();
     loop {
         let seen = threads(pid);
-        if seen.iter().any(|t| t.name == "funkd-round" && entered(t)) {
+        // The request threads may start after the round thread: wait for
+        // them too, so that the check of their class has threads to check.
+        if seen.iter().any(|t| t.name == "funkd-round" && entered(t))
+            && seen.iter().any(|t| t.name.starts_with("funkd-serve"))
+        {
             return seen;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "the round thread never entered its class in 30 s: {seen:?}"
+            "the round thread never entered its class, or no request thread started, in 30 s: {seen:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -141,7 +141,7 @@ impl<const K: usize> Trainer<'_, K> {
         };
         // Field by field (not `best_to_save`), so that the writer can be
         // borrowed alongside.
-        let best = self.best.as_ref().filter(|best| **best != self.state);
+        let best = self.best.as_ref().filter(|best| !best.same_as(&self.state));
         let checkpoint = CheckpointView {
             settings: &self.settings,
             progress: &self.progress,

@@ -42,7 +42,7 @@ impl<const K: usize> Trainer<'_, K> {
     /// The best parameters when they must be saved: when there are any and
     /// they are not the current ones.
     pub(super) fn best_to_save(&self) -> Option<&ModelState<K>> {
-        self.best.as_ref().filter(|best| **best != self.state)
+        self.best.as_ref().filter(|best| !best.same_as(&self.state))
     }
 
     /// The model this run delivers: the parameters of the epoch with the

@@ -3,7 +3,8 @@
 //! then): the per-row prior fused with the check that every parameter is
 //! finite, in one pass, and copies of the model made in place. Each band
 //! is worked on alone, element by element, so the values are the same
-//! bits whatever the number of threads.
+//! bits whatever the number of threads; a pause point follows each band
+//! (see [`crate::courtesy`]).
 
 use super::parallel::each_in_parallel;
 use super::state::{BandState, ModelState};
@@ -45,7 +46,11 @@ impl<const K: usize> ModelState<K> {
     pub fn scale_and_check(&mut self, keep: Option<f32>, threads: usize) -> bool {
         let bands: Vec<&mut BandState<K>> =
             self.users.iter_mut().chain(self.items.iter_mut()).collect();
-        let finite = each_in_parallel(threads, bands, |band| band.scale_and_check(keep));
+        let finite = each_in_parallel(threads, bands, |band| {
+            let finite = band.scale_and_check(keep);
+            crate::courtesy::pause_point();
+            finite
+        });
         self.mu.is_finite() && finite.into_iter().all(|f| f)
     }
 
@@ -65,7 +70,10 @@ impl<const K: usize> ModelState<K> {
             .zip(&source.users)
             .chain(self.items.iter_mut().zip(&source.items))
             .collect();
-        each_in_parallel(threads, pairs, |(to, from)| to.clone_from(from));
+        each_in_parallel(threads, pairs, |(to, from)| {
+            to.clone_from(from);
+            crate::courtesy::pause_point();
+        });
     }
 }
 

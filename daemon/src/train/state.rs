@@ -14,6 +14,11 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::epoch_end::all_finite;
 use super::parallel::each_in_parallel;
 use crate::checkpoint::{ParamParts, Parameters};
+use crate::courtesy::{self, Pacer};
+
+/// Factor rows drawn between two pause points: tens of microseconds of
+/// work (a row is `rank` normal draws).
+const ROWS_BETWEEN_PAUSES: u32 = 64;
 
 /// The rows of one band: factors, biases and (adaptive schedule only)
 /// AdaGrad accumulators.
@@ -28,11 +33,13 @@ pub struct BandState<const K: usize> {
 }
 
 impl<const K: usize> Clone for BandState<K> {
+    /// A copy made a piece at a time, with pause points between the pieces
+    /// ([`courtesy::concatenated`]): a user band is megabytes of new memory.
     fn clone(&self) -> Self {
         Self {
-            factors: self.factors.clone(),
-            biases: self.biases.clone(),
-            grad_sq: self.grad_sq.clone(),
+            factors: courtesy::concatenated([&self.factors[..]]),
+            biases: courtesy::concatenated([&self.biases[..]]),
+            grad_sq: courtesy::concatenated([&self.grad_sq[..]]),
         }
     }
 
@@ -41,6 +48,17 @@ impl<const K: usize> Clone for BandState<K> {
         self.factors.clone_from(&source.factors);
         self.biases.clone_from(&source.biases);
         self.grad_sq.clone_from(&source.grad_sq);
+    }
+}
+
+impl<const K: usize> Drop for BandState<K> {
+    /// On a background thread the band's memory goes back a piece at a
+    /// time ([`courtesy::release`]): a run ends by dropping several copies
+    /// of the model.
+    fn drop(&mut self) {
+        courtesy::release(std::mem::take(&mut self.factors));
+        courtesy::release(std::mem::take(&mut self.biases));
+        courtesy::release(std::mem::take(&mut self.grad_sq));
     }
 }
 
@@ -163,8 +181,10 @@ fn init_band<const K: usize>(
     // `sigma` is finite and positive for any rank ≥ 1.
     let normal = Normal::new(0.0f32, sigma).unwrap_or_else(|_| unreachable!("σ = {sigma}"));
     let n = rows.len();
+    let mut pacer = Pacer::every(ROWS_BETWEEN_PAUSES);
     let factors = rows
         .map(|id| {
+            pacer.step();
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(seed ^ stream, id as u64));
             let mut row = FactorRow::<K>::zeroed();
             for v in row.0.iter_mut().take(rank) {
@@ -232,21 +252,44 @@ impl<const K: usize> ModelState<K> {
         }
     }
 
-    /// Whether every parameter is finite.
+    /// Whether every parameter is finite (a pause point after each band).
     pub fn all_finite(&self) -> bool {
+        let band_finite = |band: &BandState<K>| {
+            let finite = band.all_finite();
+            courtesy::pause_point();
+            finite
+        };
         self.mu.is_finite()
-            && self.users.iter().all(BandState::all_finite)
-            && self.items.iter().all(BandState::all_finite)
+            && self.users.iter().all(band_finite)
+            && self.items.iter().all(band_finite)
+    }
+
+    /// Whether `self` and `other` hold the same parameters (the answer of
+    /// `==`), compared a piece at a time with pause points between the
+    /// pieces: a model is tens of megabytes.
+    pub fn same_as(&self, other: &Self) -> bool {
+        fn bands_equal<const K: usize>(a: &[BandState<K>], b: &[BandState<K>]) -> bool {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| {
+                    courtesy::equal(&x.factors, &y.factors)
+                        && courtesy::equal(&x.biases, &y.biases)
+                        && courtesy::equal(&x.grad_sq, &y.grad_sq)
+                })
+        }
+        self.mu == other.mu
+            && bands_equal(&self.users, &other.users)
+            && bands_equal(&self.items, &other.items)
     }
 
     /// The parameters as flat arrays in internal-id order (bands are
-    /// contiguous ranges in order, so concatenating them is that order).
+    /// contiguous ranges in order, so concatenating them is that order),
+    /// copied with pause points ([`courtesy::concatenated`]).
     pub fn to_parameters(&self) -> Parameters {
         fn flat<const K: usize>(
             bands: &[BandState<K>],
-            f: impl Fn(&BandState<K>) -> &[f32],
+            f: impl Fn(&BandState<K>) -> &[f32] + Clone,
         ) -> Vec<f32> {
-            bands.iter().flat_map(|b| f(b).iter().copied()).collect()
+            courtesy::concatenated(bands.iter().map(f))
         }
         Parameters {
             mu: self.mu,
@@ -260,7 +303,8 @@ impl<const K: usize> ModelState<K> {
     }
 
     /// Rebuilds banded state from flat parameters (lengths were checked
-    /// when the checkpoint was decoded against the same counts).
+    /// when the checkpoint was decoded against the same counts), with
+    /// pause points between pieces of the copy.
     pub fn from_parameters(
         p: &Parameters,
         user_bands: &[Range<usize>],
@@ -272,22 +316,24 @@ impl<const K: usize> ModelState<K> {
             biases: &[f32],
             grad_sq: &[f32],
         ) -> Vec<BandState<K>> {
+            let mut pacer = Pacer::new();
             ranges
                 .iter()
                 .map(|r| BandState {
                     factors: factors[r.start * K..r.end * K]
                         .chunks_exact(K)
                         .map(|c| {
+                            pacer.step();
                             let mut row = FactorRow::<K>::zeroed();
                             row.0.copy_from_slice(c);
                             row
                         })
                         .collect(),
-                    biases: biases[r.clone()].to_vec(),
+                    biases: courtesy::concatenated([&biases[r.clone()]]),
                     grad_sq: if grad_sq.is_empty() {
                         Vec::new()
                     } else {
-                        grad_sq[r.clone()].to_vec()
+                        courtesy::concatenated([&grad_sq[r.clone()]])
                     },
                 })
                 .collect()
@@ -377,6 +423,57 @@ mod tests {
             assert!(row.0[..20].iter().any(|v| *v != 0.0));
         }
         assert_eq!(s.users[0].grad_sq.len(), s.users[0].factors.len());
+    }
+
+    /// A model large enough for several pause points in every paced loop
+    /// (rows drawn, rows and biases copied, pieces of the flat arrays).
+    fn large() -> ModelState<16> {
+        let (users, items) = (bands(9_000, 3), bands(700, 2));
+        ModelState::init(&users, &items, 12, 5, 3.5, LearningRate::Adaptive)
+    }
+
+    #[test]
+    fn a_background_thread_draws_flattens_and_copies_the_same_bits() {
+        let (users, items) = (bands(9_000, 3), bands(700, 2));
+        let make = || {
+            let drawn = large();
+            let flat = drawn.to_parameters();
+            let rebuilt = ModelState::<16>::from_parameters(&flat, &users, &items);
+            let copy = rebuilt.clone();
+            (drawn, flat, copy)
+        };
+        let (drawn, flat, copy) = make();
+        assert_eq!(copy, drawn);
+        assert_eq!(flat.user_factors.len(), 9_000 * 16);
+        let background = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    crate::courtesy::set_background(true);
+                    make()
+                })
+                .join()
+                .unwrap()
+        });
+        assert_eq!(background, (drawn, flat, copy));
+    }
+
+    #[test]
+    fn a_paced_comparison_answers_as_equality() {
+        let a = large();
+        let changes: [fn(&mut ModelState<16>); 6] = [
+            |_| {},
+            |m| m.mu = 3.25,
+            |m| m.users[2].factors[2_999].0[11] += 1.0,
+            |m| m.items[1].biases[0] = -0.0,
+            |m| m.items[0].grad_sq[3] = 0.5,
+            |m| m.items.truncate(1),
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            let mut b = a.clone();
+            change(&mut b);
+            assert_eq!(a.same_as(&b), a == b, "{n}");
+            assert_eq!(a.same_as(&b), n == 0 || n == 3, "{n}");
+        }
     }
 
     #[test]

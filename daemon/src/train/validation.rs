@@ -31,6 +31,7 @@ use funk_kernel::Rating;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::state::mix;
+use crate::courtesy::Pacer;
 use crate::ratingfile::RatingFile;
 
 /// Salt of the hash that picks the held-out pairs.
@@ -84,13 +85,22 @@ struct IdHashes {
 }
 
 impl IdHashes {
+    /// Every id hashed, with a pause point every so many (half a million
+    /// ids at full scale: milliseconds of a background thread's work).
     fn of(data: &RatingFile) -> IdHashes {
+        let mut pacer = Pacer::new();
         IdHashes {
             users: (0..data.users())
-                .map(|u| user_hash(data.user_id(u)))
+                .map(|u| {
+                    pacer.step();
+                    user_hash(data.user_id(u))
+                })
                 .collect(),
             items: (0..data.items())
-                .map(|i| item_hash(data.item_id(i)))
+                .map(|i| {
+                    pacer.step();
+                    item_hash(data.item_id(i))
+                })
                 .collect(),
         }
     }

@@ -41,6 +41,7 @@ use super::state::ModelState;
 use super::warm_foldin::fold_in_new_rows;
 use super::TrainConfig;
 use crate::checkpoint::{HoldOut, LoadedModel, Parameters, Settings};
+use crate::courtesy::Pacer;
 use crate::ratingfile::RatingFile;
 use crate::report::Reporter;
 use crate::trained::{check_model_matches, load_checked_model, resolve_data};
@@ -225,32 +226,32 @@ impl WarmStart {
             settings.schedule,
         )
         .to_parameters());
+        // Every loop over rows below passes a pause point every so many
+        // rows (the service's rounds run this on a background thread).
+        let mut pacer = Pacer::new();
         let k = model.k;
         for &(old, new) in &users {
+            pacer.step();
             p.user_factors[new * k..(new + 1) * k]
                 .copy_from_slice(&model.user_factors[old * k..(old + 1) * k]);
             p.user_bias[new] = model.user_bias[old];
         }
         for &(old, new) in &items {
+            pacer.step();
             p.item_factors[new * k..(new + 1) * k]
                 .copy_from_slice(&model.item_factors[old * k..(old + 1) * k]);
             p.item_bias[new] = model.item_bias[old];
         }
-        let known = |count: usize, pairs: &[(usize, usize)]| {
+        let mut known = |count: usize, pairs: &[(usize, usize)]| {
             let mut known = vec![false; count];
             for &(_, n) in pairs {
+                pacer.step();
                 known[n] = true;
             }
             known
         };
-        let folded = fold_in_new_rows(
-            &mut p,
-            new,
-            &known(new.users(), &users),
-            &known(new.items(), &items),
-            settings,
-            threads,
-        )?;
+        let (known_users, known_items) = (known(new.users(), &users), known(new.items(), &items));
+        let folded = fold_in_new_rows(&mut p, new, &known_users, &known_items, settings, threads)?;
         let counts = WarmCounts {
             users_kept: users.len(),
             users_new: new.users() - users.len(),
@@ -271,7 +272,11 @@ impl WarmStart {
             Side::Items => (old.items(), new.item_index(), "item"),
         };
         let mut pairs = Vec::with_capacity(count);
+        // A lookup is a binary search over the new file's ids (a
+        // microsecond or two): a pause point every 64.
+        let mut pacer = Pacer::every(64);
         for internal in 0..count {
+            pacer.step();
             let id = match side {
                 Side::Users => old.user_id(internal),
                 Side::Items => old.item_id(internal),

@@ -25,6 +25,7 @@ use funk_kernel::{fold_in, FoldIn, ItemFactors, ItemRating, ModelKind};
 
 use super::validation::HeldOutPairs;
 use crate::checkpoint::Parameters;
+use crate::courtesy::{self, Pacer};
 use crate::ratingfile::RatingFile;
 use crate::runstate::Settings;
 
@@ -47,10 +48,12 @@ struct NewRows {
 impl NewRows {
     fn of(known: &[bool]) -> NewRows {
         let mut ids = Vec::new();
+        let mut pacer = Pacer::new();
         let slot = known
             .iter()
             .enumerate()
             .map(|(id, &k)| {
+                pacer.step();
                 (!k).then(|| {
                     ids.push(id);
                     (ids.len() - 1) as u32
@@ -98,7 +101,9 @@ pub fn fold_in_new_rows(
         &fold, &p.user_factors, &p.user_bias, k, rank, &by_item, threads,
     ));
     let mut folded = Folded::default();
+    let mut pacer = Pacer::new();
     for (&id, solved) in users.ids.iter().zip(user_rows) {
+        pacer.step();
         if let Some((row, bias)) = solved {
             p.user_factors[id * k..(id + 1) * k].copy_from_slice(&row);
             if biased {
@@ -108,6 +113,7 @@ pub fn fold_in_new_rows(
         }
     }
     for (&id, solved) in items.ids.iter().zip(item_rows) {
+        pacer.step();
         if let Some((row, bias)) = solved {
             p.item_factors[id * k..(id + 1) * k].copy_from_slice(&row);
             if biased {
@@ -137,6 +143,7 @@ fn gather(
     let p = data.grid();
     let user_bands: Vec<bool> = (0..p).map(|b| users.any_in(data.user_band(b))).collect();
     let item_bands: Vec<bool> = (0..p).map(|b| items.any_in(data.item_band(b))).collect();
+    let mut pacer = Pacer::new();
     for (ub, &user_band_new) in user_bands.iter().enumerate() {
         let user_start = data.user_band(ub).start;
         for (ib, &item_band_new) in item_bands.iter().enumerate() {
@@ -151,6 +158,7 @@ fn gather(
             })?;
             let item_start = data.item_band(ib).start;
             for r in data.train_block(ub, ib) {
+                pacer.step();
                 let (u, i) = (user_start + r.user as usize, item_start + r.item as usize);
                 let (new_user, new_item) = (users.slot[u], items.slot[i]);
                 if new_user.is_some() == new_item.is_some() {
@@ -194,10 +202,12 @@ fn solve_all<const K: usize>(
     let Ok(fixed) = ItemFactors::new(factors, k, rank, biases) else {
         return vec![None; ratings.len()];
     };
+    // A solve is microseconds of work: a pause point after each.
     let solve = |list: &Vec<ItemRating>| -> Solved {
         if list.is_empty() {
             return None;
         }
+        courtesy::pause_point();
         let mut row = vec![0.0f32; k];
         let bias = fold_in::<K>(fold, &fixed, list, &mut row).ok()?;
         Some((row, bias))
