@@ -172,12 +172,18 @@ pub fn xxh3_64(bytes: &[u8]) -> u64 {
     hasher.digest()
 }
 
+/// How many elements of `T` make a piece of [`BYTES_BETWEEN_PAUSES`] (at
+/// least one).
+fn elements_per_piece<T>() -> usize {
+    (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1)
+}
+
 /// A vector of `len` copies of `value`, written a piece of
 /// [`BYTES_BETWEEN_PAUSES`] at a time with a pause point after each: the
 /// memory of a large one is mapped page by page as it is first written,
 /// kernel work a background thread should not do in one stretch.
 pub fn filled<T: Copy>(len: usize, value: T) -> Vec<T> {
-    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    let per_piece = elements_per_piece::<T>();
     let mut v = Vec::with_capacity(len);
     while v.len() < len {
         let n = (len - v.len()).min(per_piece);
@@ -193,7 +199,7 @@ pub fn filled<T: Copy>(len: usize, value: T) -> Vec<T> {
 /// tens of megabytes, page faults of the new memory included, does not do
 /// it in one stretch).
 pub fn concatenated<'a, T: Copy + 'a>(parts: impl IntoIterator<Item = &'a [T]> + Clone) -> Vec<T> {
-    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    let per_piece = elements_per_piece::<T>();
     let len = parts.clone().into_iter().map(<[T]>::len).sum();
     let mut v = Vec::with_capacity(len);
     for part in parts {
@@ -209,7 +215,7 @@ pub fn concatenated<'a, T: Copy + 'a>(parts: impl IntoIterator<Item = &'a [T]> +
 /// a piece of [`BYTES_BETWEEN_PAUSES`] at a time with a pause point after
 /// each.
 pub fn equal<T: PartialEq>(a: &[T], b: &[T]) -> bool {
-    let per_piece = (BYTES_BETWEEN_PAUSES / std::mem::size_of::<T>().max(1)).max(1);
+    let per_piece = elements_per_piece::<T>();
     a.len() == b.len()
         && a.chunks(per_piece).zip(b.chunks(per_piece)).all(|(x, y)| {
             let same = x == y;

@@ -25,15 +25,18 @@
 //! - **Paired steps** (AVX-512 at K ≤ 32, both schedules). Two
 //!   neighbouring ratings that share no row are computed at once, both
 //!   first passes in flight; the four rows take at most 8 of the 32
-//!   registers (K = 16: 1.08–1.10×, K = 32: 1.08–1.12×; adaptive schedule
-//!   at K = 32: 1.21×). At K = 64 they take 16 and the pair ran at
-//!   0.31–0.34× of one step at a time; at K = 128 0.75–0.9×. On AVX2 the
-//!   four rows take 8 (K = 16) or all 16 (K = 32) of its registers, and
-//!   the pair lost on every block shape (K = 16: 0.73–0.97×, K = 32:
-//!   0.80–0.88×), so AVX2 takes one step at a time. At K = 64 and 128
-//!   a pair with its rows read from memory (both first passes before
-//!   either update, no registers held) did not pay on AVX2 either
-//!   (constant schedule 0.93–1.04×, adaptive 0.91–1.06×).
+//!   registers (K = 16: 1.08–1.10×, K = 32: 1.08–1.12×). With the
+//!   adaptive schedule at K = 32 the gain is unsettled: 1.21× when each
+//!   of its three sums had a shuffle tree of its own, 0.97× on the one
+//!   block shape measured since they share one (`reduce_sum6`), too
+//!   little to change the visiting order for. At K = 64 they take 16
+//!   and the pair ran at 0.31–0.34× of one step at a time; at K = 128
+//!   0.75–0.9×. On AVX2 the four rows take 8 (K = 16) or all 16
+//!   (K = 32) of its registers, and the pair lost on every block shape
+//!   (K = 16: 0.73–0.97×, K = 32: 0.80–0.88×), so AVX2 takes one step
+//!   at a time. At K = 64 and 128 a pair with its rows read from memory
+//!   (both first passes before either update, no registers held) did not
+//!   pay on AVX2 either (constant schedule 0.93–1.04×, adaptive 0.91–1.06×).
 //! - **Rows in registers** (AVX-512 up to K = 256, AVX2 and NEON up to
 //!   K = 32). Each step loads its two rows once, for the first pass (the
 //!   dot product, and the norms of the adaptive schedule) and the update,
