@@ -224,27 +224,66 @@ pub fn equal<T: PartialEq>(a: &[T], b: &[T]) -> bool {
         })
 }
 
+/// Whether every element of `v` passes `test` (the same answer as
+/// `v.iter().all(test)`), checked a piece of [`BYTES_BETWEEN_PAUSES`] at a
+/// time with a pause point after each.
+pub fn all<T>(v: &[T], mut test: impl FnMut(&T) -> bool) -> bool {
+    v.chunks(elements_per_piece::<T>()).all(|piece| {
+        let passed = piece.iter().all(&mut test);
+        pause_point();
+        passed
+    })
+}
+
 /// Frees `v`; on a background thread, a piece of its memory at a time with
 /// a pause point after each (unmapping a large buffer at once is kernel
 /// work of milliseconds that a waiting query would sit behind).
 pub fn release<T: Copy>(v: Vec<T>) {
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    // SAFETY: the range is `v`'s allocation, which nothing reads again: `v`
+    // is dropped below, and `T: Copy` has no drop code.
+    unsafe { give_back_pages(v.as_ptr().cast(), bytes) };
+    drop(v);
+}
+
+/// Unmaps `map`; on a background thread, its pages a piece at a time with
+/// a pause point after each (a large file's mapping has hundreds of
+/// thousands of page-table entries, milliseconds of kernel work to remove
+/// at once).
+pub fn release_mapping(map: memmap2::Mmap) {
+    // SAFETY: the range is `map`'s mapping, which nothing reads again: the
+    // map is owned here (no slice of it outlives this call) and dropped
+    // below.
+    unsafe { give_back_pages(map.as_ptr(), map.len()) };
+    drop(map);
+}
+
+/// On a background thread (Linux), gives back the whole pages of the
+/// `bytes` bytes from `start` ([`PAGES_BETWEEN_PAUSES`] at a time, with a
+/// pause point after each), so that unmapping them later is quick; does
+/// nothing elsewhere.
+///
+/// # Safety
+///
+/// The range is one mapping (or allocation) of this process that nothing
+/// reads or writes again but the call that unmaps it: a page given back
+/// reads as zeros (anonymous memory) or as the file again.
+unsafe fn give_back_pages(start: *const u8, bytes: usize) {
     #[cfg(target_os = "linux")]
     if is_background() {
-        const PIECE: usize = 1 << 20;
         // SAFETY: a plain query; no memory is passed.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
             .unwrap_or(4096)
             .max(1);
-        let start = v.as_ptr() as usize;
-        let end = start + v.capacity() * std::mem::size_of::<T>();
+        let start = start as usize;
+        let end = start + bytes;
         let mut at = start.next_multiple_of(page);
         let last = end / page * page;
         while at < last {
-            let n = (last - at).min(PIECE);
-            // SAFETY: [at, at + n) is whole pages inside `v`'s allocation,
-            // which nothing reads again: `v` is dropped below, and `T:
-            // Copy` has no drop code. MADV_DONTNEED gives the pages back;
-            // the mapping stays valid (read again, they would be zeros).
+            let n = (last - at).min(PAGES_BETWEEN_PAUSES);
+            // SAFETY: [at, at + n) is whole pages inside the range, which
+            // the caller promises nothing uses again. MADV_DONTNEED gives
+            // the pages back; the mapping stays valid.
             unsafe {
                 libc::madvise(at as *mut libc::c_void, n, libc::MADV_DONTNEED);
             }
@@ -252,8 +291,13 @@ pub fn release<T: Copy>(v: Vec<T>) {
             pause_point();
         }
     }
-    drop(v);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, bytes);
 }
+
+/// How many bytes of memory are given back, or mapped in ahead, between
+/// two pause points: a fraction of a millisecond of kernel work.
+pub const PAGES_BETWEEN_PAUSES: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -373,6 +417,55 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pages_are_given_back_whole_on_a_background_thread_only() {
+        let run = |background: bool| {
+            std::thread::spawn(move || {
+                set_background(background);
+                let v = vec![1u8; 3 * PAGES_BETWEEN_PAUSES + 12_345];
+                // SAFETY: `v` is one allocation; it is read below only as
+                // bytes, for which a page given back (zeros) is a value.
+                unsafe { give_back_pages(v.as_ptr(), v.len()) };
+                let zeros = v.iter().filter(|&&b| b == 0).count();
+                (zeros, v[0], v[v.len() - 1], v.len())
+            })
+            .join()
+            .unwrap()
+        };
+        // SAFETY: a plain query.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let (zeros, first, last, len) = run(true);
+        // Every whole page inside, and nothing outside them: the partial
+        // pages at both ends keep their bytes.
+        assert!(zeros >= len - 2 * page && zeros % page == 0, "{zeros}");
+        assert_eq!((first, last), (1, 1));
+        assert_eq!(run(false).0, 0, "a foreground thread gives nothing back");
+    }
+
+    #[test]
+    fn a_mapping_released_in_pieces_leaves_its_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let bytes: Vec<u8> = (0..3 * PAGES_BETWEEN_PAUSES + 99)
+            .map(|i| i as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        for background in [true, false] {
+            let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: the test's own file, not changed while mapped.
+            let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+            assert_eq!(&map[..], &bytes[..]);
+            std::thread::spawn(move || {
+                set_background(background);
+                release_mapping(map);
+            })
+            .join()
+            .unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        }
+    }
+
     #[test]
     fn parts_concatenated_in_pieces_are_the_parts_concatenated() {
         let per_piece = BYTES_BETWEEN_PAUSES / 4;
@@ -427,6 +520,31 @@ mod tests {
                     .unwrap()
             });
             assert_eq!(paced, x == y);
+        }
+    }
+
+    #[test]
+    fn a_test_in_pieces_answers_as_a_whole() {
+        let per_piece = elements_per_piece::<f32>();
+        for len in [0, 1, per_piece, 3 * per_piece + 7] {
+            let ok = vec![1.5f32; len];
+            let answers = std::thread::spawn(move || {
+                set_background(true);
+                let mut found = vec![all(&ok, |v| v.is_finite())];
+                for at in [0, len / 2, len.saturating_sub(1)]
+                    .into_iter()
+                    .filter(|_| len > 0)
+                {
+                    let mut bad = ok.clone();
+                    bad[at] = f32::NAN;
+                    found.push(all(&bad, |v| v.is_finite()));
+                }
+                found
+            })
+            .join()
+            .unwrap();
+            assert!(answers[0], "len {len}");
+            assert!(answers[1..].iter().all(|&a| !a), "len {len}: {answers:?}");
         }
     }
 

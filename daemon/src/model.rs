@@ -8,6 +8,8 @@
 
 use funk_kernel::ModelKind;
 
+use crate::courtesy;
+
 mod fallback;
 mod topn;
 
@@ -36,6 +38,15 @@ pub struct Model {
 }
 
 impl Model {
+    /// Frees the model; on a background thread a piece of its memory at a
+    /// time ([`courtesy::release`]).
+    pub fn release(self) {
+        courtesy::release(self.user_factors);
+        courtesy::release(self.item_factors);
+        courtesy::release(self.user_bias);
+        courtesy::release(self.item_bias);
+    }
+
     /// Number of users.
     pub fn users(&self) -> usize {
         self.user_bias.len()

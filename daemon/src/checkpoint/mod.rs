@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::courtesy;
 use crate::model::Model;
 
 pub use background::{BackgroundWriter, Written};
@@ -186,7 +187,10 @@ pub fn model_epoch(checkpoint: &Checkpoint) -> u32 {
 
 /// The model of a checkpoint, as commands see it: the parameters of the
 /// epoch with the best validation RMSE when the checkpoint keeps them
-/// apart from the current ones, else the current ones.
+/// apart from the current ones, else the current ones. Copied a piece at a
+/// time ([`courtesy::concatenated`]): on a background thread (a service's
+/// warm start or swap) a copy of tens of megabytes, page faults included,
+/// is not one stretch.
 pub fn to_model(checkpoint: &Checkpoint) -> Model {
     let p = checkpoint.best.as_ref().unwrap_or(&checkpoint.params);
     let s = &checkpoint.settings;
@@ -195,10 +199,10 @@ pub fn to_model(checkpoint: &Checkpoint) -> Model {
         rank: s.rank as usize,
         k: s.k as usize,
         mu: p.mu,
-        user_factors: p.user_factors.clone(),
-        item_factors: p.item_factors.clone(),
-        user_bias: p.user_bias.clone(),
-        item_bias: p.item_bias.clone(),
+        user_factors: courtesy::concatenated([&p.user_factors[..]]),
+        item_factors: courtesy::concatenated([&p.item_factors[..]]),
+        user_bias: courtesy::concatenated([&p.user_bias[..]]),
+        item_bias: courtesy::concatenated([&p.item_bias[..]]),
     }
 }
 

@@ -7,6 +7,7 @@ use funk_kernel::{FactorRow, Isa, ItemPanels, ScoreError, PANEL_ITEMS};
 pub use funk_kernel::Scored;
 
 use super::Model;
+use crate::courtesy;
 
 /// A model's item factors packed for scoring ([`ItemPanels`]), with each
 /// item's norm for cosine similarity. Built once per model (a pass over
@@ -21,6 +22,13 @@ pub struct ItemTable {
 }
 
 impl ItemTable {
+    /// Frees the table; on a background thread a piece of its memory at
+    /// a time ([`courtesy::release`]).
+    pub fn release(self) {
+        courtesy::release(self.lanes);
+        courtesy::release(self.norms);
+    }
+
     /// Packs `model`'s item factors.
     ///
     /// # Errors

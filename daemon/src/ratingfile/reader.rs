@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::courtesy;
 use funk_kernel::{CheckedRatings, Rating};
 use memmap2::Mmap;
 use serde::Serialize;
@@ -249,28 +250,35 @@ impl RatingFile {
     }
 
     /// Maps the record pages in ahead of their first use (Linux:
-    /// `MADV_POPULATE_READ`, 64 MiB at a time; where that is unsupported,
-    /// read-ahead with `MADV_WILLNEED`), so that a trainer's first epoch
-    /// does not stop on a page fault every 4 KiB of every block. It blocks
-    /// until done (≈ 0.1–0.3 s for the 1.2 GB full-scale file when it is in
-    /// the page cache; longer from disk): call it on a thread of its own.
-    /// Purely an optimisation: failures are ignored.
+    /// `MADV_POPULATE_READ`, 64 MiB at a time, or on a background thread
+    /// [`courtesy::PAGES_BETWEEN_PAUSES`] at a time with a pause point
+    /// after each; where that is unsupported, read-ahead with
+    /// `MADV_WILLNEED`), so that a trainer's first epoch does not stop on a
+    /// page fault every 4 KiB of every block. It blocks until done (≈
+    /// 0.1–0.3 s for the 1.2 GB full-scale file when it is in the page
+    /// cache; longer from disk): call it on a thread of its own. Purely an
+    /// optimisation: failures are ignored.
     pub fn prefault_records(&self) {
         #[cfg(unix)]
         {
             use memmap2::Advice;
-            const CHUNK: usize = 64 << 20;
+            let chunk = if courtesy::is_background() {
+                courtesy::PAGES_BETWEEN_PAUSES
+            } else {
+                64 << 20
+            };
             let records = self.section_bytes(Section::Records);
             let start = records.as_ptr() as usize - self.map.as_ptr() as usize;
             advise_in_chunks(
                 records.len(),
-                CHUNK,
+                chunk,
                 |at, len| {
                     #[cfg(target_os = "linux")]
                     let populated = self
                         .map
                         .advise_range(Advice::PopulateRead, start + at, len)
                         .is_ok();
+                    courtesy::pause_point();
                     #[cfg(not(target_os = "linux"))]
                     let populated = {
                         let _ = (at, len);
@@ -283,6 +291,12 @@ impl RatingFile {
                 },
             );
         }
+    }
+
+    /// Closes the file; on a background thread its mapping is taken down
+    /// a piece at a time ([`courtesy::release_mapping`]).
+    pub fn release(self) {
+        courtesy::release_mapping(self.map);
     }
 
     /// The test records of block (`ub`, `ib`), band-local indices.

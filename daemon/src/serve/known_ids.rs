@@ -11,6 +11,7 @@
 //! number (`"007"`, `"x"`) cannot be in that data, so it is new; this is
 //! the same answer the index gives, found without comparing text.
 
+use crate::courtesy;
 use crate::ratingfile::IdIndex;
 
 use super::id_key::canonical_number;
@@ -39,6 +40,14 @@ const SLOTS_PER_ID: usize = 16;
 const MIN_SLOTS: usize = 1 << 16;
 
 impl KnownIds {
+    /// Frees the table; on a background thread a piece of its memory at
+    /// a time ([`courtesy::release`]).
+    pub fn release(self) {
+        if let Some(table) = self.by_number {
+            courtesy::release(table);
+        }
+    }
+
     /// The table of `index`'s ids, if they are numbers.
     pub fn new(index: IdIndex<'_>) -> KnownIds {
         KnownIds {

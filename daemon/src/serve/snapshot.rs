@@ -369,9 +369,10 @@ fn check_blocks_in_background(data: &Arc<RatingFile>, log: &Log) {
 /// still hold it let go (they are short; it waits at most
 /// [`RETIRE_WAIT`]). Freeing it unmaps its rating file when no snapshot
 /// shares it (a round's swap: 300,000 page-table entries for the 1.2 GB
-/// full-scale file) and frees the factors (65.7 MB at full scale); done by
-/// the last request that held it, that request would wait for it.
-pub fn retire<T: Send + Sync + 'static>(old: Arc<T>, log: &Log) {
+/// full-scale file) and frees the factors (65.7 MB at full scale), a piece
+/// at a time ([`Retire::release`]); done by the last request that held it,
+/// that request would wait for it.
+pub fn retire<T: Retire>(old: Arc<T>, log: &Log) {
     let log = log.clone();
     let spawned = std::thread::Builder::new()
         .name("funkd-retire".into())
@@ -381,10 +382,42 @@ pub fn retire<T: Send + Sync + 'static>(old: Arc<T>, log: &Log) {
             while Arc::strong_count(&old) > 1 && since.elapsed() < RETIRE_WAIT {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
-            drop(old);
+            // A request that still holds it past the wait frees it.
+            if let Ok(old) = Arc::try_unwrap(old) {
+                old.release();
+            }
         });
     // Without a thread of its own, whoever lets go of it last frees it.
     drop(spawned);
+}
+
+/// What [`retire`] frees.
+pub trait Retire: Send + Sync + 'static {
+    /// Frees `self`; on a background thread, its large parts a piece at a
+    /// time with pause points between ([`crate::courtesy`]).
+    fn release(self);
+}
+
+impl Retire for Snapshot {
+    fn release(self) {
+        let Snapshot {
+            data,
+            model,
+            items,
+            known,
+            ..
+        } = self;
+        // Unmapped here only when no other snapshot shares the file.
+        if let Ok(data) = Arc::try_unwrap(data) {
+            data.release();
+        }
+        model.release();
+        items.release();
+        if let Some((users, items)) = known.into_inner() {
+            users.release();
+            items.release();
+        }
+    }
 }
 
 /// How long [`retire`] waits for the requests that hold a replaced
@@ -415,6 +448,10 @@ mod tests {
 
     /// Records the name of the thread that drops it.
     struct Witness(Arc<Mutex<Option<String>>>);
+
+    impl Retire for Witness {
+        fn release(self) {}
+    }
 
     impl Drop for Witness {
         fn drop(&mut self) {

@@ -6,6 +6,7 @@ use std::ops::Range;
 use anyhow::{bail, ensure, Result};
 use funk_kernel::{BandView, FactorRow};
 
+use crate::courtesy;
 use crate::model::Model;
 use crate::rank::{padded_k, MAX_RANK};
 
@@ -47,7 +48,7 @@ pub fn check_model_shape(model: &Model) -> Result<()> {
             &model.item_bias,
         ]
         .iter()
-        .all(|values| values.iter().all(|v| v.is_finite()));
+        .all(|values| courtesy::all(values, |v| v.is_finite()));
     if !all_finite {
         bail!("model holds non-finite values (a diverged run?)");
     }
