@@ -156,8 +156,7 @@ unsafe fn pass<V: Vector, const K: usize, const BIASED: bool, const ADAPTIVE: bo
         item_biases: items.biases,
         item_acc: items.grad_sq,
         mu,
-        eta,
-        lambda,
+        schedule: Schedule { eta, lambda },
         lambda_b,
     };
     let shape = const { shape_for::<V, K>() };
@@ -413,34 +412,26 @@ unsafe fn held_step<V: Vector, const K: usize, const BIASED: bool, const ADAPTIV
         } else {
             0.0
         };
-        let (eta, lambda) = (rows.eta, rows.lambda);
+        let schedule = rows.schedule;
         let item_acc = &mut *rows.item_acc;
-        let user_acc = &mut mine.acc;
+        // The held accumulator as a one-element band, user 0 in it.
+        let user_acc = core::slice::from_mut(&mut mine.acc);
         let step = dot_then_update::<V, K, ADAPTIVE>(
             &mut mine.row,
             rows.item_rows.get_unchecked_mut(i),
             shape.rows_in_registers,
             |products| {
                 let err = r.value - predict::<BIASED>(products.pq, offset);
-                if ADAPTIVE {
-                    adaptive_step::<V, K>(
-                        err,
-                        eta,
-                        lambda,
-                        products,
-                        user_acc,
-                        item_acc.get_unchecked_mut(i),
-                    )
-                } else {
-                    constant_step(err, eta, lambda)
-                }
+                schedule.step::<V, K, ADAPTIVE>(err, products, user_acc, 0, item_acc, i)
             },
         );
         if BIASED {
-            let lambda_b = rows.lambda_b;
-            mine.bias += bias_step(mine.bias, step.eta_p, step.err, lambda_b);
-            let bi = rows.item_biases.get_unchecked_mut(i);
-            *bi += bias_step(*bi, step.eta_q, step.err, lambda_b);
+            step_bias_pair(
+                &mut mine.bias,
+                rows.item_biases.get_unchecked_mut(i),
+                step,
+                rows.lambda_b,
+            );
         }
         f64::from(step.err) * f64::from(step.err)
     }
@@ -509,8 +500,7 @@ struct Rows<'a, const K: usize> {
     item_biases: &'a mut [f32],
     item_acc: &'a mut [f32],
     mu: f32,
-    eta: f32,
-    lambda: f32,
+    schedule: Schedule,
     lambda_b: f32,
 }
 
@@ -564,13 +554,14 @@ impl<const K: usize> Rows<'_, K> {
     #[inline(always)]
     unsafe fn step_biases<const BIASED: bool>(&mut self, u: usize, i: usize, step: Step) {
         if BIASED {
-            let lambda_b = self.lambda_b;
             // SAFETY: the caller's promise.
             unsafe {
-                let bu = self.user_biases.get_unchecked_mut(u);
-                *bu += bias_step(*bu, step.eta_p, step.err, lambda_b);
-                let bi = self.item_biases.get_unchecked_mut(i);
-                *bi += bias_step(*bi, step.eta_q, step.err, lambda_b);
+                step_bias_pair(
+                    self.user_biases.get_unchecked_mut(u),
+                    self.item_biases.get_unchecked_mut(i),
+                    step,
+                    self.lambda_b,
+                );
             }
         }
     }
@@ -601,23 +592,14 @@ impl<const K: usize> Rows<'_, K> {
             ];
             let [pa, pb] = self.user_rows.get_disjoint_unchecked_mut(users);
             let [qa, qb] = self.item_rows.get_disjoint_unchecked_mut(items);
-            let (eta, lambda) = (self.eta, self.lambda);
+            let schedule = self.schedule;
             let (user_acc, item_acc) = (&mut *self.user_acc, &mut *self.item_acc);
             let steps =
                 dot_then_update_pair::<V, K, ADAPTIVE>((pa, qa), (pb, qb), |s, products| {
                     let err = values[s] - predict::<BIASED>(products.pq, offsets[s]);
-                    if ADAPTIVE {
-                        adaptive_step::<V, K>(
-                            err,
-                            eta,
-                            lambda,
-                            products,
-                            user_acc.get_unchecked_mut(users[s]),
-                            item_acc.get_unchecked_mut(items[s]),
-                        )
-                    } else {
-                        constant_step(err, eta, lambda)
-                    }
+                    schedule.step::<V, K, ADAPTIVE>(
+                        err, products, user_acc, users[s], item_acc, items[s],
+                    )
                 });
             for s in 0..2 {
                 self.step_biases::<BIASED>(users[s], items[s], steps[s]);
@@ -644,24 +626,13 @@ impl<const K: usize> Rows<'_, K> {
             let offset = self.offset::<BIASED>(u, i);
             let p = self.user_rows.get_unchecked_mut(u);
             let q = self.item_rows.get_unchecked_mut(i);
-            let (eta, lambda) = (self.eta, self.lambda);
+            let schedule = self.schedule;
             let (user_acc, item_acc) = (&mut *self.user_acc, &mut *self.item_acc);
             // One load of each row for both passes where they fit.
             let in_registers = const { shape_for::<V, K>().rows_in_registers };
             let step = dot_then_update::<V, K, ADAPTIVE>(p, q, in_registers, |products| {
                 let err = r.value - predict::<BIASED>(products.pq, offset);
-                if ADAPTIVE {
-                    adaptive_step::<V, K>(
-                        err,
-                        eta,
-                        lambda,
-                        products,
-                        user_acc.get_unchecked_mut(u),
-                        item_acc.get_unchecked_mut(i),
-                    )
-                } else {
-                    constant_step(err, eta, lambda)
-                }
+                schedule.step::<V, K, ADAPTIVE>(err, products, user_acc, u, item_acc, i)
             });
             // The biases after the rows: their stores come after every
             // load of the rows.
@@ -671,15 +642,57 @@ impl<const K: usize> Rows<'_, K> {
     }
 }
 
-/// The step of error `err` with the schedule's one step size `eta` for
-/// both rows (constant and decaying schedules).
-#[inline(always)]
-fn constant_step(err: f32, eta: f32, lambda: f32) -> Step {
-    Step {
-        err,
-        eta_p: eta,
-        eta_q: eta,
-        lambda,
+/// The factor step's constants for the epoch: the schedule's step size η
+/// and the regularisation λ.
+#[derive(Clone, Copy)]
+struct Schedule {
+    eta: f32,
+    lambda: f32,
+}
+
+impl Schedule {
+    /// The step of error `err` on user row `u` and item row `i`, whose
+    /// first pass gave `products`: with the adaptive schedule (ADAPTIVE),
+    /// [`adaptive_step`] on the accumulators `user_acc[u]` and
+    /// `item_acc[i]`; else the one step size η for both rows (constant and
+    /// decaying schedules), and no accumulator is touched. One definition
+    /// for every path of the loop, so that all give the same bits.
+    ///
+    /// # Safety
+    ///
+    /// With ADAPTIVE, `u` indexes `user_acc` and `i` indexes `item_acc`;
+    /// the CPU has the features `V` needs.
+    #[inline(always)]
+    unsafe fn step<V: Vector, const K: usize, const ADAPTIVE: bool>(
+        self,
+        err: f32,
+        products: Products,
+        user_acc: &mut [f32],
+        u: usize,
+        item_acc: &mut [f32],
+        i: usize,
+    ) -> Step {
+        let Self { eta, lambda } = self;
+        if ADAPTIVE {
+            // SAFETY: the caller's promise.
+            unsafe {
+                adaptive_step::<V, K>(
+                    err,
+                    eta,
+                    lambda,
+                    products,
+                    user_acc.get_unchecked_mut(u),
+                    item_acc.get_unchecked_mut(i),
+                )
+            }
+        } else {
+            Step {
+                err,
+                eta_p: eta,
+                eta_q: eta,
+                lambda,
+            }
+        }
     }
 }
 
@@ -714,12 +727,14 @@ unsafe fn adaptive_step<V: Vector, const K: usize>(
     }
 }
 
-/// The change of bias `b` in an SGD step of error `err` and step size
-/// `eta`: η (e − λ_b b). One definition for the held and the in-band
-/// biases, so that both paths give the same bits.
+/// The bias step after factor step `step`: the user's bias `bu` and the
+/// item's `bi` each move by η (e − λ_b b), with the step size of its row.
+/// One definition for the held and the in-band biases, so that both paths
+/// give the same bits.
 #[inline(always)]
-fn bias_step(b: f32, eta: f32, err: f32, lambda_b: f32) -> f32 {
-    eta * (err - lambda_b * b)
+fn step_bias_pair(bu: &mut f32, bi: &mut f32, step: Step, lambda_b: f32) {
+    *bu += step.eta_p * (step.err - lambda_b * *bu);
+    *bi += step.eta_q * (step.err - lambda_b * *bi);
 }
 
 /// The prediction from the factors' dot product and the bias part

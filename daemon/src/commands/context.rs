@@ -18,6 +18,7 @@ use funk_kernel::Isa;
 
 use crate::checkpoint::LoadedModel;
 use crate::ratingfile::RatingFile;
+use crate::train::config::isa_named;
 use crate::usage_bail;
 
 use crate::trained::recorded_matching_data;
@@ -53,17 +54,7 @@ pub fn optional_data(
 pub fn choose_isa(name: Option<&str>) -> Result<Isa> {
     match name {
         None => Ok(Isa::detect()),
-        Some(name) => match Isa::from_name(name) {
-            Some(isa) => Ok(isa),
-            None => usage_bail!(
-                "--isa {name}: unknown or not available on this CPU (available: {})",
-                Isa::available()
-                    .iter()
-                    .map(|i| i.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        },
+        Some(name) => isa_named(name),
     }
 }
 

@@ -255,15 +255,8 @@ pub fn generate_with(
             mean_rmse: None,
             source: describe(config),
         },
-    };
-    let mean_rmse = set.mean_predictor_rmse();
-    let set = RatingSet {
-        meta: Meta {
-            mean_rmse,
-            ..set.meta.clone()
-        },
-        ..set
-    };
+    }
+    .with_mean_rmse();
     reporter.note(&format!(
         "writing {} ratings to {}",
         set.train.len() + set.test.len(),
@@ -287,7 +280,7 @@ pub fn generate_with(
         grid: summary.grid,
         mean: summary.mean,
         noise_floor: generated.noise_floor,
-        mean_rmse,
+        mean_rmse: set.meta.mean_rmse,
         bayes_floor: generated.bayes_floor,
         oracle: generated
             .oracle

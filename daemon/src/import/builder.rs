@@ -259,15 +259,8 @@ impl Builder {
                 mean_rmse: None,
                 source,
             },
-        };
-        let mean_rmse = set.mean_predictor_rmse();
-        let set = RatingSet {
-            meta: Meta {
-                mean_rmse,
-                ..set.meta.clone()
-            },
-            ..set
-        };
+        }
+        .with_mean_rmse();
         Ok((
             set,
             DuplicateCounts {

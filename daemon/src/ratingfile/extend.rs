@@ -46,11 +46,10 @@ use funk_kernel::Rating;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::ids::encode_ids;
 use super::layout::{
-    align_up, band_of, band_range, default_grid, BlockEntry, RawHeader, Section, SectionRef,
-    ENDIAN_WORD, FLAG_MEAN_RMSE, FLAG_RANGE, FORMAT_VERSION, HEADER_LEN, MAGIC, SECTIONS,
+    band_of, band_range, default_grid, place_sections, BlockEntry, HeaderFields, Section,
 };
+use super::writer::{id_tables, section_contents};
 use super::{FormatError, RatingFile, WriteSummary};
 use crate::courtesy::{self, xxh3_64, Pacer};
 
@@ -280,46 +279,15 @@ fn extend_in_runs(
             new_item_ids[ext - old_items]
         }
     };
-    let mut user_names: Vec<&str> = vec![""; users];
-    for (ext, &int) in user_perm.iter().enumerate() {
-        pacer.step();
-        user_names[int as usize] = name_of_user(ext);
-    }
-    let mut item_names: Vec<&str> = vec![""; items];
-    for (ext, &int) in item_perm.iter().enumerate() {
-        pacer.step();
-        item_names[int as usize] = name_of_item(ext);
-    }
-    let user_tables = encode_ids(&user_names)
-        .map_err(|dup| invalid(format!("user id {dup:?} appears more than once")))?;
-    let item_tables = encode_ids(&item_names)
-        .map_err(|dup| invalid(format!("item id {dup:?} appears more than once")))?;
+    let user_tables = id_tables(out, "user", &user_perm, name_of_user)?;
+    let item_tables = id_tables(out, "item", &item_perm, name_of_item)?;
 
-    // The layout.
-    let table_len = (grid * grid * std::mem::size_of::<BlockEntry>()) as u64;
-    let records_len = (train_count + test_count) * 12;
-    let lens: [u64; SECTIONS] = [
-        table_len,
-        records_len,
-        (user_tables.offsets.len() * 8) as u64,
-        user_tables.bytes.len() as u64,
-        (user_tables.sorted.len() * 4) as u64,
-        (item_tables.offsets.len() * 8) as u64,
-        item_tables.bytes.len() as u64,
-        (item_tables.sorted.len() * 4) as u64,
-        source.len() as u64,
-    ];
-    let mut sections = [SectionRef::default(); SECTIONS];
-    let mut offset = align_up(HEADER_LEN as u64);
-    for s in Section::ALL {
-        sections[s as usize] = SectionRef {
-            offset,
-            len: lens[s as usize],
-            hash: 0,
-        };
-        offset = align_up(offset + lens[s as usize]);
-    }
-    let file_len = sections[SECTIONS - 1].offset + sections[SECTIONS - 1].len;
+    // The layout: the block table and the records are written later.
+    let mut lens =
+        section_contents(&[], &user_tables, &item_tables, source).map(|c| c.len() as u64);
+    lens[Section::BlockTable as usize] = (grid * grid * std::mem::size_of::<BlockEntry>()) as u64;
+    lens[Section::Records as usize] = (train_count + test_count) * 12;
+    let (mut sections, file_len) = place_sections(lens);
 
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -463,17 +431,7 @@ fn extend_in_runs(
         (test_count > 0 && train_count > 0).then(|| (test_sse / test_count as f64).sqrt());
 
     // The other sections, then the header.
-    let contents: [&[u8]; SECTIONS] = [
-        bytemuck::cast_slice(&table),
-        &[],
-        bytemuck::cast_slice(&user_tables.offsets),
-        &user_tables.bytes,
-        bytemuck::cast_slice(&user_tables.sorted),
-        bytemuck::cast_slice(&item_tables.offsets),
-        &item_tables.bytes,
-        bytemuck::cast_slice(&item_tables.sorted),
-        source.as_bytes(),
-    ];
+    let contents = section_contents(&table, &user_tables, &item_tables, source);
     for s in Section::ALL {
         if s == Section::Records {
             continue;
@@ -487,39 +445,21 @@ fn extend_in_runs(
             courtesy::pause_point();
         }
     }
-    let mut flags = 0;
-    let (lo, hi) = match base.rating_range() {
-        Some(range) => {
-            flags |= FLAG_RANGE;
-            range
-        }
-        None => (0.0, 0.0),
-    };
-    if mean_rmse.is_some() {
-        flags |= FLAG_MEAN_RMSE;
-    }
-    let mut header = RawHeader {
-        magic: MAGIC,
-        version: FORMAT_VERSION,
-        endian: ENDIAN_WORD.to_le(),
-        header_len: HEADER_LEN as u64,
+    let header = HeaderFields {
         file_len,
-        grid: grid as u64,
-        users: users as u64,
-        items: items as u64,
+        grid,
+        users,
+        items,
         train_count,
         test_count,
         mean,
-        flags,
-        range: [lo, hi],
-        noise_floor: 0.0,
-        mean_rmse: mean_rmse.unwrap_or(0.0),
+        range: base.rating_range(),
+        noise_floor: None,
+        mean_rmse,
         seed: base.seed(),
         sections,
-        reserved: [0; 21],
-        header_hash: 0,
-    };
-    header.header_hash = header.compute_hash();
+    }
+    .seal();
     file.write_all_at(bytemuck::bytes_of(&header), 0)
         .map_err(io)?;
     {

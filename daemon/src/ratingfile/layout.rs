@@ -163,6 +163,97 @@ impl RawHeader {
     }
 }
 
+/// What a writer puts in a header: all but the format's constants, the
+/// flags (set from which of the optional values are known) and the hash.
+pub(crate) struct HeaderFields {
+    /// Length of the whole file in bytes.
+    pub file_len: u64,
+    /// P.
+    pub grid: usize,
+    /// Number of users.
+    pub users: usize,
+    /// Number of items.
+    pub items: usize,
+    /// Number of train records.
+    pub train_count: u64,
+    /// Number of test records.
+    pub test_count: u64,
+    /// Mean train rating.
+    pub mean: f64,
+    /// Rating range (min, max), if known.
+    pub range: Option<(f32, f32)>,
+    /// Noise floor, if known.
+    pub noise_floor: Option<f64>,
+    /// Mean-predictor RMSE, if known.
+    pub mean_rmse: Option<f64>,
+    /// The seed of the id permutation.
+    pub seed: u64,
+    /// The sections, indexed by [`Section`].
+    pub sections: [SectionRef; SECTIONS],
+}
+
+impl HeaderFields {
+    /// The header: these fields, the format's constants, the `FLAG_*` bits
+    /// of the known optional values (an unknown one is written as 0), and
+    /// the header hash.
+    pub(crate) fn seal(self) -> RawHeader {
+        let mut flags = 0;
+        if self.range.is_some() {
+            flags |= FLAG_RANGE;
+        }
+        if self.noise_floor.is_some() {
+            flags |= FLAG_NOISE_FLOOR;
+        }
+        if self.mean_rmse.is_some() {
+            flags |= FLAG_MEAN_RMSE;
+        }
+        let (lo, hi) = self.range.unwrap_or((0.0, 0.0));
+        let mut header = RawHeader {
+            magic: MAGIC,
+            version: FORMAT_VERSION,
+            endian: ENDIAN_WORD.to_le(),
+            header_len: HEADER_LEN as u64,
+            file_len: self.file_len,
+            grid: self.grid as u64,
+            users: self.users as u64,
+            items: self.items as u64,
+            train_count: self.train_count,
+            test_count: self.test_count,
+            mean: self.mean,
+            flags,
+            range: [lo, hi],
+            noise_floor: self.noise_floor.unwrap_or(0.0),
+            mean_rmse: self.mean_rmse.unwrap_or(0.0),
+            seed: self.seed,
+            sections: self.sections,
+            reserved: [0; 21],
+            header_hash: 0,
+        };
+        header.header_hash = header.compute_hash();
+        header
+    }
+}
+
+/// Where sections of lengths `lens` (indexed by [`Section`]) lie: in file
+/// order after the header, each at the next multiple of
+/// [`SECTION_ALIGN`]; their hashes are left 0. Returns them and the
+/// file's length (the end of the last one).
+pub(crate) fn place_sections(lens: [u64; SECTIONS]) -> ([SectionRef; SECTIONS], u64) {
+    let mut sections = [SectionRef::default(); SECTIONS];
+    let mut offset = align_up(HEADER_LEN as u64);
+    for s in Section::ALL {
+        let len = lens[s as usize];
+        sections[s as usize] = SectionRef {
+            offset,
+            len,
+            hash: 0,
+        };
+        offset = align_up(offset + len);
+    }
+    let last = sections[SECTIONS - 1];
+    (sections, last.offset + last.len)
+}
+
 /// One block of the P × P grid: where its records are (as record indices
 /// into the records section) and their checksums.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]

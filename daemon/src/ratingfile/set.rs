@@ -57,4 +57,10 @@ impl RatingSet {
             .sum();
         Some((sse / self.test.len() as f64).sqrt())
     }
+
+    /// The set with [`Self::mean_predictor_rmse`] recorded in its meta.
+    pub fn with_mean_rmse(mut self) -> RatingSet {
+        self.meta.mean_rmse = self.mean_predictor_rmse();
+        self
+    }
 }

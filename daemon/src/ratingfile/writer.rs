@@ -9,13 +9,12 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::ids::encode_ids;
+use super::ids::{encode_ids, IdTables};
 use super::layout::{
-    align_up, default_grid, BlockEntry, RawHeader, Section, SectionRef, ENDIAN_WORD,
-    FLAG_MEAN_RMSE, FLAG_NOISE_FLOOR, FLAG_RANGE, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_GRID,
-    SECTIONS,
+    default_grid, place_sections, BlockEntry, HeaderFields, Section, MAX_GRID, SECTIONS,
 };
 use super::{FormatError, RatingSet, Triple};
+use crate::courtesy::Pacer;
 
 /// How to write a rating file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,88 +141,37 @@ fn write_to(
         });
     }
 
-    // Id tables in internal order.
-    let mut user_names: Vec<&str> = vec![""; users];
-    for (ext, &int) in user_perm.iter().enumerate() {
-        user_names[int as usize] = &set.user_ids[ext];
-    }
-    let mut item_names: Vec<&str> = vec![""; items];
-    for (ext, &int) in item_perm.iter().enumerate() {
-        item_names[int as usize] = &set.item_ids[ext];
-    }
-    let user_tables = encode_ids(&user_names).map_err(|dup| {
-        FormatError::invalid(path, format!("user id {dup:?} appears more than once"))
-    })?;
-    let item_tables = encode_ids(&item_names).map_err(|dup| {
-        FormatError::invalid(path, format!("item id {dup:?} appears more than once"))
-    })?;
+    let user_tables = id_tables(path, "user", &user_perm, |ext| &set.user_ids[ext])?;
+    let item_tables = id_tables(path, "item", &item_perm, |ext| &set.item_ids[ext])?;
 
     let mean = mean_of(&set.train);
-    let contents: [&[u8]; SECTIONS] = [
-        bytemuck::cast_slice(&table),
-        &[], // records: written from two vectors below
-        bytemuck::cast_slice(&user_tables.offsets),
-        &user_tables.bytes,
-        bytemuck::cast_slice(&user_tables.sorted),
-        bytemuck::cast_slice(&item_tables.offsets),
-        &item_tables.bytes,
-        bytemuck::cast_slice(&item_tables.sorted),
-        set.meta.source.as_bytes(),
-    ];
-    let records_len = (train_records.len() + test_records.len()) as u64 * 12;
-
-    let mut sections = [SectionRef::default(); SECTIONS];
-    let mut offset = align_up(HEADER_LEN as u64);
+    // The records are written from two vectors below.
+    let contents = section_contents(&table, &user_tables, &item_tables, &set.meta.source);
+    let mut lens = contents.map(|c| c.len() as u64);
+    lens[Section::Records as usize] = (train_records.len() + test_records.len()) as u64 * 12;
+    let (mut sections, file_len) = place_sections(lens);
     for s in Section::ALL {
-        let len = if s == Section::Records {
-            records_len
-        } else {
-            contents[s as usize].len() as u64
-        };
-        let hash = if s == Section::Records {
-            0
-        } else {
-            xxh3_64(contents[s as usize])
-        };
-        sections[s as usize] = SectionRef { offset, len, hash };
-        offset = align_up(offset + len);
+        if s != Section::Records {
+            sections[s as usize].hash = xxh3_64(contents[s as usize]);
+        }
     }
-    let file_len = sections[SECTIONS - 1].offset + sections[SECTIONS - 1].len;
 
     let meta = &set.meta;
-    let mut flags = 0;
-    if meta.rating_range.is_some() {
-        flags |= FLAG_RANGE;
-    }
-    if meta.noise_floor.is_some() {
-        flags |= FLAG_NOISE_FLOOR;
-    }
-    if meta.mean_rmse.is_some() {
-        flags |= FLAG_MEAN_RMSE;
-    }
-    let (lo, hi) = meta.rating_range.unwrap_or((0.0, 0.0));
-    let mut header = RawHeader {
-        magic: MAGIC,
-        version: FORMAT_VERSION,
-        endian: ENDIAN_WORD.to_le(),
-        header_len: HEADER_LEN as u64,
+    let header = HeaderFields {
         file_len,
-        grid: grid as u64,
-        users: users as u64,
-        items: items as u64,
+        grid,
+        users,
+        items,
         train_count,
         test_count: test_records.len() as u64,
         mean,
-        flags,
-        range: [lo, hi],
-        noise_floor: meta.noise_floor.unwrap_or(0.0),
-        mean_rmse: meta.mean_rmse.unwrap_or(0.0),
+        range: meta.rating_range,
+        noise_floor: meta.noise_floor,
+        mean_rmse: meta.mean_rmse,
         seed: opts.seed,
         sections,
-        reserved: [0; 21],
-        header_hash: 0,
-    };
-    header.header_hash = header.compute_hash();
+    }
+    .seal();
 
     let emit = |w: &mut dyn Write| -> std::io::Result<()> {
         let mut pos = 0u64;
@@ -271,6 +219,49 @@ fn write_to(
         identity: header.header_hash,
         mean,
     })
+}
+
+/// The id tables of a file whose ids are renumbered by `perm` (external
+/// index → internal one), `name` giving the id of an external index: the
+/// ids in internal order, encoded. `what` ("user", "item") names them in
+/// the error for an id that appears twice.
+pub(super) fn id_tables<'n>(
+    path: &Path,
+    what: &str,
+    perm: &[u32],
+    name: impl Fn(usize) -> &'n str,
+) -> Result<IdTables, FormatError> {
+    let mut names: Vec<&str> = vec![""; perm.len()];
+    let mut pacer = Pacer::new();
+    for (ext, &int) in perm.iter().enumerate() {
+        pacer.step();
+        names[int as usize] = name(ext);
+    }
+    encode_ids(&names).map_err(|dup| {
+        FormatError::invalid(path, format!("{what} id {dup:?} appears more than once"))
+    })
+}
+
+/// The bytes of every section but the records (left empty), indexed by
+/// [`Section`]: the block table `table`, the user and item id tables, the
+/// provenance text `source`.
+pub(super) fn section_contents<'a>(
+    table: &'a [BlockEntry],
+    users: &'a IdTables,
+    items: &'a IdTables,
+    source: &'a str,
+) -> [&'a [u8]; SECTIONS] {
+    [
+        bytemuck::cast_slice(table),
+        &[],
+        bytemuck::cast_slice(&users.offsets),
+        &users.bytes,
+        bytemuck::cast_slice(&users.sorted),
+        bytemuck::cast_slice(&items.offsets),
+        &items.bytes,
+        bytemuck::cast_slice(&items.sorted),
+        source.as_bytes(),
+    ]
 }
 
 fn check_set(path: &Path, set: &RatingSet) -> Result<(), FormatError> {

@@ -123,6 +123,21 @@ fn usage(msg: String) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg))
 }
 
+/// The ISA an `--isa` flag names: a name that is unknown or unavailable on
+/// this CPU is a usage error that lists the ones available.
+pub fn isa_named(name: &str) -> anyhow::Result<Isa> {
+    Isa::from_name(name).ok_or_else(|| {
+        usage(format!(
+            "--isa {name}: unknown or not available on this CPU (available: {})",
+            Isa::available()
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
 impl TrainConfig {
     /// The defaults for a data file: biased SGD model of rank 32, at most 20
     /// epochs with early stopping on a 2% validation slice, decaying learning
@@ -280,16 +295,7 @@ impl TrainConfig {
         }
         if let Some(name) = &args.isa {
             explicit.insert("isa");
-            c.isa = Isa::from_name(name).ok_or_else(|| {
-                usage(format!(
-                    "--isa {name}: unknown or not available on this CPU (available: {})",
-                    Isa::available()
-                        .iter()
-                        .map(|i| i.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
+            c.isa = isa_named(name)?;
         }
         c.handle_signals = true;
         c.stratum_delay =
