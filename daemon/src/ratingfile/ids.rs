@@ -30,10 +30,10 @@ pub(crate) fn encode_ids(names: &[&str]) -> Result<IdTables, String> {
         pacer.step();
         names[a as usize].cmp(names[b as usize])
     });
-    if let Some(w) = sorted
-        .windows(2)
-        .find(|w| names[w[0] as usize] == names[w[1] as usize])
-    {
+    if let Some(w) = sorted.windows(2).find(|w| {
+        pacer.step();
+        names[w[0] as usize] == names[w[1] as usize]
+    }) {
         return Err(names[w[0] as usize].to_string());
     }
     Ok(IdTables {
@@ -81,7 +81,9 @@ impl<'a> IdTable<'a> {
             return Err(format!("{what} offsets do not start at 0"));
         }
         let mut prev = 0u64;
+        let mut pacer = crate::courtesy::Pacer::new();
         for (i, w) in self.offsets.windows(2).enumerate() {
+            pacer.step();
             if w[1] < w[0] || w[1] > self.bytes.len() as u64 {
                 return Err(format!(
                     "{what} offset #{} ({}) is out of order or beyond the {} id bytes",
