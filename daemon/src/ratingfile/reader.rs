@@ -7,10 +7,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::courtesy;
 use funk_kernel::{CheckedRatings, Rating};
 use memmap2::Mmap;
 use serde::Serialize;
+
+use crate::courtesy;
 
 use super::ids::{IdIndex, IdTable};
 use super::layout::{
@@ -278,12 +279,12 @@ impl RatingFile {
                         .map
                         .advise_range(Advice::PopulateRead, start + at, len)
                         .is_ok();
-                    courtesy::pause_point();
                     #[cfg(not(target_os = "linux"))]
                     let populated = {
                         let _ = (at, len);
                         false
                     };
+                    courtesy::pause_point();
                     populated
                 },
                 |at, len| {
