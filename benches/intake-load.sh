@@ -14,8 +14,13 @@
 #           measured in turns of ROUND_WINDOW until the round publishes
 #           (each window names the round's steps it covered, with the MiB
 #           written to disk meanwhile, the dirty page cache at its end, the
-#           share of CPU time the host took from this machine (steal) and
-#           when it began, in seconds after the POST),
+#           share of CPU time the host took from this machine (steal), the
+#           per-mille of its requests that took over 0.8 ms (predict) or
+#           25.6 ms (recommend) inside the service by its own latency
+#           histogram (the rest of a slow answer's
+#           time was spent outside the handler: in the kernel's queues, the
+#           scheduler, or the load generator) and when it began, in seconds
+#           after the POST),
 #           then ROUND_AFTER times each again.
 #
 # Each part starts the service on a fresh copy of the model's directory
@@ -199,25 +204,42 @@ EOF
     # time a virtual machine's CPUs waited for the host, noise no process
     # here controls).
     cpu_ticks() { awk '$1 == "cpu" { t = 0; for (k = 2; k <= NF; k++) t += $k; print $9, t }' /proc/stat; }
+    # The service's own latency histogram of `kind` ("count slow": requests
+    # answered so far, and how many of them took longer than `slow_le`
+    # seconds from request to response inside the service: 0.8 ms for
+    # predict, 25.6 ms for recommend, bounds of the histogram's buckets
+    # near 3x their idle p99 on the reference machine).
+    handled() {
+        local slow_le=0.0008
+        [ "$1" = recommend ] && slow_le=0.0256
+        curl -s "$host/metrics" | awk -v kind="$1" -v slow="$slow_le" '
+            index($0, "funkd_http_request_duration_seconds_bucket{") == 1 && index($0, "endpoint=\"" kind "\"") {
+                if (match($0, /le="[^"]*"/)) { le = substr($0, RSTART + 4, RLENGTH - 5) }
+                if (le == "+Inf") total = $NF; else if (le + 0 > slow * 0.99 && le + 0 < slow * 1.01) fast = $NF
+            }
+            END { print total + 0, total - fast }'
+    }
     # One window of `kind`: the table's row, named `when` or else by the
     # round's step(s) it covered, plus the disk and stolen-time columns and
     # when the window began, in seconds after POST /v1/train (negative
     # before it), to set the window beside a trace of the same run.
     posted=
     round_window() {
-        local when="$1" kind="$2" before after w0 c0 c1 line t0
+        local when="$1" kind="$2" before after w0 c0 c1 h0 h1 line t0
         before=$(round_step)
         w0=$(written_mib)
         c0=$(cpu_ticks)
+        h0=$(handled "$kind")
         t0=$(date +%s.%N)
         line=$(window "$kind")
+        h1=$(handled "$kind")
         c1=$(cpu_ticks)
         after=$(round_step)
         [ "$after" != "$before" ] && before="$before → $after"
-        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') | $(if [ -n "$posted" ]; then echo "$t0 $posted" | awk '{ printf "%.1f", $1 - $2 }'; else echo "@$t0"; fi) |"
+        echo "$(row "${when:-round: $before}, $kind" "$line") $(( $(written_mib) - w0 )) | $(dirty_mib) | $(echo "$c0 $c1" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2 + ($4 == $2)) }') | $(echo "$h0 $h1" | awk '{ n = $3 - $1; printf "%.2f", 1000 * ($4 - $2) / (n + (n == 0)) }') | $(if [ -n "$posted" ]; then echo "$t0 $posted" | awk '{ printf "%.1f", $1 - $2 }'; else echo "@$t0"; fi) |"
     }
-    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % | began, s after the POST |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| when, query | req/s | ratings/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | disk MiB written | dirty MiB at end | CPU stolen % | in the service over 0.8 / 25.6 ms, ‰ | began, s after the POST |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     # The idle windows before the round: their times are filled in once
     # the POST is known (negative).
     idle_rows=$(round_window "idle, before" predict; round_window "idle, before" recommend)
