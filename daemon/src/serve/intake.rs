@@ -315,7 +315,9 @@ fn check_quoting(line: &str) -> Result<(), String> {
     }
     if at == At::Quoted {
         return Err(format!(
-            "bad quoting in field {field}: its quote is not closed"
+            "bad quoting in field {field}: its quote is not closed on this line \
+             (a CSV body holds one rating a line: send an id with a line break in it \
+             as JSON or NDJSON)"
         ));
     }
     Ok(())
@@ -602,6 +604,30 @@ mod tests {
         assert_eq!(headed, [want("u", "i", 3.0)]);
     }
 
+    const UNCLOSED: &str = "bad quoting in field 1: its quote is not closed on this line \
+                            (a CSV body holds one rating a line: send an id with a line break \
+                            in it as JSON or NDJSON)";
+
+    #[test]
+    fn an_id_with_a_line_break_is_refused_in_csv_with_the_way_to_send_it() {
+        // RFC 4180 allows a quoted field over two lines; a CSV body is read
+        // a line at a time, so the first line is refused with the way out.
+        let bad = refused(b"\"two\nlines\",i,3\n", BodyFormat::Csv);
+        assert_eq!((bad[0].index, bad[0].error.as_str()), (0, UNCLOSED));
+        assert!(bad[0].error.contains("JSON or NDJSON"));
+        // The way out works: the same id as NDJSON.
+        let ndjson = b"{\"user\": \"two\\nlines\", \"item\": \"i\", \"rating\": 3}\n";
+        let got = parse_batch(ndjson, BodyFormat::Ndjson, Some((1.0, 5.0))).unwrap();
+        assert_eq!(
+            got,
+            [NewRating {
+                user: "two\nlines".into(),
+                item: "i".into(),
+                value: 3.0,
+            }]
+        );
+    }
+
     #[test]
     fn bad_quoting_is_refused_with_its_line_and_field() {
         let bad = refused(
@@ -614,7 +640,7 @@ mod tests {
         assert_eq!(
             named,
             [
-                (1, "bad quoting in field 1: its quote is not closed"),
+                (1, UNCLOSED),
                 (2, &*format!("bad quoting in field 2: {inside}")),
                 (3, &*format!("bad quoting in field 2: {inside}")),
                 (
