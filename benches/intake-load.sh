@@ -32,7 +32,10 @@
 # Env:   WORK (/tmp/funk-serve-load), DATA, DURATION (10s), CONNECTIONS
 #        ("4 16 64"), BULK (100000), BULK_CONNECTIONS ("1 4"), FORMATS
 #        ("csv json ndjson"), ROUND_RATINGS (20000), ROUND_CONNECTIONS (16),
-#        ROUND_WINDOW (5s), ROUND_EPOCHS (2), ROUND_WINDOWS (24, the most
+#        ROUND_WINDOW (5s), ROUND_DELAY_MS (0: closed loop at full speed;
+#        N: each connection waits N ms between an answer and its next
+#        request, a load below the service's capacity), ROUND_EPOCHS (2),
+#        ROUND_WINDOWS (24, the most
 #        windows measured during a round), ROUND_AFTER (2), SERVER_CPUS (1), WRK_CPUS (0),
 #        PIN=0, PORT (18182), SETTLE (3), PARTS ("bulk single round"), FUNKD
 set -euo pipefail
@@ -48,6 +51,7 @@ bulk_connections="${BULK_CONNECTIONS:-1 4}"
 formats="${FORMATS:-csv json ndjson}"
 round_ratings="${ROUND_RATINGS:-20000}"
 round_connections="${ROUND_CONNECTIONS:-16}"
+round_delay_ms="${ROUND_DELAY_MS:-0}"
 round_window="${ROUND_WINDOW:-5s}"
 round_epochs="${ROUND_EPOCHS:-2}"
 round_windows="${ROUND_WINDOWS:-24}"
@@ -176,7 +180,7 @@ fi
 
 if [[ $parts == *" round "* ]]; then
     start_service
-    echo "== queries during a training round ($round_ratings new ratings, --round-epochs $round_epochs, --round-threads 1, background priority, on the service's CPUs), $round_connections connections, $round_window windows"
+    echo "== queries during a training round ($round_ratings new ratings, --round-epochs $round_epochs, --round-threads 1, background priority, on the service's CPUs), $round_connections connections$([ "$round_delay_ms" = 0 ] || echo ", each waiting $round_delay_ms ms between an answer and its next request"), $round_window windows"
     body="$work/round-$round_ratings.csv"
     python3 - "$body" "$round_ratings" "$users" "$items" <<'EOF'
 import random, sys
@@ -189,7 +193,7 @@ with open(path, "w") as f:
 EOF
     curl -sf -X POST "$host/v1/ratings" -H 'content-type: text/csv' --data-binary @"$body" >/dev/null
     window() {
-        KIND="$1" "${wrk_pin[@]}" wrk -t 1 -c "$round_connections" -d "$round_window" \
+        KIND="$1" DELAY_MS="$round_delay_ms" "${wrk_pin[@]}" wrk -t 1 -c "$round_connections" -d "$round_window" \
             -s "$benches/serve-random.lua" "$host" | grep '^RESULT'
     }
     # The round's step as /v1/status tells it ("training epoch 1/2").

@@ -3,7 +3,10 @@
 -- id (`funkd gen` numbers them from 1).
 --
 -- Env: KIND (predict | recommend), USERS, ITEMS (the id ranges), N (top-N,
--- default 10), SEED (default 42).
+-- default 10), SEED (default 42), DELAY_MS (default 0: each connection
+-- sends its next request as soon as the answer is in; N > 0: it waits N ms
+-- first, which holds the load below what the service can take, and the
+-- wait is not part of a request's latency).
 -- Prints one machine-readable line at the end:
 --   RESULT rps=… p50_us=… p90_us=… p99_us=… p999_us=… max_us=… requests=… errors=…
 -- where errors counts non-2xx answers and socket errors of every kind.
@@ -13,6 +16,7 @@ local users = tonumber(os.getenv("USERS") or "1")
 local items = tonumber(os.getenv("ITEMS") or "1")
 local n = os.getenv("N") or "10"
 local seed = tonumber(os.getenv("SEED") or "42")
+local pause = tonumber(os.getenv("DELAY_MS") or "0")
 local threads = 0
 
 function setup(thread)
@@ -30,6 +34,13 @@ function request()
     return wrk.format("GET", "/v1/recommend?user=" .. u .. "&n=" .. n)
   end
   return wrk.format("GET", "/v1/predict?user=" .. u .. "&item=" .. math.random(items))
+end
+
+-- wrk waits between requests only when the script defines `delay`.
+if pause > 0 then
+  function delay()
+    return pause
+  end
 end
 
 function done(summary, latency, requests)
