@@ -17,10 +17,10 @@
 #           share of CPU time the host took from this machine (steal), the
 #           per-mille of its requests that took over 0.8 ms (predict) or
 #           25.6 ms (recommend) inside the service by its own latency
-#           histogram (the rest of a slow answer's
-#           time was spent outside the handler: in the kernel's queues, the
-#           scheduler, or the load generator) and when it began, in seconds
-#           after the POST),
+#           histogram (what a slow answer spent beyond that was spent
+#           outside the handler: in the kernel's queues, the scheduler or
+#           the load generator) and when it began, in seconds after the
+#           POST),
 #           then ROUND_AFTER times each again.
 #
 # Each part starts the service on a fresh copy of the model's directory
@@ -224,8 +224,8 @@ EOF
             END { print total + 0, total - fast }'
     }
     # One window of `kind`: the table's row, named `when` or else by the
-    # round's step(s) it covered, plus the disk and stolen-time columns and
-    # when the window began, in seconds after POST /v1/train (negative
+    # round's step(s) it covered, plus the disk, stolen-time and
+    # slow-in-the-service columns and when the window began, in seconds after POST /v1/train (negative
     # before it), to set the window beside a trace of the same run.
     posted=
     round_window() {
