@@ -42,10 +42,11 @@ fn one_at_a_time<const K: usize>(
         let err = r.value - predict;
         isa.update(p, q, err, eta, eta, lambda);
         if biased {
+            // b ← (1 − ηλ_b) b + ηe, the kernel's form of b + η(e − λ_b b).
             let bu = &mut users.biases[u];
-            *bu += eta * (err - lambda_b * *bu);
+            *bu = (1.0 - eta * lambda_b) * *bu + eta * err;
             let bi = &mut items.biases[i];
-            *bi += eta * (err - lambda_b * *bi);
+            *bi = (1.0 - eta * lambda_b) * *bi + eta * err;
         }
         sse += f64::from(err) * f64::from(err);
     }
