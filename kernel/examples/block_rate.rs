@@ -32,24 +32,9 @@ use funk_kernel::{
     ADAPTIVE_INITIAL_ACCUMULATOR,
 };
 
-/// splitmix64: fixed, dependency-free bench data.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> u32 {
-        (self.next() % n as u64) as u32
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
+#[path = "support/splitmix.rs"]
+mod splitmix;
+use splitmix::SplitMix;
 
 fn rows<const K: usize>(n: usize, rng: &mut SplitMix) -> Vec<FactorRow<K>> {
     (0..n)
